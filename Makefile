@@ -1,0 +1,51 @@
+# datrig — two commands matter: `make hls MODEL=photon_id` and `make test`. Both install first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+MODEL  ?= photon_id
+SEED   ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: setup tools test test-all bench verify hls lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	# torch first and pinned: 2.13.0 is a local CPU wheel; anything else downloads gigabytes.
+	$(VENV)/bin/pip install -q torch==2.13.0
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed tools
+
+# Open-source RTL tools for the firmware reports (best effort: reports fall back to a
+# labelled analytic estimate and the RTL tests skip when these are absent).
+tools:
+	@bash scripts/install_tools.sh
+
+test: setup
+	$(PY) -m pytest -m "not slow" --benchmark-disable $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest --benchmark-disable $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops,rounds $(PYTEST_ARGS)
+
+verify: setup
+	$(VENV)/bin/datrig verify --model $(MODEL) --events 100000 --seed $(SEED)
+
+hls: setup
+	$(VENV)/bin/datrig hls --model $(MODEL) --seed $(SEED)
+
+lint: setup
+	$(VENV)/bin/ruff check datrig tests benchmarks
+	$(VENV)/bin/ruff format --check datrig tests benchmarks
+
+format: setup
+	$(VENV)/bin/ruff format datrig tests benchmarks
+	$(VENV)/bin/ruff check --fix datrig tests benchmarks
+
+clean:
+	rm -rf data runs reports .pytest_cache .benchmarks
+	find hls_projects -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,66 @@
+"""The ``datrig`` command line: a thin dispatcher over one module per command.
+
+Each command module provides ``add_arguments(parser)`` and ``run(args) -> int``. Modules are
+imported only when their command runs, so ``datrig --help`` stays fast and importing datrig
+has no side effects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from datrig.errors import DatrigError
+
+# command name -> (module implementing it, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("datrig.sim.command", "simulate the toy calorimeter (photons, diphotons) to HDF5"),
+    "inspect": ("datrig.data.command", "validate an HDF5 file against datrig's schema and summarise it"),
+    "qat": ("datrig.train.command", "quantization-aware training with a domain-adaptation penalty"),
+    "export": ("datrig.export.command", "Brevitas -> QONNX -> verified hls4ml project"),
+    "import": ("datrig.export.import_command", "QONNX model from elsewhere -> verified hls4ml project"),
+    "emulate": ("datrig.emulate.command", "run datrig's bit-accurate fixed-point emulator"),
+    "csim": ("datrig.firmware.csim_command", "run hls4ml's compiled C-simulation"),
+    "verify": ("datrig.firmware.verify_command", "compare emulator and C-simulation bit for bit"),
+    "report": ("datrig.firmware.report_command", "latency/resource report against trigger budgets"),
+    "hls": ("datrig.pipeline", "the whole chain: data -> QAT -> export -> C-sim -> verify -> report"),
+    "validate": ("datrig.validate.command", "physics validation on emulated firmware outputs"),
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="datrig", description="Photon ML models from training to FPGA trigger firmware."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = _requested_command(argv)
+    for name, (module_name, help_text) in COMMANDS.items():
+        cmd_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # import only the module of the command being run
+            importlib.import_module(module_name).add_arguments(cmd_parser)
+    return parser
+
+
+def _requested_command(argv: Sequence[str] | None) -> str | None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except DatrigError as exc:
+        print(f"datrig {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"datrig {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

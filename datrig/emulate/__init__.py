@@ -1,0 +1,1 @@
+"""datrig's own bit-accurate fixed-point emulator of the generated firmware."""
