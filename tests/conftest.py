@@ -1,0 +1,19 @@
+"""Project-wide test settings: headless plotting, one torch thread, fail on logged errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("DATRIG_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _no_logged_errors(caplog: pytest.LogCaptureFixture):
+    """A test that logs an ERROR fails even if its asserts pass (habit borrowed from conifer)."""
+    yield
+    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
+    assert not errors, f"test logged {len(errors)} error(s): {errors[0].getMessage()}"
