@@ -1,0 +1,361 @@
+"""Open-source RTL path: trace a :class:`NetworkIR` into da4ml and write pipelined Verilog.
+
+This is a *different implementation* of the same quantized network than hls4ml's HLS: every
+constant matrix-vector product becomes an adder tree (distributed arithmetic, no DSPs). Its
+numbers are therefore estimates for the hls4ml design, but exact for what they describe.
+
+The tracer replays each layer on da4ml's symbolic fixed-point variables with the same
+rounding/overflow casts the emulator applies, so the traced logic is bit-exact with
+``datrig.emulate`` (checked by :func:`check_interpreter` and, in RTL, by ``rtl_sim``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.emulate.fixed import quantize as quantize_const
+from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
+from datrig.errors import DatrigError, ToolMissingError
+
+# da4ml's delay model counts one carry-chain adder level as one unit. On UltraScale+ a
+# ~16-bit carry chain plus routing takes roughly 1 ns, so we allow one level per ns of clock
+# period (da4ml's own default is 5 levels, i.e. its default 200 MHz clock). Timing closure is
+# NOT checked (no place and route on this path); the report says so.
+ADDER_LEVELS_PER_NS = 1.0
+
+_ROUNDING = {Rounding.TRN: "TRN", Rounding.RND: "RND"}
+_OVERFLOW = {Overflow.WRAP: "WRAP", Overflow.SAT: "SAT", Overflow.SAT_SYM: "SAT_SYM"}
+
+
+class UnsupportedLayerError(DatrigError):
+    """A layer (or rounding/overflow mode) the da4ml tracer cannot reproduce bit-exactly."""
+
+
+@dataclass
+class TracedNetwork:
+    """A network as da4ml combinational logic, plus the fixed-point types at its edges."""
+
+    name: str
+    comb: Any  # da4ml.types.CombLogic
+    input_type: FixedType
+    input_shape: tuple[int, ...]
+    output_type: FixedType
+    output_shape: tuple[int, ...]
+    trace_seconds: float
+
+    @property
+    def estimated_lut(self) -> float:
+        """da4ml's own LUT estimate of the combinational logic (its cost model)."""
+        return float(self.comb.cost)
+
+
+@dataclass
+class RTLDesign:
+    """Pipelined Verilog written to ``out_dir/src`` with top module ``top``."""
+
+    traced: TracedNetwork
+    out_dir: Path
+    top: str
+    clock_period_ns: float
+    latency_cutoff: float
+    n_stages: int
+    reg_bits: int
+    input_fields: list[tuple[int, int, int]]  # per flat input: (bit offset, width, frac bits)
+    output_fields: list[tuple[int, int, int, bool]]  # (offset, width, frac bits, signed)
+
+    @property
+    def input_width(self) -> int:
+        return sum(w for _, w, _ in self.input_fields)
+
+    @property
+    def output_width(self) -> int:
+        return sum(w for _, w, _, _ in self.output_fields)
+
+    def sources(self) -> list[Path]:
+        """Verilog files in dependency-free order (iverilog and yosys accept any order)."""
+        src = self.out_dir / "src"
+        files = sorted(src.glob("*.v")) + sorted((src / "static").glob("*.v"))
+        skip = {f"{self.top}_wrapper.v"}
+        if not self.has_tables:  # its default parameter names a memory file that does not exist
+            skip.add("lookup_table.v")
+        return [f for f in files if f.name not in skip]
+
+    @property
+    def has_tables(self) -> bool:
+        """Lookup tables read ``src/memfiles/*.mem`` relative to the simulator's directory."""
+        return any((self.out_dir / "src" / "memfiles").glob("*.mem"))
+
+
+def da4ml_version() -> str:
+    try:
+        return metadata.version("da4ml")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def latency_cutoff_for(clock_period_ns: float) -> float:
+    """Adder levels per pipeline stage for a clock period (see ADDER_LEVELS_PER_NS)."""
+    return max(1.0, float(round(clock_period_ns * ADDER_LEVELS_PER_NS)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracing: one function per layer kind, replaying the emulator's arithmetic on symbols.
+
+
+def _kif(t: FixedType) -> tuple[int, int, int]:
+    """da4ml's (keep_negative, integer bits without sign, fractional bits)."""
+    return int(t.signed), t.integer - int(t.signed), t.fractional
+
+
+def _round_conv(v: Any, f: int) -> Any:
+    """Prepare one symbol for a truncation to ``f`` fractional bits that rounds half to even.
+
+    With ``x = q*L + r`` (L the target LSB, u the source LSB) and ``b = q mod 2``,
+    ``floor((x + L/2 - u + b*u) / L)`` is round-half-to-even of ``x / L``.
+    """
+    src_f = int(v.kif[2])
+    if src_f <= f:
+        return v
+    lsb_bit = v.quantize(0, 1 - f, f, "WRAP", "TRN")  # b * 2**-f
+    return v + (2.0 ** (-f - 1) - 2.0**-src_f) + lsb_bit * 2.0 ** (f - src_f)
+
+
+def _cast(x: Any, t: FixedType, where: str) -> Any:
+    """Cast symbols to ``t`` with its rounding and overflow (ap_fixed semantics)."""
+    if t.overflow not in _OVERFLOW or t.rounding not in (*_ROUNDING, Rounding.RND_CONV):
+        raise UnsupportedLayerError(
+            f"{where}: da4ml cannot express {t.to_hls()} (supports rounding TRN/RND/RND_CONV "
+            "and overflow WRAP/SAT/SAT_SYM)"
+        )
+    k, i, f = _kif(t)
+    rounding = "TRN"
+    if t.rounding is Rounding.RND_CONV:
+        from da4ml.trace import FixedVariableArray
+
+        flat = np.array([_round_conv(v, f) for v in x._vars.ravel()], dtype=object)
+        x = FixedVariableArray(flat.reshape(x._vars.shape), x.solver_options, hwconf=x.hwconf)
+    else:
+        rounding = _ROUNDING[t.rounding]
+    return x.quantize(k, i, f, _OVERFLOW[t.overflow], rounding)
+
+
+def _values(layer: LayerIR, name: str) -> np.ndarray:
+    """Exact float64 values of an integer-mantissa tensor (exact while < 2**53)."""
+    mant = np.asarray(layer.tensors[name], dtype=np.int64)
+    t = layer.tensor_types[name]
+    return np.ldexp(mant.astype(np.float64), -t.fractional)
+
+
+def _max_abs_mantissa(x: Any, frac: int) -> np.ndarray:
+    low, high, _ = x.lhs
+    return np.ldexp(np.maximum(np.abs(low), np.abs(high)).astype(np.float64), frac)
+
+
+def _trace_input(layer: LayerIR, inputs: list[Any]) -> Any:
+    """The RTL input port carries mantissas already in the input type: declare its bits."""
+    k, i, f = _kif(layer.result_t)
+    return inputs[0].quantize(k, i, f, "WRAP", "TRN")
+
+
+def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
+    """y = x @ W + b over the last axis (also pointwise conv1d), with accum_t semantics.
+
+    hls4ml casts every product, the bias and every partial sum to accum_t. With exact products
+    and a wrapping accum_t this equals one wrap of the exact sum (wrapping is modular); with
+    any other accum_t we trace only if the bound on every partial sum fits, so no cast acts.
+    """
+    x = inputs[0]
+    w_mant = np.asarray(layer.tensors["weight"], dtype=np.int64)
+    if w_mant.ndim != 2:
+        raise UnsupportedLayerError(f"layer {layer.name!r}: weight must be 2-D (n_in, n_out)")
+    wt, bt = layer.tensor_types["weight"], layer.tensor_types["bias"]
+    acc_t = FixedType.from_json(layer.attrs["accum_t"])
+    x_frac = int(np.max(x.kif[2]))
+    prod_frac = x_frac + wt.fractional
+    if acc_t.fractional < prod_frac:
+        raise UnsupportedLayerError(
+            f"layer {layer.name!r}: accum_t {acc_t.to_hls()} rounds each product; the RTL path "
+            "traces only exact products"
+        )
+    bias_acc = quantize_const(
+        np.asarray(layer.tensors["bias"], dtype=np.int64), bt.fractional, acc_t
+    )
+    y = x @ np.ldexp(w_mant.astype(np.float64), -wt.fractional)
+    y = y + np.ldexp(bias_acc.astype(np.float64), -acc_t.fractional)
+    # worst-case partial sum (in accum_t LSBs): |bias| + sum |x| |w|
+    x_max = _max_abs_mantissa(x, acc_t.fractional - wt.fractional)
+    bound = np.abs(bias_acc) + x_max.reshape(-1, w_mant.shape[0]) @ np.abs(w_mant)
+    if float(np.max(bound)) > acc_t.max_mantissa:
+        if acc_t.overflow is not Overflow.WRAP:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r}: partial sums can overflow the saturating accum_t "
+                f"{acc_t.to_hls()}; the RTL path cannot replay per-step saturation"
+            )
+        y = _cast(y, acc_t, f"{layer.name} accum_t")
+    return _cast(y, layer.result_t, layer.name)
+
+
+def _trace_relu(layer: LayerIR, inputs: list[Any]) -> Any:
+    return _cast(inputs[0].relu(), layer.result_t, layer.name)
+
+
+def _trace_linear(layer: LayerIR, inputs: list[Any]) -> Any:
+    return _cast(inputs[0], layer.result_t, layer.name)
+
+
+def _trace_batchnorm(layer: LayerIR, inputs: list[Any]) -> Any:
+    """res = (res_T)(x * scale + bias), product and sum exact."""
+    x = inputs[0]
+    shape = tuple(layer.shape)
+    scale = np.broadcast_to(_values(layer, "scale").reshape(-1), (int(np.prod(shape)),))
+    bias = np.broadcast_to(_values(layer, "bias").reshape(-1), (int(np.prod(shape)),))
+    y = x.reshape((-1,)) * scale.reshape(-1) + bias.reshape(-1)
+    return _cast(y.reshape(shape), layer.result_t, layer.name)
+
+
+def _trace_reshape(layer: LayerIR, inputs: list[Any]) -> Any:
+    return _cast(inputs[0].reshape(tuple(layer.shape)), layer.result_t, layer.name)
+
+
+def _trace_transpose(layer: LayerIR, inputs: list[Any]) -> Any:
+    perm = tuple(int(p) for p in layer.attrs["perm"])
+    return _cast(inputs[0].transpose(perm), layer.result_t, layer.name)
+
+
+# Kind names and semantics follow datrig.emulate.kernels.KERNELS (the source of truth).
+TRACERS: dict[str, Callable[[LayerIR, list[Any]], Any]] = {
+    "input": _trace_input,
+    "dense": _trace_dense,
+    "pointwise_conv1d": _trace_dense,
+    "linear": _trace_linear,
+    "relu": _trace_relu,
+    "batchnorm": _trace_batchnorm,
+    "reshape": _trace_reshape,
+    "transpose": _trace_transpose,
+}
+
+
+def unsupported_layers(ir: NetworkIR) -> list[str]:
+    """``name (kind)`` of every layer without an RTL tracer."""
+    return [f"{layer.name} ({layer.kind})" for layer in ir.layers if layer.kind not in TRACERS]
+
+
+def trace_network(ir: NetworkIR, *, latency_cutoff: float = -1.0) -> TracedNetwork:
+    """Replay ``ir`` on da4ml symbols and return its combinational logic.
+
+    ``latency_cutoff`` (adder levels per pipeline stage) is recorded in the symbols so that
+    later pipelining can cut at stage boundaries; ``-1`` means purely combinational.
+    """
+    try:
+        from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
+    except ImportError:
+        raise ToolMissingError("da4ml is not installed; run `pip install da4ml==0.6.0`") from None
+    missing = unsupported_layers(ir)
+    if missing:
+        raise UnsupportedLayerError(
+            f"no RTL tracer for layer(s) {', '.join(missing)}; supported kinds: {sorted(TRACERS)}"
+        )
+    if len(ir.outputs) != 1:
+        raise UnsupportedLayerError(f"the RTL path supports one output, {ir.name} has {ir.outputs}")
+    first = ir.layers[0]
+    if first.kind != "input":
+        raise UnsupportedLayerError(
+            f"{ir.name}: layers[0] must be the input layer, got {first.kind}"
+        )
+
+    start = time.perf_counter()
+    symbols = FixedVariableArrayInput(tuple(first.shape), hwconf=HWConfig(1, -1, latency_cutoff))
+    values: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()):  # da4ml prints progress
+        for layer in ir.layers:
+            ins = [symbols] if layer is first else [values[name] for name in layer.inputs]
+            values[layer.name] = TRACERS[layer.kind](layer, ins)
+        out = values[ir.outputs[0]]
+        comb = comb_trace(symbols, out)
+    last = ir.layer(ir.outputs[0])
+    return TracedNetwork(
+        name=ir.name,
+        comb=comb,
+        input_type=first.result_t,
+        input_shape=tuple(first.shape),
+        output_type=last.result_t,
+        output_shape=tuple(last.shape),
+        trace_seconds=time.perf_counter() - start,
+    )
+
+
+def interpret(traced: TracedNetwork, input_mantissas: np.ndarray) -> np.ndarray:
+    """Run da4ml's C++ interpreter on input mantissas; return output mantissas (int64)."""
+    x = np.asarray(input_mantissas, dtype=np.int64)
+    n = x.shape[0]
+    values = np.ldexp(x.reshape(n, -1).astype(np.float64), -traced.input_type.fractional)
+    out = traced.comb.predict(values, n_threads=1)
+    mant = np.ldexp(np.asarray(out, dtype=np.float64), traced.output_type.fractional)
+    if not np.array_equal(mant, np.round(mant)):
+        raise DatrigError("da4ml output is off the output type's grid; report this as a bug")
+    return mant.astype(np.int64).reshape((n, *traced.output_shape))
+
+
+def check_interpreter(
+    traced: TracedNetwork, input_mantissas: np.ndarray, expected: np.ndarray
+) -> int:
+    """Number of events where da4ml's interpreter differs from ``expected`` mantissas."""
+    got = interpret(traced, input_mantissas)
+    expected = np.asarray(expected, dtype=np.int64).reshape(got.shape)
+    return int(np.count_nonzero(np.any((got != expected).reshape(len(got), -1), axis=1)))
+
+
+def write_verilog(
+    traced: TracedNetwork, out_dir: str | Path, *, clock_period_ns: float
+) -> RTLDesign:
+    """Pipeline the traced logic for the clock and write Verilog under ``out_dir``."""
+    from da4ml.codegen import VerilogModel
+    from da4ml.trace import to_pipeline
+    from da4ml.types import minimal_kif
+
+    cutoff = latency_cutoff_for(clock_period_ns)
+    out_dir = Path(out_dir)
+    top = _module_name(traced.name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        pipe = to_pipeline(traced.comb, cutoff, verbose=False)
+        model = VerilogModel(
+            pipe, top, out_dir, latency_cutoff=cutoff, clock_period=clock_period_ns
+        )
+        model.write()
+    return RTLDesign(
+        traced=traced,
+        out_dir=out_dir,
+        top=top,
+        clock_period_ns=clock_period_ns,
+        latency_cutoff=cutoff,
+        n_stages=len(pipe.solutions),
+        reg_bits=int(pipe.reg_bits),
+        input_fields=_fields([minimal_kif(q) for q in pipe.inp_qint])[0],
+        output_fields=_fields([minimal_kif(q) for q in pipe.out_qint])[1],
+    )
+
+
+def _fields(kifs: list[Any]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, bool]]]:
+    """Bit fields of da4ml's packed ports: element 0 at the LSB, widths k+i+f (0 = absent)."""
+    plain, signed = [], []
+    offset = 0
+    for k, i, f in kifs:
+        width = max(0, int(k) + int(i) + int(f))
+        plain.append((offset, width, int(f)))
+        signed.append((offset, width, int(f), bool(k)))
+        offset += width
+    return plain, signed
+
+
+def _module_name(name: str) -> str:
+    clean = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "net"
+    return clean if clean[0].isalpha() else f"m_{clean}"

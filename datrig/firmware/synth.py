@@ -1,0 +1,129 @@
+"""Synthesise da4ml's Verilog with yosys ``synth_xilinx`` and count LUT/FF/DSP/BRAM cells.
+
+yosys maps to Xilinx primitives without place and route, so the counts are a logic-synthesis
+measurement (no timing). BRAM is reported in 18 kb blocks: a RAMB36 counts as two.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from datrig.errors import DatrigError, ToolMissingError
+from datrig.firmware.rtl import RTLDesign
+
+# part-number prefix -> yosys synth_xilinx family
+FAMILIES: dict[str, str] = {
+    "xcvu": "xcup",  # Virtex UltraScale(+): treated as UltraScale+ (the project default part)
+    "xczu": "xcup",
+    "xcku": "xcup",
+    "xcau": "xcup",
+    "xc7": "xc7",
+}
+
+_CELL = re.compile(r"^\s+(\S+)\s+(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    lut: int
+    ff: int
+    dsp: int
+    bram_18k: int
+    carry: int
+    family: str
+    version: str
+    seconds: float
+    cells: dict[str, int] = field(default_factory=dict)
+
+
+def yosys_version() -> str | None:
+    exe = shutil.which("yosys")
+    if exe is None:
+        return None
+    out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"Yosys\s+(\S+)", out)
+    return match.group(1) if match else "unknown"
+
+
+def family_for(part: str) -> str:
+    for prefix, family in FAMILIES.items():
+        if part.lower().startswith(prefix):
+            return family
+    return "xcup"
+
+
+def count_cells(stat_text: str) -> dict[str, int]:
+    """Cell counts from the last top-level ``Number of cells`` block of yosys ``stat``."""
+    blocks = stat_text.split("Number of cells:")
+    if len(blocks) < 2:
+        raise DatrigError("yosys stat output has no cell counts")
+    cells: dict[str, int] = {}
+    for line in blocks[-1].splitlines()[1:]:
+        match = _CELL.match(line)
+        if match:
+            cells[match.group(1)] = int(match.group(2))
+        elif line.strip() and cells:
+            break
+    return cells
+
+
+def summarise(cells: dict[str, int]) -> tuple[int, int, int, int, int]:
+    """(LUT, FF, DSP, BRAM_18K, CARRY) from Xilinx primitive counts."""
+    lut = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]", c))
+    lut += sum(n for c, n in cells.items() if c in ("LUT6_2", "INV"))  # INV is a LUT1
+    ff = sum(n for c, n in cells.items() if re.fullmatch(r"FD[A-Z]*", c))
+    dsp = sum(n for c, n in cells.items() if c.startswith("DSP"))
+    bram = sum(n for c, n in cells.items() if c.startswith("RAMB18"))
+    bram += 2 * sum(n for c, n in cells.items() if c.startswith("RAMB36"))
+    carry = sum(n for c, n in cells.items() if c.startswith("CARRY"))
+    return lut, ff, dsp, bram, carry
+
+
+def synthesise(design: RTLDesign, *, part: str, timeout_s: float = 1800.0) -> SynthesisResult:
+    """Run ``synth_xilinx -flatten`` on the design; the log is ``<out_dir>/yosys.log``."""
+    version = yosys_version()
+    if version is None:
+        raise ToolMissingError(
+            "yosys not found; install it (`make tools` or apt-get install yosys)"
+        )
+    family = family_for(part)
+    sources = " ".join(str(p.resolve()) for p in design.sources())
+    script = (
+        f"read_verilog -sv {sources}; synth_xilinx -flatten -family {family} -top {design.top}; "
+        "tee -o stat.txt stat"
+    )
+    start = time.perf_counter()
+    log = design.out_dir / "yosys.log"
+    try:
+        proc = subprocess.run(
+            ["yosys", "-q", "-l", str(log.resolve()), "-p", script],
+            cwd=design.out_dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DatrigError(
+            f"yosys synthesis exceeded {timeout_s:.0f} s; rerun with --no-synth"
+        ) from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise DatrigError(f"yosys synthesis failed ({' | '.join(tail)}); see {log}")
+    cells = count_cells((design.out_dir / "stat.txt").read_text())
+    lut, ff, dsp, bram, carry = summarise(cells)
+    return SynthesisResult(
+        lut=lut,
+        ff=ff,
+        dsp=dsp,
+        bram_18k=bram,
+        carry=carry,
+        family=family,
+        version=version,
+        seconds=time.perf_counter() - start,
+        cells=cells,
+    )

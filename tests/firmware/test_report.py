@@ -1,0 +1,142 @@
+"""Budget checks, report files, the analytic fallback and the RTL report path end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from datrig.emulate.io import save_ir
+from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
+from datrig.errors import DatrigError, SchemaError
+from datrig.firmware import estimate
+from datrig.firmware.config import FirmwareConfig, TriggerBudget
+from datrig.firmware.report import build_report, check_budgets, write_report
+from datrig.firmware.report_types import (
+    DA_RTL,
+    ESTIMATE_ANALYTIC,
+    MEASURED_SIM,
+    Budgets,
+    Measurements,
+    Source,
+)
+
+
+def tiny_mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    acc = FixedType(18, 9).to_json()
+    types = {"weight": FixedType(6, 1), "bias": FixedType(10, 3)}
+    return NetworkIR(
+        "tiny",
+        [
+            LayerIR("x", "input", [], FixedType(8, 4), (4,)),
+            LayerIR(
+                "fc0",
+                "dense",
+                ["x"],
+                FixedType(10, 4),
+                (3,),
+                {"accum_t": acc},
+                {"weight": rng.integers(-31, 32, (4, 3)), "bias": rng.integers(-9, 9, (3,))},
+                dict(types),
+            ),
+            LayerIR("r0", "relu", ["fc0"], FixedType(6, 3, False), (3,)),
+            LayerIR(
+                "fc1",
+                "dense",
+                ["r0"],
+                FixedType(10, 4),
+                (1,),
+                {"accum_t": acc},
+                {"weight": rng.integers(-31, 32, (3, 1)), "bias": rng.integers(-9, 9, (1,))},
+                dict(types),
+            ),
+        ],
+        ["fc1"],
+    )
+
+
+def config(**budget):
+    return FirmwareConfig(model="tiny", clock_period_ns=5.0, budget=TriggerBudget(**budget))
+
+
+SRC = Source("tool", "1.0", DA_RTL, MEASURED_SIM)
+
+
+def test_budget_pass_fail_and_latency_in_ns():
+    meas = Measurements()
+    for name, value in (("latency_cycles", 12), ("ii", 1), ("lut", 900), ("ff", 50), ("dsp", 0)):
+        meas.set(name, value, SRC)
+    rep = check_budgets(
+        meas, Budgets.from_config(config(latency_ns=50, lut=1000, ff=40)), model="m"
+    )
+    assert rep.get("latency_ns").value == 60.0
+    assert rep.get("latency_ns").passed is False  # 60 ns > 50 ns
+    assert rep.get("latency_cycles").budget == 10  # floor(50 / 5)
+    assert rep.get("lut").passed is True
+    assert rep.get("ff").passed is False
+    assert rep.get("bram").value is None and rep.get("bram").passed is None
+    assert rep.passed is False
+    meas.set("latency_cycles", 10, SRC)
+    meas.set("ff", 40, SRC)
+    assert check_budgets(
+        meas, Budgets.from_config(config(latency_ns=50, lut=1000, ff=40)), model="m"
+    ).passed
+
+
+def test_budgets_need_a_clock():
+    with pytest.raises(SchemaError, match="clock_period_ns"):
+        Budgets.from_config({"latency_ns": 10})
+
+
+def test_csd_digits():
+    # 7 = 8 - 1 (2 digits), 5 = 4 + 1, 15 = 16 - 1, -3 = -4 + 1, 0, 1, 27 = 32 - 4 - 1
+    np.testing.assert_array_equal(
+        estimate.csd_digits(np.array([7, 5, 15, -3, 0, 1, 27])), [2, 2, 2, 2, 0, 1, 3]
+    )
+
+
+def test_analytic_estimate_report(tmp_path):
+    save_ir(tiny_mlp(), tmp_path)
+    rep = build_report(tmp_path, config(), prefer="estimate")
+    lut = rep.get("lut")
+    assert lut.source.kind == ESTIMATE_ANALYTIC and lut.source.implementation == DA_RTL
+    assert lut.value > 0 and rep.get("dsp").value == 0
+    json_path, md_path = write_report(rep, tmp_path)
+    doc = json.loads(json_path.read_text())
+    assert doc["quantities"]["lut"]["source"]["kind"] == ESTIMATE_ANALYTIC
+    assert "distributed-arithmetic RTL" in md_path.read_text()
+    assert not list(tmp_path.glob(".datrig-tmp-*"))
+
+
+def test_unsupported_layer_falls_back_to_estimate(tmp_path):
+    ir = tiny_mlp()
+    ir.layers[2] = LayerIR("r0", "sigmoid", ["fc0"], FixedType(6, 3, False), (3,))
+    save_ir(ir, tmp_path)
+    # The emulator has no sigmoid either, but the estimate needs no emulation.
+    rep = build_report(tmp_path, config(), prefer="rtl", synth_rtl=False)
+    assert rep.get("lut").source.kind == ESTIMATE_ANALYTIC
+    assert any("r0 (sigmoid)" in n for n in rep.notes)
+
+
+def test_missing_project_and_bad_source(tmp_path):
+    with pytest.raises(DatrigError, match="datrig export"):
+        build_report(tmp_path / "nope", config())
+    with pytest.raises(DatrigError, match="unknown report source"):
+        build_report(tmp_path, config(), prefer="magic")
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+def test_rtl_report_without_synthesis(tmp_path):
+    save_ir(tiny_mlp(), tmp_path)
+    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=False, seed=3, n_events=200)
+    lat = rep.get("latency_cycles")
+    assert lat.source.kind == MEASURED_SIM and lat.value >= 2
+    assert rep.get("ii").value == 1
+    assert rep.get("lut").source.tool == "da4ml"
+    assert rep.details["rtl_sim_events_bit_exact"] == 200
+    assert any("Vivado/Vitis" in n for n in rep.notes)
+    assert (tmp_path / "rtl" / "src").is_dir()
