@@ -1,0 +1,87 @@
+"""``datrig emulate``: run the bit-accurate emulator of a firmware project on input events."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from datrig.atomic import atomic_path, write_json
+from datrig.errors import DatrigError, SchemaError
+from datrig.paths import hls_project_dir
+from datrig.provenance import sidecar
+
+CHUNK = 65536  # events per emulator call (bounded memory, visible progress)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--model", help="project name: reads hls_projects/NAME/emulator_ir.*")
+    where.add_argument("--project", type=Path, help="project directory with emulator_ir.*")
+    parser.add_argument(
+        "--input", type=Path, required=True, help="X.npy (n_events, ...) or predictions_test.h5"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output .npy (float64)")
+    parser.add_argument("--seed", type=int, default=0, help="recorded only: emulation is exact")
+
+
+def read_inputs(path: Path) -> np.ndarray:
+    """Float inputs from ``.npy`` or the ``inputs`` dataset of a predictions_test.h5."""
+    if not path.is_file():
+        raise DatrigError(f"input file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise SchemaError(f"{path} is not a plain numeric .npy file ({exc})") from None
+    elif path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as fh:
+            if "inputs" not in fh:
+                raise SchemaError(
+                    f"{path} has no 'inputs' dataset; expected a predictions_test.h5 from "
+                    "`datrig qat` (see docs/artefacts.md)"
+                )
+            x = fh["inputs"][...]
+    else:
+        raise DatrigError(f"unsupported input format {path.suffix!r}; use .npy or .h5")
+    if not np.issubdtype(x.dtype, np.number):
+        raise SchemaError(f"{path}: inputs must be numeric, got dtype {x.dtype}")
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from datrig.emulate.io import load_ir
+    from datrig.emulate.runner import emulate
+
+    project = args.project or hls_project_dir(args.model)
+    ir = load_ir(project)
+    x = read_inputs(args.input)
+    if args.out.suffix != ".npy":
+        raise DatrigError(f"--out must end in .npy, got {args.out}")
+    parts = []
+    with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
+        for start in range(0, len(x), CHUNK):
+            parts.append(emulate(ir, x[start : start + CHUNK]).output)
+            bar.update(len(parts[-1]))
+    n_out = int(np.prod(ir.layer(ir.outputs[0]).shape))
+    y = np.concatenate(parts) if parts else np.zeros((0, n_out))
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, y)
+    write_json(
+        args.out.with_suffix(".json"),
+        sidecar(
+            stage="emulate",
+            seed=args.seed,
+            inputs={"input": args.input, "ir": project / "emulator_ir.npz"},
+            n_events=len(y),
+            network=ir.name,
+        ),
+    )
+    print(f"emulated {len(y)} events with {ir.name} -> {args.out}", file=sys.stderr)
+    return 0

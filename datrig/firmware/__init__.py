@@ -1,0 +1,1 @@
+"""Firmware checks: C-simulation, verification against the emulator, latency/resource reports."""
