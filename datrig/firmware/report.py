@@ -302,3 +302,15 @@ def to_markdown(report: Report) -> str:
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: Report) -> list[str]:
+    """One line per quantity: value, unit, budget, verdict and the kind of source."""
+    lines = []
+    for q in report.quantities:
+        value = "n/a" if q.value is None else f"{q.value:g}"
+        budget = "" if q.budget is None else f" (budget {q.budget:g})"
+        verdict = {True: "ok", False: "OVER BUDGET", None: ""}[q.passed]
+        kind = q.source.kind if q.source else ""
+        lines.append(f"{q.name:15s} {value:>10s} {q.unit}{budget} {verdict} [{kind}]")
+    return lines

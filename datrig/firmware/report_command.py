@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from datrig.errors import DatrigError
     from datrig.firmware.config import config_for_model
-    from datrig.firmware.report import build_report, write_report
+    from datrig.firmware.report import build_report, summary_lines, write_report
     from datrig.paths import hls_project_dir
 
     if args.events < 1:
@@ -54,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
     json_path, md_path = write_report(report, project)
     for note in report.notes:
         print(f"datrig report: note: {note}", file=sys.stderr)
-    for q in report.quantities:
-        value = "n/a" if q.value is None else f"{q.value:g}"
-        budget = "" if q.budget is None else f" (budget {q.budget:g})"
-        verdict = {True: "ok", False: "OVER BUDGET", None: ""}[q.passed]
-        kind = q.source.kind if q.source else ""
-        print(f"  {q.name:15s} {value:>10s} {q.unit}{budget} {verdict} [{kind}]")
+    for line in summary_lines(report):
+        print(f"  {line}")
     print(f"wrote {json_path} and {md_path}")
     return 0 if report.passed else 1

@@ -1,0 +1,1 @@
+"""Brevitas -> QONNX -> verified hls4ml projects (``datrig export`` / ``datrig import``)."""

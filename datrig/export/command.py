@@ -1,0 +1,50 @@
+"""``datrig export``: a QAT run's checkpoint -> verified hls4ml project in hls_projects/<model>/."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from datrig.errors import DatrigError
+from datrig.paths import hls_project_dir, run_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model name, e.g. photon_id")
+    parser.add_argument("--da", default="disco", help="DA method of the run (default: disco)")
+    parser.add_argument("--run", type=Path, help="run directory (default: runs/<model>/<da>/)")
+    parser.add_argument("--out", type=Path, help="project directory (default hls_projects/<model>)")
+    parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
+    parser.add_argument("--events", type=int, help="verification events (default: from config)")
+    parser.add_argument("--seed", type=int, default=1, help="seed for random calibration inputs")
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from datrig.export.inputs import read_inputs
+    from datrig.export.project import export_checkpoint
+    from datrig.firmware.config import config_for_model
+    from datrig.runtime import configure_torch, seed_everything
+
+    configure_torch()
+    seed_everything(args.seed)
+    fw = config_for_model(args.model, args.config)
+    if args.events:
+        fw = dataclasses.replace(
+            fw, verification=dataclasses.replace(fw.verification, n_events=args.events)
+        )
+    run_path = args.run or run_dir(args.model, args.da)
+    checkpoint = run_path / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise DatrigError(f"no checkpoint at {checkpoint}; run `datrig qat --model {args.model}`")
+    predictions = run_path / "predictions_test.h5"
+    if not predictions.is_file():
+        raise DatrigError(f"no {predictions} to calibrate and verify with; re-run datrig qat")
+    calib = read_inputs(predictions, limit=fw.verification.n_events)
+    out = args.out or hls_project_dir(args.model)
+    result = export_checkpoint(checkpoint, out, fw, calib_inputs=calib, seed=args.seed)
+    for comparison in result.comparisons:
+        print(comparison.message())
+    print(f"verified hls4ml project written to {result.project_dir}")
+    return 0

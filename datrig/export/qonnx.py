@@ -1,0 +1,161 @@
+"""Brevitas -> QONNX, the cleanup hls4ml's QONNX frontend expects, and the QONNX reference run.
+
+The QONNX executor (``qonnx.core.onnx_exec``) is the reference the C-simulation is compared
+against: its ``Quant`` op rounds half to even (numpy ``round``), i.e. ap_fixed ``RND_CONV``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.errors import DatrigError, SchemaError
+
+# ONNX ops hls4ml 1.3's QONNX frontend converts (after cleanup); anything else is named.
+SUPPORTED_OPS = frozenset(
+    [
+        "Quant",
+        "BipolarQuant",
+        "MatMul",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Relu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Softmax",
+        "Tanh",
+        "HardSigmoid",
+        "Elu",
+        "Selu",
+        "ThresholdedRelu",
+        "Softplus",
+        "Softsign",
+        "Reshape",
+        "Flatten",
+        "Transpose",
+        "Conv",
+        "BatchNormalization",
+        "MaxPool",
+        "AveragePool",
+        "GlobalMaxPool",
+        "GlobalAveragePool",
+        "Concat",
+        "Identity",
+        "Constant",
+        "Clip",
+        "Gemm",
+        "Squeeze",
+        "Unsqueeze",
+        "Resize",
+        "Pad",
+        "Einsum",
+        "Max",
+        "Min",
+    ]
+)
+
+
+def brevitas_to_qonnx(model: Any, example_input: Any, path: str | os.PathLike[str]) -> Path:
+    """Export a Brevitas module with the QONNX exporter (not QCDQ) to ``path``."""
+    import torch
+    from brevitas.export import export_qonnx
+
+    model.eval()
+    with torch.no_grad():
+        export_qonnx(model, example_input, export_path=str(path))
+    return Path(path)
+
+
+def load_qonnx(path: str | os.PathLike[str]) -> Any:
+    """Load an ONNX/QONNX file into a qonnx ``ModelWrapper``, with a clear error if unreadable."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatrigError(f"ONNX file {path} not found")
+    try:
+        return ModelWrapper(str(path))
+    except Exception as exc:  # onnx raises assorted protobuf/decode errors
+        raise SchemaError(f"{path} is not a readable ONNX model: {exc}") from None
+
+
+def clean_for_hls4ml(model: Any) -> Any:
+    """cleanup -> channels-last -> cleanup -> Gemm->MatMul -> cleanup, as hls4ml's tests do."""
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(model)
+    model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+    model = cleanup_model(model)
+    _add_zero_gemm_bias(model)
+    model = model.transform(GemmToMatMul())
+    return cleanup_model(model)
+
+
+def _add_zero_gemm_bias(model: Any) -> None:
+    """qonnx's GemmToMatMul needs Gemm's optional bias C; bias-free layers get explicit zeros."""
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 2:
+            w_shape = model.get_tensor_shape(node.input[1])
+            trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
+            n_out = w_shape[0] if trans_b else w_shape[-1]
+            name = f"{node.name or 'Gemm'}_zero_bias"
+            model.set_initializer(name, np.zeros(n_out, dtype=np.float32))
+            node.input.append(name)
+
+
+def check_supported(model: Any, source: str = "model") -> None:
+    """Fail naming the first op hls4ml cannot convert (e.g. FloatQuant from an fp8 export)."""
+    for node in model.graph.node:
+        if node.op_type not in SUPPORTED_OPS:
+            raise DatrigError(
+                f"{source}: layer {node.name or '?'} uses op {node.op_type!r}, which hls4ml's "
+                f"QONNX frontend does not support; supported: {', '.join(sorted(SUPPORTED_OPS))}"
+            )
+
+
+def input_shape(model: Any) -> tuple[int, ...]:
+    """Per-event input shape (batch dimension dropped)."""
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    return tuple(int(d) for d in shape[1:])
+
+
+def execute_qonnx(model: Any, inputs: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Run the QONNX executor on ``inputs`` (N, *input_shape) -> float32 (N, n_outputs).
+
+    The model is re-batched (``ChangeBatchSize``) so chunks of events run in one call.
+    """
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
+    in_name = model.graph.input[0].name
+    out_name = model.graph.output[0].name
+    batched: dict[int, Any] = {}
+    outputs = []
+    for start in range(0, len(inputs), chunk):
+        block = inputs[start : start + chunk]
+        n = len(block)
+        if n not in batched:
+            batched[n] = model.transform(ChangeBatchSize(n)).transform(InferShapes())
+        result = execute_onnx(batched[n], {in_name: block})[out_name]
+        outputs.append(np.asarray(result, dtype=np.float32).reshape(n, -1))
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+
+
+def save_qonnx(model: Any, path: str | os.PathLike[str]) -> None:
+    model.save(str(path))
+
+
+def temporary_onnx_path() -> Path:
+    fd, name = tempfile.mkstemp(suffix=".onnx", prefix="datrig-")
+    os.close(fd)
+    return Path(name)

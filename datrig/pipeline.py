@@ -1,0 +1,144 @@
+"""``datrig hls``: the whole chain for one model, each step skipped when its output is current.
+
+    data/default/ -> runs/<model>/<da>/ -> hls_projects/<model>/ (verified) -> report.{json,md}
+
+A step is current when its artefact exists and was made from the same inputs: the run's
+``config.json`` equals the config this invocation would train with, and the project's
+``datrig_project.json`` records the sha256 of the current checkpoint and the same firmware
+config. ``--force`` redoes every step after the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from datrig.errors import DatrigError
+
+# What `make hls` deploys when no --da is given: the decorrelated/robust model of each kind.
+DEFAULT_DA = "disco"
+VERIFY_EVENTS = 20_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from datrig.da.registry import PENALTIES
+    from datrig.models.registry import MODELS
+
+    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to deploy")
+    parser.add_argument("--da", default=DEFAULT_DA, choices=list(PENALTIES), help="DA penalty")
+    parser.add_argument("--data", type=Path, help="dataset directory (default: simulate, cached)")
+    parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
+    parser.add_argument("--epochs", type=int, help="QAT epochs (model default)")
+    parser.add_argument(
+        "--events", type=int, default=VERIFY_EVENTS, help="test events for emulator vs C-sim"
+    )
+    parser.add_argument("--no-synth", action="store_true", help="skip RTL synthesis in the report")
+    parser.add_argument("--force", action="store_true", help="redo QAT, export and report")
+    parser.add_argument("--seed", type=int, default=1, help="seed of every step")
+
+
+def _say(step: str, message: str) -> None:
+    print(f"datrig hls [{step}] {message}", file=sys.stderr, flush=True)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_run(args: argparse.Namespace, data_dir: Path) -> Path:
+    """Train unless the run directory already holds a complete run of the same config."""
+    from datrig.paths import run_dir
+    from datrig.train.command import build_config
+    from datrig.train.loop import train
+
+    qat_args = argparse.Namespace(
+        model=args.model, da=args.da, lam=None, bits=None, epochs=args.epochs, batch_size=None,
+        lr=None, n_train=None, n_test=None, seed=args.seed,
+    )  # fmt: skip
+    cfg = build_config(qat_args, data_dir)
+    out = run_dir(args.model, args.da)
+    outputs = ("checkpoint.pt", "metrics.json", "predictions_test.h5")
+    done = all((out / f).is_file() for f in outputs)
+    if done and not args.force and _read_json(out / "config.json") == cfg.to_dict():
+        _say("qat", f"up to date: {out}")
+        return out
+    _say("qat", f"training {args.model} with --da {args.da} (lam={cfg.lam:g}) into {out}")
+    train(cfg, out, resume=False, progress=True)
+    return out
+
+
+def ensure_project(args: argparse.Namespace, run: Path, project: Path, fw: Any) -> None:
+    """Export and verify unless the project was made from this checkpoint and firmware config."""
+    from datrig.export.inputs import read_inputs
+    from datrig.export.project import export_checkpoint
+    from datrig.provenance import file_sha256
+
+    checkpoint = run / "checkpoint.pt"
+    meta = _read_json(project / "datrig_project.json") or {}
+    made_from = meta.get("inputs", {}).get("checkpoint", {}).get("sha256")
+    current = made_from == file_sha256(checkpoint) and meta.get("firmware_config") == fw.to_json()
+    if current and not args.force:
+        _say("export", f"up to date: {project}")
+        return
+    _say("export", "Brevitas -> QONNX -> hls4ml, compiling the C-simulation ...")
+    calib = read_inputs(run / "predictions_test.h5", limit=fw.verification.n_events)
+    result = export_checkpoint(checkpoint, project, fw, calib_inputs=calib, seed=args.seed)
+    for comparison in result.comparisons:
+        _say("export", comparison.message())
+
+
+def run(args: argparse.Namespace) -> int:
+    from datrig.data.default import ensure_default_data
+    from datrig.export.inputs import read_inputs
+    from datrig.firmware.config import config_for_model
+    from datrig.firmware.report import build_report, summary_lines, write_report
+    from datrig.firmware.verify import verify_project
+    from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir
+    from datrig.runtime import configure_torch, seed_everything
+
+    if args.events < 1:
+        raise DatrigError("--events must be at least 1")
+    start = time.monotonic()
+    configure_torch()
+    seed_everything(args.seed)
+    fw = config_for_model(args.model, args.config)  # fail on a bad config before any work
+
+    data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed)
+    _say("data", f"{data_dir}")
+    run_path = ensure_run(args, Path(data_dir))
+    project = hls_project_dir(args.model)
+    ensure_project(args, run_path, project, fw)
+
+    inputs = read_inputs(run_path / "predictions_test.h5", limit=args.events)
+    _say("verify", f"emulator vs C-simulation on {len(inputs):,} test events (sim + data) ...")
+    comparison = verify_project(project, n_events=len(inputs), inputs=inputs, seed=args.seed)
+    _say("verify", comparison.message())
+
+    _say("report", "latency and resources against the trigger budget ...")
+    report = build_report(project, fw, synth_rtl=not args.no_synth, seed=args.seed)
+    _, md_path = write_report(report, project)
+    for note in report.notes:
+        _say("report", f"note: {note}")
+    for line in summary_lines(report):
+        _say("report", line)
+
+    print(
+        "\n".join(
+            [
+                f"datrig hls: done in {time.monotonic() - start:.0f} s",
+                f"  data       {data_dir}",
+                f"  QAT run    {run_path}  (metrics.json, curves.png, predictions_test.h5)",
+                f"  project    {project}  (hls4ml project, emulator IR, datrig_project.json)",
+                f"  report     {md_path}",
+                f"  verified   {comparison.message()}",
+            ]
+        )
+    )
+    return 0 if report.passed else 1

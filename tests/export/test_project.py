@@ -1,0 +1,202 @@
+"""End to end: Brevitas -> QONNX -> hls4ml project -> C-sim == QONNX == emulator, bit for bit.
+
+Three g++ compilations in total (module-scoped fixtures): an MLP classifier defined here, the
+registry's MLP (regression head) and Deep Sets networks from datrig.models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datrig.errors import DatrigError, SchemaError, ToolMissingError
+from datrig.firmware.config import FirmwareConfig, VerificationSettings
+
+torch = pytest.importorskip("torch")
+
+FW = FirmwareConfig(verification=VerificationSettings(n_events=1500, input_range=12.0))
+
+
+def _classifier() -> torch.nn.Module:
+    import brevitas.nn as qnn
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8WeightPerTensorFixedPoint,
+        Int16Bias,
+        Uint8ActPerTensorFixedPoint,
+    )
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = qnn.QuantIdentity(
+                act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True
+            )
+            kw = {"weight_quant": Int8WeightPerTensorFixedPoint, "weight_bit_width": 6}
+            self.fc1 = qnn.QuantLinear(12, 16, bias_quant=Int16Bias, **kw)
+            self.relu = qnn.QuantReLU(
+                act_quant=Uint8ActPerTensorFixedPoint, return_quant_tensor=True
+            )
+            self.fc2 = qnn.QuantLinear(16, 1, bias_quant=Int16Bias, **kw)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc2(self.relu(self.fc1(self.inp(x))))
+
+    return Net()
+
+
+def _calibrate(model: torch.nn.Module, shape: tuple[int, ...], scale: float) -> None:
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(128, *shape) * scale)
+    model.eval()
+
+
+def _export(model: torch.nn.Module, shape: tuple[int, ...], tmp: Path, name: str):
+    from datrig.export.project import export_qonnx_model
+    from datrig.export.qonnx import brevitas_to_qonnx
+
+    onnx_path = brevitas_to_qonnx(model, torch.randn(1, *shape), tmp / f"{name}.onnx")
+    return export_qonnx_model(onnx_path, name, tmp / name, FW, seed=3)
+
+
+@pytest.fixture(scope="module")
+def mlp_project(tmp_path_factory: pytest.TempPathFactory):
+    torch.set_num_threads(1)
+    model = _classifier()
+    _calibrate(model, (12,), 3.0)
+    return _export(model, (12,), tmp_path_factory.mktemp("mlp"), "mlp_cls")
+
+
+@pytest.fixture(scope="module")
+def regression_project(tmp_path_factory: pytest.TempPathFactory):
+    from datrig.models.mlp import QuantMLP
+    from datrig.quant.config import QuantConfig
+
+    model = QuantMLP(8, (16, 8), QuantConfig(weight_bits=6), output_init=1.0)
+    _calibrate(model, (8,), 2.0)
+    return _export(model, (8,), tmp_path_factory.mktemp("reg"), "mlp_reg")
+
+
+@pytest.fixture(scope="module")
+def deepsets_project(tmp_path_factory: pytest.TempPathFactory):
+    from datrig.models.deepsets import QuantDeepSets
+    from datrig.quant.config import QuantConfig
+
+    model = QuantDeepSets(4, 8, (8, 4), QuantConfig())
+    _calibrate(model, (4, 8), 2.0)
+    return _export(model, (4, 8), tmp_path_factory.mktemp("ds"), "deepsets")
+
+
+@pytest.mark.parametrize("which", ["mlp_project", "regression_project", "deepsets_project"])
+def test_project_is_verified_bit_exact(which: str, request: pytest.FixtureRequest) -> None:
+    result = request.getfixturevalue(which)
+    by_name = {c.name: c for c in result.comparisons}
+    for name in ("qonnx_vs_csim", "emulator_vs_csim"):
+        assert by_name[name].n_events == 1500
+        assert by_name[name].n_mismatch == 0, by_name[name].message()
+        assert by_name[name].atol == 0.0
+    meta = json.loads((result.project_dir / "datrig_project.json").read_text())
+    assert meta["verification"]["emulator_vs_csim"]["n_mismatch"] == 0
+    assert len(meta["inputs"]["onnx"]["sha256"]) == 64
+    assert meta["firmware_config"]["part"] == "xcvu13p-flga2577-2-e"
+    for f in ("emulator_ir.json", "emulator_ir.npz", "model_qonnx.onnx", "firmware/myproject.cpp"):
+        assert (result.project_dir / f).is_file(), f
+    assert not list(result.project_dir.parent.glob(".datrig-tmp-*"))
+
+
+def test_input_type_comes_from_first_quantizer(mlp_project) -> None:
+    types = json.loads((mlp_project.project_dir / "datrig_project.json").read_text())["types"]
+    input_t = types["global_in"]["result_t"]  # Brevitas names the graph input global_in
+    assert "RND_CONV" in input_t and "SAT" in input_t, input_t
+
+
+def test_deepsets_project_is_channels_last(deepsets_project) -> None:
+    meta = deepsets_project.meta
+    assert meta["input_shape"] == [8, 4]  # (n_cells, n_features), as predictions_test.h5
+    assert meta["reference_input_shape"] == [4, 8]
+
+
+def test_reloaded_library_matches_and_verify_passes(mlp_project) -> None:
+    from datrig.firmware.csim import csim_predict
+    from datrig.firmware.verify import verify_project
+
+    x = np.random.default_rng(5).uniform(-12, 12, size=(300, 12))
+    y = csim_predict(mlp_project.project_dir, x)
+    assert y.shape == (300, 1)
+    result = verify_project(mlp_project.project_dir, n_events=3000, seed=9)
+    assert result.ok and result.n_events == 3000
+
+
+def test_verify_reports_tampered_emulator(mlp_project, tmp_path: Path) -> None:
+    """A corrupted IR weight must be caught, with the count and the first diverging layer."""
+    import shutil
+
+    from datrig.emulate.io import load_ir, save_ir
+    from datrig.errors import VerificationError
+    from datrig.firmware.verify import verify_project
+
+    project = tmp_path / "copy"
+    shutil.copytree(mlp_project.project_dir, project)
+    ir = load_ir(project)
+    dense = next(layer for layer in ir.layers if "weight" in layer.tensors)
+    dense.tensors["weight"] = dense.tensors["weight"].copy()
+    dense.tensors["weight"].flat[0] += 1
+    save_ir(ir, project)
+    with pytest.raises(
+        VerificationError, match=rf"events differ.*first diverging layer: {dense.name}"
+    ):
+        verify_project(project, n_events=500, seed=2)
+
+
+def test_csim_command_writes_outputs(mlp_project, tmp_path: Path) -> None:
+    from datrig.cli import main
+
+    x = np.random.default_rng(1).uniform(-4, 4, size=(50, 12))
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "y.npy"
+    args = ["csim", "--project", str(mlp_project.project_dir), "--input", str(tmp_path / "x.npy")]
+    assert main([*args, "--out", str(out)]) == 0
+    from datrig.firmware.csim import csim_predict
+
+    np.testing.assert_array_equal(np.load(out), csim_predict(mlp_project.project_dir, x))
+
+
+def test_wrong_input_shape_is_a_clear_error(mlp_project) -> None:
+    from datrig.firmware.csim import csim_predict
+
+    with pytest.raises(SchemaError, match="each event needs 12 values"):
+        csim_predict(mlp_project.project_dir, np.zeros((3, 7)))
+    with pytest.raises(SchemaError, match="NaN"):
+        csim_predict(mlp_project.project_dir, np.full((2, 12), np.nan))
+
+
+def test_missing_gxx_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datrig.export.project import export_qonnx_model
+    from datrig.export.qonnx import brevitas_to_qonnx
+
+    model = _classifier()
+    _calibrate(model, (12,), 3.0)
+    onnx_path = brevitas_to_qonnx(model, torch.randn(1, 12), tmp_path / "m.onnx")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(ToolMissingError, match="g\\+\\+ not found"):
+        export_qonnx_model(onnx_path, "m", tmp_path / "prj", FW)
+    assert not (tmp_path / "prj").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".datrig-tmp-")]
+
+
+def test_unreadable_onnx(tmp_path: Path) -> None:
+    from datrig.export.qonnx import load_qonnx
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SchemaError, match="not a readable ONNX model"):
+        load_qonnx(bad)
+    with pytest.raises(DatrigError, match="not found"):
+        load_qonnx(tmp_path / "missing.onnx")
