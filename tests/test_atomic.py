@@ -79,3 +79,15 @@ def test_uncreatable_directory_is_a_clear_error(tmp_path):
     with pytest.raises(DatrigError, match="cannot create output directory"):
         with atomic_path(blocker / "sub" / "x"):
             pass
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {})
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
