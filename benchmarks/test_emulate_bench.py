@@ -31,6 +31,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     x = stress_inputs(np.random.default_rng(0), N_EVENTS, (12,))
     ir = network_ir_from_hls4ml(hls_model)
     np.testing.assert_array_equal(emulate(ir, x).output, hls_model.predict(x).reshape(-1, 1))
+    np.testing.assert_array_equal(emulate(ir, x, method="stepwise").output, emulate(ir, x).output)
     return hls_model, ir, x
 
 
@@ -41,9 +42,16 @@ def test_csim_events_per_s(benchmark, setup) -> None:
     benchmark.extra_info["events_per_s"] = RATES["csim"]
 
 
+def test_emulator_stepwise_events_per_s(benchmark, setup) -> None:
+    """The int64 reference path, for comparison with the default fast path."""
+    _, ir, x = setup
+    benchmark.pedantic(emulate, args=(ir, x), kwargs={"method": "stepwise"}, rounds=3)
+    benchmark.extra_info["events_per_s"] = N_EVENTS / benchmark.stats.stats.median
+
+
 def test_emulator_events_per_s(benchmark, setup) -> None:
     _, ir, x = setup
-    benchmark.pedantic(emulate, args=(ir, x), rounds=5, iterations=1)
+    benchmark.pedantic(emulate, args=(ir, x), rounds=20, iterations=1)
     RATES["emulator"] = N_EVENTS / benchmark.stats.stats.median
     benchmark.extra_info["events_per_s"] = RATES["emulator"]
     if "csim" in RATES:

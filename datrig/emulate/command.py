@@ -24,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--input", type=Path, required=True, help="X.npy (n_events, ...) or predictions_test.h5"
     )
     parser.add_argument("--out", type=Path, required=True, help="output .npy (float64)")
+    parser.add_argument(
+        "--method",
+        choices=("fast", "stepwise"),
+        default="fast",
+        help="fast (default) or the int64 stepwise reference; both give identical bits",
+    )
     parser.add_argument("--seed", type=int, default=0, help="recorded only: emulation is exact")
 
 
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     parts = []
     with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
         for start in range(0, len(x), CHUNK):
-            parts.append(emulate(ir, x[start : start + CHUNK]).output)
+            parts.append(emulate(ir, x[start : start + CHUNK], method=args.method).output)
             bar.update(len(parts[-1]))
     n_out = int(np.prod(ir.layer(ir.outputs[0]).shape))
     y = np.concatenate(parts) if parts else np.zeros((0, n_out))

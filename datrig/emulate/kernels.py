@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datrig.emulate.activations import ACTIVATION_KERNELS
 from datrig.emulate.fixed import apply_overflow, check_width, quantize
 from datrig.emulate.ir import FixedType, LayerIR, Overflow
 from datrig.errors import DatrigError
@@ -155,6 +156,7 @@ def transpose(layer: LayerIR, xs: list[Tensor]) -> np.ndarray:
 
 
 KERNELS: dict[str, Kernel] = {
+    **ACTIVATION_KERNELS,
     "dense": dense,
     "pointwise_conv1d": dense,
     "linear": linear,

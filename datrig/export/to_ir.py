@@ -9,11 +9,13 @@ name and class.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from datrig.emulate import lut
 from datrig.emulate.fixed import from_float
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.errors import DatrigError
@@ -128,7 +130,30 @@ def _conv1d(layer: Any) -> LayerIR:
     return _layer(layer, "pointwise_conv1d", attrs, tensors, types)
 
 
-_ACTIVATIONS = {"linear": "linear", "relu": "relu"}
+def _table_activation(layer: Any, name: str) -> LayerIR:
+    """sigmoid / tanh: the table as hls4ml's init_*_table fills it, in table_t."""
+    table_t = fixed_type(layer.get_attr("table_t").precision, f"layer {layer.name} table_t")
+    n_table = int(layer.get_attr("table_size"))
+    build = lut.sigmoid_table if name == "sigmoid" else lut.tanh_table
+    tensors = {"table": build(n_table, table_t)}
+    return _layer(layer, name, {"table_size": n_table}, tensors, {"table": table_t})
+
+
+def _leaky_relu(layer: Any) -> LayerIR:
+    """alpha is printed into the C++ call as a double literal and cast to param_t."""
+    param_t = fixed_type(layer.get_attr("param_t").precision, f"layer {layer.name} param_t")
+    alpha = from_float(np.array([float(layer.get_attr("activ_param"))]), param_t)
+    return _layer(layer, "leaky_relu", {}, {"alpha": alpha}, {"alpha": param_t})
+
+
+_ACTIVATIONS: dict[str, Callable[[Any], LayerIR]] = {
+    "linear": lambda layer: _layer(layer, "linear"),
+    "relu": lambda layer: _layer(layer, "relu"),
+    "sigmoid": lambda layer: _table_activation(layer, "sigmoid"),
+    "tanh": lambda layer: _table_activation(layer, "tanh"),
+    "leakyrelu": _leaky_relu,
+    "softmax": lambda layer: _softmax(layer),
+}
 
 
 def _activation(layer: Any) -> LayerIR:
@@ -138,7 +163,88 @@ def _activation(layer: Any) -> LayerIR:
             f"layer {layer.name} ({layer.class_name}): activation {name!r} is not emulated "
             f"(supported: {', '.join(sorted(_ACTIVATIONS))})"
         )
-    return _layer(layer, _ACTIVATIONS[name])
+    return _ACTIVATIONS[name](layer)
+
+
+ACTIV_CONFIG_TABLE_T = FixedType(18, 8)  # nnet::activ_config::table_t in nnet_activation.h
+
+
+def _config_entry(layer: Any, pattern: str, what: str) -> str:
+    """One value of the C++ config struct hls4ml generated for the layer (the ground truth:
+    the templates adjust some values, e.g. the stable softmax's table size and inp_norm_t)."""
+    match = re.search(pattern, str(layer.get_attr("config_cpp") or ""))
+    if match is None:
+        raise DatrigError(f"layer {layer.name}: cannot read {what} from hls4ml's C++ config")
+    return match.group(1).strip()
+
+
+def _config_type(layer: Any, typedef: str) -> FixedType:
+    """Resolve ``typedef NAME typedef;`` of the config to a FixedType."""
+    name = _config_entry(layer, rf"typedef\s+(.+?)\s+{typedef}\s*;", typedef)
+    where = f"layer {layer.name} {typedef}"
+    for named in layer.types.values():
+        if named.name == name:
+            return fixed_type(named.precision, where)
+    if name == "model_default_t":
+        cfg = layer.model.config
+        return fixed_type(
+            cfg.backend.convert_precision_string(cfg.model_precision["default"]), where
+        )
+    try:
+        return FixedType.parse(name)
+    except ValueError:
+        raise DatrigError(f"{where}: unknown type {name!r} in hls4ml's C++ config") from None
+
+
+def _softmax(layer: Any) -> LayerIR:
+    """Softmax over the last axis: tables for the chosen implementation, types from the config."""
+
+    def number(key: str) -> str:
+        return _config_entry(layer, rf"{key}\s*=\s*([^;]+);", key)
+
+    impl = number("implementation").rsplit("::", 1)[-1]
+    n_in = int(number("n_in"))
+    if int(number("n_slice")) != n_in:
+        raise DatrigError(f"layer {layer.name}: multi-dimensional softmax is not emulated")
+    n_exp, n_inv = int(number("exp_table_size")), int(number("inv_table_size"))
+    where = f"layer {layer.name}"
+    attrs: dict[str, Any] = {"implementation": impl}
+    if impl == "legacy":
+        # The softmax config struct declares no table_t: the legacy kernel gets the one of the
+        # nnet::activ_config base struct, ap_fixed<18,8>, whatever the layer's table_t says.
+        cfg = str(layer.get_attr("config_cpp") or "")
+        table_t = (
+            _config_type(layer, "table_t")
+            if re.search(r"\btable_t\s*;", cfg)
+            else (ACTIV_CONFIG_TABLE_T)
+        )
+        tensors = {
+            "exp_table": lut.legacy_exp_table(n_exp, table_t),
+            "inv_table": lut.legacy_invert_table(n_inv, table_t),
+        }
+        return _layer(
+            layer, "softmax", attrs, tensors, {"exp_table": table_t, "inv_table": table_t}
+        )
+    if impl not in ("latency", "stable"):
+        raise DatrigError(f"{where}: softmax implementation {impl!r} is not emulated")
+    for n in (n_exp, n_inv):
+        if n & (n - 1):
+            raise DatrigError(f"{where}: softmax table size {n} is not a power of two")
+    exp_t, inv_t = _config_type(layer, "exp_table_t"), _config_type(layer, "inv_table_t")
+    inv_inp_t = _config_type(layer, "inv_inp_t")
+    attrs["accum_t"] = _config_type(layer, "accum_t").to_json()
+    attrs["inv_inp_t"] = inv_inp_t.to_json()
+    exp_scale = float(number("exp_scale").rstrip("f"))
+    if impl == "stable":
+        addr_t = _config_type(layer, "inp_norm_t")
+        attrs["inp_norm_t"] = addr_t.to_json()
+    else:
+        addr_t = fixed_type(layer.get_input_variable().type.precision, f"{where} input")
+    tensors = {
+        "exp_table": lut.exp_table(n_exp, addr_t, exp_t, exp_scale, negative=impl == "stable"),
+        "inv_table": lut.invert_table(n_inv, inv_inp_t, inv_t),
+    }
+    return _layer(layer, "softmax", attrs, tensors, {"exp_table": exp_t, "inv_table": inv_t})
 
 
 def _batchnorm(layer: Any) -> LayerIR:
@@ -183,6 +289,9 @@ CONVERTERS: dict[str, Callable[[Any], LayerIR]] = {
     "PointwiseConv1D": _conv1d,
     "Activation": _activation,
     "ReLU": _activation,
+    "Softmax": _activation,
+    "ParametrizedActivation": _activation,
+    "LeakyReLU": _activation,
     "BatchNormalization": _batchnorm,
     "ApplyAlpha": _batchnorm,
     "Merge": _merge,

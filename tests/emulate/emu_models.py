@@ -123,3 +123,126 @@ def stress_inputs(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> n
     ties = rng.integers(-300, 300, (n // 10, *shape)) / 128.0 + 1 / 256.0  # half-LSB ties
     x[n // 10 : n // 10 + len(ties)] = ties
     return x
+
+
+# Per-layer precisions of the activation test network: narrow, explicitly rounded/saturated
+# types so every table index bit matters and the tables' clamping and rounding are exercised.
+ACTIVATION_PRECISIONS: dict[str, dict[str, str]] = {
+    "fc1": {"result": "fixed<12,5,RND,SAT>"},
+    "sigmoid": {"table": "fixed<18,8>", "result": "fixed<12,2,RND_CONV,SAT>"},
+    "fc2": {"result": "fixed<12,4,RND,SAT>"},
+    "tanh": {"table": "fixed<10,2,RND_CONV,SAT>", "result": "fixed<10,2,TRN,WRAP>"},
+    "fc3": {"result": "fixed<12,5,RND,SAT>"},
+    "leaky": {"result": "fixed<14,5,RND,SAT>", "param": "ufixed<8,-3,RND,SAT>"},
+    "fc4": {"result": "fixed<10,4,RND,SAT>"},
+    "sm_stable": {"result": "ufixed<10,1,RND,SAT>"},
+    "fc5": {"result": "fixed<10,5,RND,SAT>"},
+    "sm_latency": {"result": "ufixed<12,1,RND,SAT>"},
+    "fc6": {"result": "fixed<9,4,TRN,SAT>"},
+    "sm_legacy": {"result": "ufixed<16,2,RND,SAT>"},
+}
+SOFTMAX_IMPLEMENTATIONS = {"sm_stable": "stable", "sm_latency": "latency", "sm_legacy": "legacy"}
+# Table/accumulator types the layer config cannot set (hls4ml ignores them there): set on the
+# converted layers before the C++ is written. Saturating/rounding tables exercise the casts.
+TABLE_TYPES: dict[str, dict[str, str]] = {
+    "tanh": {"table_t": "fixed<10,2,RND_CONV,SAT>"},
+    "sm_stable": {"accum_t": "fixed<14,5,TRN,WRAP>", "inv_table_t": "ufixed<10,3,RND,SAT>"},
+    "sm_latency": {
+        "exp_table_t": "ufixed<12,4,RND,SAT>",
+        "inv_table_t": "fixed<12,6,RND_CONV,SAT>",
+    },
+    "sm_legacy": {"table_t": "fixed<14,6,RND,SAT>"},
+}
+
+
+def activation_net(seed: int = 7) -> Any:
+    """Float PyTorch chain through every table activation: sigmoid, tanh, leaky ReLU and the
+    three softmax implementations (hls4ml quantizes its weights to the default precision)."""
+    import torch
+
+    torch.manual_seed(seed)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = torch.nn.Linear(6, 8)
+            self.sigmoid = torch.nn.Sigmoid()
+            self.fc2 = torch.nn.Linear(8, 8)
+            self.tanh = torch.nn.Tanh()
+            self.fc3 = torch.nn.Linear(8, 6)
+            self.leaky = torch.nn.LeakyReLU(0.1)
+            self.fc4 = torch.nn.Linear(6, 5)
+            self.sm_stable = torch.nn.Softmax(dim=-1)
+            self.fc5 = torch.nn.Linear(5, 5)
+            self.sm_latency = torch.nn.Softmax(dim=-1)
+            self.fc6 = torch.nn.Linear(5, 5)
+            self.sm_legacy = torch.nn.Softmax(dim=-1)
+            with torch.no_grad():
+                for fc in (self.fc1, self.fc2, self.fc3, self.fc4):
+                    fc.weight.mul_(4.0)
+                for fc in (self.fc5, self.fc6):  # softmax outputs are in [0, 1]: widen them
+                    fc.weight.mul_(24.0)
+
+        def forward(self, x: Any) -> Any:
+            h = self.leaky(self.fc3(self.tanh(self.fc2(self.sigmoid(self.fc1(x))))))
+            h = self.sm_latency(self.fc5(self.sm_stable(self.fc4(h))))
+            return self.sm_legacy(self.fc6(h))
+
+    return Net().eval()
+
+
+def activation_to_hls(model: Any, out_dir: Path) -> Any:
+    """hls4ml's PyTorch frontend with ACTIVATION_PRECISIONS, every layer traced."""
+    import hls4ml
+
+    config = hls4ml.utils.config_from_pytorch_model(
+        model, (6,), granularity="name", backend="Vivado", default_precision=HLS_DEFAULT
+    )
+    for name, layer_cfg in config["LayerName"].items():
+        layer_cfg["Trace"] = True
+        layer_cfg.setdefault("Precision", {})
+        if not isinstance(layer_cfg["Precision"], dict):
+            layer_cfg["Precision"] = {"result": layer_cfg["Precision"]}
+        layer_cfg["Precision"].update(ACTIVATION_PRECISIONS.get(name, {}))
+        if name in SOFTMAX_IMPLEMENTATIONS:
+            layer_cfg["Implementation"] = SOFTMAX_IMPLEMENTATIONS[name]
+    hls_model = hls4ml.converters.convert_from_pytorch_model(
+        model,
+        output_dir=str(out_dir / "prj"),
+        backend="Vivado",
+        io_type="io_parallel",
+        hls_config=config,
+    )
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    backend = hls4ml.backends.get_backend("Vivado")
+    for layer in hls_model.get_layers():
+        for key, precision in TABLE_TYPES.get(layer.name, {}).items():
+            generic = backend.convert_precision_string(precision)
+            layer.get_attr(key).precision = APTypeConverter().convert(generic)
+    return hls_model
+
+
+def qonnx_file_to_hls(onnx_path: Path, out_dir: Path, default_precision: str) -> Any:
+    """A third-party QONNX file -> hls4ml, with the cleanup of hls4ml's own QONNX tests."""
+    import hls4ml
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    qmodel = cleanup_model(ModelWrapper(str(onnx_path)))
+    qmodel = qmodel.transform(ConvertToChannelsLastAndClean())
+    qmodel = cleanup_model(qmodel.transform(GemmToMatMul()))
+    config = hls4ml.utils.config_from_onnx_model(
+        qmodel, granularity="name", backend="Vivado", default_precision=default_precision
+    )
+    for layer_cfg in config["LayerName"].values():
+        layer_cfg["Trace"] = True
+    return hls4ml.converters.convert_from_onnx_model(
+        qmodel,
+        output_dir=str(out_dir / "prj"),
+        backend="Vivado",
+        io_type="io_parallel",
+        hls_config=config,
+    )

@@ -57,8 +57,10 @@ def mlp_misset(tmp_path_factory: pytest.TempPathFactory):
         "MatMul_2": {"accum": "fixed<14,4,RND_ZERO,WRAP>", "result": "fixed<7,1,TRN_ZERO,WRAP>"},
     }
     hls_model = to_hls(mlp(seed=3), (12,), tmp_path_factory.mktemp("misset"), overrides)
-    hls_model.compile()
-    return hls_model
+    # trace() compiles (with tracing on); predict() reuses that library: one g++ run in all.
+    x_trace = stress_inputs(np.random.default_rng(5), 500, (12,))
+    _, hls_trace = hls_model.trace(x_trace)
+    return hls_model, x_trace, hls_trace
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,7 @@ def test_mlp_bit_exact(mlp_default, dtype) -> None:
 
 
 def test_misset_precisions_bit_exact(mlp_misset) -> None:
+    mlp_misset, _, _ = mlp_misset
     ir = network_ir_from_hls4ml(mlp_misset)
     kinds = {layer.name: layer for layer in ir.layers}
     # The overrides really reached the model (otherwise this test would prove little).
@@ -93,9 +96,8 @@ def test_deepsets_bit_exact(deepsets_model) -> None:
 
 
 def test_trace_matches_csim_layer_by_layer(mlp_misset) -> None:
-    ir = network_ir_from_hls4ml(mlp_misset)
-    x = stress_inputs(np.random.default_rng(5), 500, (12,))
-    _, hls_trace = mlp_misset.trace(x)
+    hls_model, x, hls_trace = mlp_misset
+    ir = network_ir_from_hls4ml(hls_model)
     ours = emulate(ir, x, trace=True).trace
     compared = 0
     for name, theirs in hls_trace.items():

@@ -39,10 +39,22 @@ def test_layers_types_and_exact_weights(hls_mlp) -> None:
         assert acc["width"] == hls_layer.get_attr("accum_t").precision.width
 
 
-def test_unsupported_layer_is_named(tmp_path: Path) -> None:
+def test_sigmoid_is_converted_with_its_table(tmp_path: Path) -> None:
     import torch
 
     model = torch.nn.Sequential(mlp((4, 3)), torch.nn.Sigmoid()).eval()
+    ir = network_ir_from_hls4ml(to_hls(model, (4,), tmp_path))
+    sigmoid = ir.layers[-1]
+    assert sigmoid.kind == "sigmoid"
+    table = sigmoid.tensors["table"]
+    assert table.shape == (1024,) and np.all(np.diff(table) >= 0)  # monotone, as sigmoid is
+    assert table[512] == 1 << (sigmoid.tensor_types["table"].fractional - 1)  # sigmoid(0) = 0.5
+
+
+def test_unsupported_layer_is_named(tmp_path: Path) -> None:
+    import torch
+
+    model = torch.nn.Sequential(mlp((4, 3)), torch.nn.ELU()).eval()
     hls_model = to_hls(model, (4,), tmp_path)
-    with pytest.raises(DatrigError, match=r"activation 'sigmoid' is not emulated"):
+    with pytest.raises(DatrigError, match=r"elu.*not (emulated|supported)"):
         network_ir_from_hls4ml(hls_model)
