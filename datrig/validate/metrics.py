@@ -1,0 +1,175 @@
+"""Classifier figures of merit: ROC, rejection at fixed efficiency, decorrelation, flatness.
+
+Conventions (the same everywhere in the report):
+
+* A candidate *passes* a working point when ``score >= threshold``.
+* The threshold for a target signal efficiency ``eff`` is the signal score ranked
+  ``ceil(eff * n_sig)`` in descending order, so the achieved signal efficiency is the smallest
+  one >= ``eff`` (exactly ``eff`` up to one event, barring ties).
+* Background rejection is ``1 / eps_bkg`` at that threshold; ``inf`` when no background passes
+  (written to JSON as ``null``).
+* Events are counted with unit weight (the toy samples are unweighted).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.distance import jensenshannon
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from datrig.errors import DatrigError
+
+
+@dataclass(frozen=True)
+class WorkingPoint:
+    """A score threshold with the signal and background efficiencies it gives."""
+
+    threshold: float
+    eff_sig: float
+    eff_bkg: float
+
+    @property
+    def rejection(self) -> float:
+        return math.inf if self.eff_bkg == 0 else 1.0 / self.eff_bkg
+
+
+def _split(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    score = np.asarray(score, dtype=np.float64)
+    label = np.asarray(label)
+    if score.shape != label.shape:
+        raise DatrigError(f"score shape {score.shape} does not match label shape {label.shape}")
+    if not np.all(np.isfinite(score)):
+        bad = int(np.count_nonzero(~np.isfinite(score)))
+        raise DatrigError(f"{bad} scores are NaN or infinite; check the model outputs")
+    sig, bkg = score[label == 1], score[label == 0]
+    if sig.size == 0 or bkg.size == 0:
+        raise DatrigError(
+            f"need both signal and background events (have {sig.size} signal, {bkg.size} bkg)"
+        )
+    return sig, bkg
+
+
+def roc(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """ROC curve as (signal efficiency, background efficiency, AUC); sklearn underneath."""
+    _split(score, label)
+    fpr, tpr, _ = roc_curve(np.asarray(label) == 1, np.asarray(score, dtype=np.float64))
+    auc = float(roc_auc_score(np.asarray(label) == 1, np.asarray(score, dtype=np.float64)))
+    return tpr, fpr, auc
+
+
+def threshold_at_efficiency(sig_score: np.ndarray, eff: float) -> float:
+    """Score threshold giving signal efficiency ``eff`` (see module docstring for the rule)."""
+    if not 0.0 < eff <= 1.0:
+        raise DatrigError(f"signal efficiency must be in (0, 1], got {eff}")
+    ordered = np.sort(np.asarray(sig_score, dtype=np.float64))[::-1]
+    rank = math.ceil(eff * ordered.size - 1e-9)  # tolerance: 0.8 * 10 must give 8, not 9
+    return float(ordered[max(rank, 1) - 1])
+
+
+def working_point(score: np.ndarray, label: np.ndarray, eff: float) -> WorkingPoint:
+    sig, bkg = _split(score, label)
+    thr = threshold_at_efficiency(sig, eff)
+    return WorkingPoint(thr, float(np.mean(sig >= thr)), float(np.mean(bkg >= thr)))
+
+
+def efficiency_at_bkg_efficiency(score: np.ndarray, label: np.ndarray, eff_bkg: float) -> float:
+    """Signal efficiency of the ROC curve at background efficiency ``eff_bkg`` (linear interp)."""
+    tpr, fpr, _ = roc(score, label)
+    return float(np.interp(eff_bkg, fpr, tpr))
+
+
+def efficiency_gain(
+    score: np.ndarray, label: np.ndarray, baseline: WorkingPoint
+) -> dict[str, float]:
+    """Signal efficiency the score reaches at the baseline's background efficiency.
+
+    ``gain`` is relative: ``eff_sig(score) / eff_sig(baseline) - 1`` at equal rejection.
+    """
+    eff = efficiency_at_bkg_efficiency(score, label, baseline.eff_bkg)
+    return {
+        "eff_sig_at_baseline_rejection": eff,
+        "baseline_eff_sig": baseline.eff_sig,
+        "gain": eff / baseline.eff_sig - 1.0 if baseline.eff_sig > 0 else math.nan,
+    }
+
+
+def distance_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Distance correlation dCor(x, y) (not squared) of two 1-D samples, O(n log n).
+
+    Uses dcor's merge-sort algorithm (Chaudhuri & Hu 2019), exact for 1-D variables.
+    """
+    import dcor
+
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise DatrigError(
+            f"distance correlation needs two 1-D arrays of equal length, got {x.shape}, {y.shape}"
+        )
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    return float(dcor.distance_correlation(x, y, method="mergesort"))
+
+
+def quantile_bin_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-population bin edges (so every bin has ~n/n_bins events), duplicates dropped."""
+    edges = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0.0, 1.0, n_bins + 1))
+    return np.unique(edges)
+
+
+def binned_efficiency(
+    passed: np.ndarray, variable: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pass fraction and its binomial uncertainty in bins of ``variable`` (last bin closed)."""
+    idx = np.clip(np.searchsorted(edges, variable, side="right") - 1, 0, edges.size - 2)
+    n = np.bincount(idx, minlength=edges.size - 1).astype(np.float64)
+    k = np.bincount(idx, weights=passed.astype(np.float64), minlength=edges.size - 1)
+    eff = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
+    err = np.sqrt(np.divide(eff * (1 - eff), n, out=np.zeros_like(n), where=n > 0))
+    return eff, err
+
+
+def flatness(eff: np.ndarray) -> dict[str, float]:
+    """Flatness of a binned efficiency: relative spread std/mean and the ratio max/min."""
+    eff = eff[np.isfinite(eff)]
+    mean = float(np.mean(eff)) if eff.size else math.nan
+    return {
+        "std_over_mean": float(np.std(eff)) / mean if mean > 0 else math.nan,
+        "max_over_min": float(np.max(eff) / np.min(eff))
+        if eff.size and np.min(eff) > 0
+        else math.inf,
+    }
+
+
+def jsd(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) of two histograms, normalised first.
+
+    scipy's ``jensenshannon`` returns the JS *distance* (the square root): we square it.
+    """
+    p = np.asarray(p_counts, dtype=np.float64)
+    q = np.asarray(q_counts, dtype=np.float64)
+    if p.sum() <= 0 or q.sum() <= 0:
+        raise DatrigError("JSD of an empty histogram is undefined: too few events pass or fail")
+    return float(jensenshannon(p / p.sum(), q / q.sum(), base=2) ** 2)
+
+
+def asimov_significance(s: float, b: float) -> float:
+    """Median discovery significance Z = sqrt(2((s+b) ln(1+s/b) - s)) for counts s, b."""
+    if b <= 0:
+        return math.inf if s > 0 else 0.0
+    return math.sqrt(max(2.0 * ((s + b) * math.log1p(s / b) - s), 0.0))
+
+
+def domain_auc(score: np.ndarray, domain: np.ndarray) -> float:
+    """How well the score alone tells sim (0) from data (1): symmetrised AUC max(a, 1-a).
+
+    0.5 means the score distributions of the two domains are indistinguishable.
+    """
+    domain = np.asarray(domain)
+    if np.unique(domain).size < 2:
+        raise DatrigError("domain-classifier AUC needs events of both domains (sim and data)")
+    auc = float(roc_auc_score(domain == 1, np.asarray(score, dtype=np.float64)))
+    return max(auc, 1.0 - auc)

@@ -1,0 +1,194 @@
+"""Assemble the validation report: metrics.json, PNG plots and report.md for one or more models.
+
+metrics.json layout::
+
+    {model: {method: {"float": {...}, "quant": {...}, "firmware": {...},
+                      "diff": {...firmware - float...}, "firmware_vs_quant": {...}},
+             "baseline": {name: {...}}}}
+
+"quant" is the Brevitas model as trained; "firmware" the bit-accurate emulator of the exported
+hls4ml project. Infinite or undefined numbers are written as null.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.atomic import atomic_path, write_json
+from datrig.errors import DatrigError
+from datrig.provenance import sidecar
+from datrig.validate import metrics as m
+from datrig.validate.baselines import raw_energy, standard_regression
+from datrig.validate.compare import diff_metrics
+from datrig.validate.cutbased import cross_fit_pass
+from datrig.validate.evaluate import (
+    EVALUATORS,
+    FLATNESS_EFFICIENCY,
+    ID_EFFICIENCIES,
+    N_ISO_BINS,
+    ColumnResult,
+    evaluate_energy,
+    family,
+    physical_output,
+)
+from datrig.validate.figures import model_figures
+from datrig.validate.markdown import CONVENTIONS, model_markdown
+from datrig.validate.predictions import PREDICTIONS_FILE, RunPredictions
+
+METHOD_ORDER = ("none", "disco", "adversarial", "frt")
+
+
+@dataclass
+class RunColumns:
+    """One run's predictions and, when built, its emulated firmware output."""
+
+    preds: RunPredictions
+    firmware: np.ndarray | None = None
+
+    def columns(self) -> dict[str, np.ndarray]:
+        cols = {"float": self.preds.output_float, "quant": self.preds.output_quant}
+        if self.firmware is not None:
+            cols["firmware"] = self.firmware
+        return cols
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _method_key(preds: RunPredictions, taken: set[str]) -> str:
+    key = preds.da if preds.da not in taken else f"{preds.da}@{preds.run_dir.name}"
+    while key in taken:
+        key += "'"
+    return key
+
+
+def _order(methods: Sequence[str]) -> list[str]:
+    rank = {name: i for i, name in enumerate(METHOD_ORDER)}
+    return sorted(methods, key=lambda k: (rank.get(k.split("@")[0], len(rank)), k))
+
+
+def _photon_id_baseline(
+    preds: RunPredictions, seed: int
+) -> tuple[dict[str, Any], dict[float, m.WorkingPoint], dict[str, Any]]:
+    label, domain = preds.field("label"), preds.field("domain")
+    iso = preds.field(preds.protected)
+    out: dict[str, Any] = {}
+    wps: dict[float, m.WorkingPoint] = {}
+    curves: dict[str, Any] = {}
+    for eff in ID_EFFICIENCIES:
+        tag = round(eff * 100)
+        passed, cuts = cross_fit_pass(preds.events, label, domain, eff, seed)
+        out[f"cuts{tag}"] = [c.to_json() for c in cuts]
+        for dname, dval in (("sim", 0), ("data", 1)):
+            sel = domain == dval
+            if not sel.any():
+                continue
+            sig, bkg = sel & (label == 1), sel & (label == 0)
+            wp = m.WorkingPoint(math.nan, float(passed[sig].mean()), float(passed[bkg].mean()))
+            out[f"eff_sig{tag}_{dname}"] = wp.eff_sig
+            out[f"rejection{tag}_{dname}"] = wp.rejection
+            if dname == "sim":
+                wps[eff] = wp
+                if eff == FLATNESS_EFFICIENCY:
+                    edges = m.quantile_bin_edges(iso[bkg], N_ISO_BINS)
+                    e, err = m.binned_efficiency(passed[bkg], iso[bkg], edges)
+                    out["flatness_std_over_mean_sim"] = m.flatness(e)["std_over_mean"]
+                    out["dcor_bkg_sim"] = m.distance_correlation(
+                        passed[bkg].astype(float), iso[bkg]
+                    )
+                    curves["bkg_eff_vs_iso_sim"] = {"edges": edges, "eff": e, "err": err}
+    return out, wps, curves
+
+
+def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dict[str, Any]:
+    """Compute every metric, write metrics.json, PNGs and report.md into ``out_dir``."""
+    if not runs:
+        raise DatrigError("nothing to validate: no runs given")
+    out_dir = Path(out_dir)
+    by_model: dict[str, dict[str, RunColumns]] = {}
+    for run in runs:
+        methods = by_model.setdefault(run.preds.model, {})
+        methods[_method_key(run.preds, set(methods))] = run
+    metrics: dict[str, Any] = {}
+    sections: list[str] = []
+    for model, methods in sorted(by_model.items()):
+        metrics[model], md = _model_report(model, methods, out_dir, seed)
+        sections.append(md)
+    metrics = _finite(metrics)
+    write_json(out_dir / "metrics.json", metrics)
+    inputs = {
+        f"{model}/{key}": run.preds.run_dir / PREDICTIONS_FILE
+        for model, methods in by_model.items()
+        for key, run in methods.items()
+    }
+    write_json(out_dir / "validate.json", sidecar(stage="validate", seed=seed, inputs=inputs))
+    text = "# datrig validation report\n\n" + CONVENTIONS + "\n" + "\n".join(sections)
+    with atomic_path(out_dir / "report.md") as tmp:  # last: its presence means complete
+        tmp.write_text(text)
+    return metrics
+
+
+def _model_report(
+    model: str, methods: dict[str, RunColumns], out_dir: Path, seed: int
+) -> tuple[dict[str, Any], str]:
+    first = next(iter(methods.values())).preds
+    fam = family(first)
+    result: dict[str, Any] = {}
+    baseline: dict[str, Any] = {}
+    base_curves: dict[str, Any] = {}
+    cut_wps: dict[float, m.WorkingPoint] = {}
+    if fam == "photon_id":
+        baseline["cut_based"], cut_wps, base_curves = _photon_id_baseline(first, seed)
+    elif fam == "energy":
+        domain = first.field("domain")
+        for name, e_pred in (
+            ("raw_energy", raw_energy(first.events)),
+            ("standard_regression", standard_regression(first.events, domain, seed)),
+        ):
+            r = evaluate_energy(first, e_pred)
+            baseline[name] = r.metrics
+            base_curves[name] = r.curves
+    columns: dict[tuple[str, str], ColumnResult] = {}
+    for key in _order(list(methods)):
+        run = methods[key]
+        if run.preds.n_events != first.n_events:
+            raise DatrigError(
+                f"{run.preds.run_dir} has {run.preds.n_events} test events but "
+                f"{first.run_dir} has {first.n_events}: runs of one model must share a test set"
+            )
+        entry: dict[str, Any] = {}
+        for column, output in run.columns().items():
+            value = physical_output(run.preds, output)
+            if fam == "photon_id":
+                res = EVALUATORS[fam](run.preds, value, cut_wps)
+            else:
+                res = EVALUATORS[fam](run.preds, value)
+            entry[column] = res.metrics
+            columns[(key, column)] = res
+        if run.firmware is not None:
+            entry["diff"] = diff_metrics(entry["float"], entry["firmware"])
+            delta = run.firmware - run.preds.output_quant
+            entry["firmware_vs_quant"] = {
+                "n_events_differ": int(np.count_nonzero(delta)),
+                "max_abs_diff": float(np.max(np.abs(delta))),
+            }
+        result[key] = entry
+    if baseline:
+        result["baseline"] = baseline
+    figures = model_figures(model, fam, columns, baseline, base_curves, out_dir / model)
+    return result, model_markdown(model, fam, result, figures, out_dir)

@@ -1,0 +1,101 @@
+"""The firmware column: export the run's checkpoint, emulate it, reuse the project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from validate_toys import photon_id_runs, real_photon_id_run
+
+from datrig.errors import DatrigError
+from datrig.firmware.csim import PROJECT_FILE
+from datrig.provenance import file_sha256
+from datrig.validate.firmware import (
+    PROJECT_META,
+    _project_checkpoint_sha,
+    _up_to_date,
+    firmware_outputs,
+)
+from datrig.validate.predictions import load_predictions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_project_meta_name_matches_export():
+    assert PROJECT_META == PROJECT_FILE
+
+
+def test_checkpoint_hash_is_found_in_the_export_sidecar(tmp_path):
+    sha = "ab" * 32
+    (tmp_path / PROJECT_META).write_text(
+        json.dumps({"inputs": {"checkpoint": {"path": "x.pt", "sha256": sha}}})
+    )
+    assert _project_checkpoint_sha(tmp_path) == sha
+    assert _project_checkpoint_sha(tmp_path / "missing") is None
+
+
+def test_missing_checkpoint_says_what_to_do(tmp_path):
+    preds = load_predictions(photon_id_runs(tmp_path, n=100)[0])
+    with pytest.raises(DatrigError, match="--no-firmware"):
+        firmware_outputs(preds, tmp_path / "proj", seed=0)
+
+
+def test_project_from_another_checkpoint_is_refused(tmp_path):
+    run = photon_id_runs(tmp_path, n=100)[0]
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / PROJECT_META).write_text(
+        json.dumps({"inputs": {"checkpoint": {"sha256": "0" * 64}}})
+    )
+    with pytest.raises(DatrigError, match="exported from another checkpoint"):
+        firmware_outputs(load_predictions(run), project, seed=0, reuse_project=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C-simulation needs g++")
+def test_firmware_outputs_equal_brevitas_on_a_real_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # firmware_configs/<model>.yml
+    run = real_photon_id_run(tmp_path / "run", n=1500)
+    preds = load_predictions(run)
+    project = tmp_path / "proj"
+    fw = firmware_outputs(preds, project, seed=1)
+    differ = int(np.count_nonzero(fw != preds.output_quant))
+    assert differ == 0, f"{differ} of {fw.size} events differ between firmware and Brevitas"
+    meta = json.loads((project / PROJECT_META).read_text())
+    assert meta["inputs"]["checkpoint"]["sha256"] == file_sha256(run / "checkpoint.pt")
+    stamp = (project / "emulator_ir.npz").stat().st_mtime_ns
+    np.testing.assert_array_equal(firmware_outputs(preds, project, seed=1), fw)
+    assert (project / "emulator_ir.npz").stat().st_mtime_ns == stamp  # reused, not re-exported
+
+
+def test_cached_project_is_reused_only_for_same_checkpoint_and_config(tmp_path):
+    sha, config = "cd" * 32, {"reuse_factor": 1, "rounding": "RND_CONV"}
+    (tmp_path / "emulator_ir.json").write_text("{}")
+    (tmp_path / PROJECT_META).write_text(
+        json.dumps({"inputs": {"checkpoint": {"sha256": sha}}, "firmware_config": config})
+    )
+    assert _up_to_date(tmp_path, sha, config)
+    assert not _up_to_date(tmp_path, "ef" * 32, config)
+    assert not _up_to_date(tmp_path, sha, {**config, "reuse_factor": 2})
+    (tmp_path / "emulator_ir.json").unlink()
+    assert not _up_to_date(tmp_path, sha, config)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml C-simulation needs g++")
+def test_validate_command_default_is_firmware(tmp_path, monkeypatch):
+    from datrig.cli import main
+
+    monkeypatch.chdir(ROOT)
+    run = real_photon_id_run(tmp_path / "run", n=1200, seed=3)
+    out = tmp_path / "report"
+    assert main(["validate", "--model", "photon_id", "--runs", str(run), "--out", str(out)]) == 0
+    entry = json.loads((out / "metrics.json").read_text())["photon_id"]["none"]
+    assert entry["firmware_vs_quant"] == {"n_events_differ": 0, "max_abs_diff": 0.0}
+    assert entry["firmware"] == entry["quant"]
+    assert (out / "firmware" / "none" / "emulator_ir.npz").is_file()
+    assert "Float vs firmware, none" in (out / "report.md").read_text()
