@@ -1,0 +1,199 @@
+"""Open, validate and read datrig HDF5 files without loading more than was asked for.
+
+Every later stage reads data through these functions, so every way a file can be wrong
+(missing, not HDF5, foreign, truncated, wrong units, missing fields, NaNs) ends here in one
+clear :class:`~datrig.errors.SchemaError` / :class:`~datrig.errors.DatrigError` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from datrig.data.schema import CELL_FEATURES, kinds, units_of
+from datrig.data.splits import split_slice
+from datrig.errors import DatrigError, SchemaError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a validated file contains; ``n_cells`` is None for diphoton files."""
+
+    path: Path
+    kind: str  # "photons" | "diphoton"
+    domain: str  # "sim" | "data"
+    n_rows: int
+    n_cells: int | None
+    config: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    seed: int | None = None
+    generator_version: str = ""
+
+    @property
+    def table(self) -> str:
+        return kinds()[self.kind][1]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(kinds()[self.kind][2])
+
+
+def _attr_str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def open_dataset(path: str | os.PathLike[str]) -> DatasetInfo:
+    """Validate ``path`` against datrig's schema and return what it holds."""
+    path = Path(path)
+    if not path.is_file():
+        raise SchemaError(f"{path}: no such file; run `datrig simulate --out {path.parent}` first")
+    if not h5py.is_hdf5(path):
+        raise SchemaError(f"{path}: not an HDF5 file; expected a file written by datrig simulate")
+    try:
+        with h5py.File(path, "r") as fh:
+            return _validate(path, fh)
+    except OSError as exc:
+        raise SchemaError(f"{path}: unreadable HDF5 file ({exc}); re-create it") from None
+
+
+def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
+    attrs = fh.attrs
+    if "datrig_schema" not in attrs:
+        raise SchemaError(f"{path}: not a datrig file (no 'datrig_schema' attribute)")
+    schema_id = _attr_str(attrs["datrig_schema"])
+    by_schema = {sid: (kind, table, fields) for kind, (sid, table, fields) in kinds().items()}
+    if schema_id not in by_schema:
+        raise SchemaError(
+            f"{path}: unsupported schema {schema_id!r}; this datrig reads {', '.join(by_schema)}"
+        )
+    if not bool(attrs.get("complete", False)):
+        raise SchemaError(
+            f"{path}: incomplete file (no complete=True attribute; the writer was interrupted); "
+            "re-run datrig simulate"
+        )
+    kind, table, fields = by_schema[schema_id]
+    if table not in fh:
+        raise SchemaError(f"{path}: dataset {table!r} missing")
+    ds = fh[table]
+    names = ds.dtype.names or ()
+    missing = [f for f in fields if f not in names]
+    if missing:
+        raise SchemaError(f"{path}: {table} lacks field(s) {', '.join(missing)}")
+    try:
+        units = json.loads(_attr_str(attrs["units"]))
+    except (KeyError, json.JSONDecodeError):
+        raise SchemaError(f"{path}: missing or malformed 'units' attribute") from None
+    expected = units_of(fields)
+    wrong = [
+        f"{k} in {units.get(k)!r} (expected {u!r})"
+        for k, u in expected.items()
+        if units.get(k) != u
+    ]
+    if wrong:
+        raise SchemaError(f"{path}: wrong units: {'; '.join(wrong)}")
+    n_rows = int(ds.shape[0])
+    n_cells = None
+    if kind == "photons":
+        if "cells" not in fh:
+            raise SchemaError(f"{path}: dataset 'cells' missing")
+        cells = fh["cells"]
+        if cells.ndim != 3 or cells.shape[0] != n_rows or cells.shape[2] != len(CELL_FEATURES):
+            raise SchemaError(
+                f"{path}: cells has shape {cells.shape}, expected ({n_rows}, n_cells, "
+                f"{len(CELL_FEATURES)})"
+            )
+        n_cells = int(cells.shape[1])
+    domain = _attr_str(attrs.get("domain", ""))
+    if domain not in ("sim", "data"):
+        raise SchemaError(f"{path}: domain attribute {domain!r} is neither 'sim' nor 'data'")
+    try:
+        config = json.loads(_attr_str(attrs.get("config", "{}")))
+    except json.JSONDecodeError:
+        raise SchemaError(f"{path}: malformed 'config' attribute") from None
+    seed = int(attrs["seed"]) if "seed" in attrs else None
+    return DatasetInfo(
+        path=path,
+        kind=kind,
+        domain=domain,
+        n_rows=n_rows,
+        n_cells=n_cells,
+        config=config,
+        units=units,
+        seed=seed,
+        generator_version=_attr_str(attrs.get("generator_version", "")),
+    )
+
+
+def _check_finite(path: Path, name: str, values: np.ndarray) -> None:
+    if values.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        if bad:
+            raise DatrigError(
+                f"{path}: field {name!r} has {bad} NaN/inf value(s); re-create the file"
+            )
+
+
+def read_columns(
+    path: str | os.PathLike[str], fields: Sequence[str], split: str | None = None
+) -> dict[str, np.ndarray]:
+    """Read only ``fields`` of the rows of ``split`` (None = all) into 1-D numpy arrays."""
+    info = open_dataset(path)
+    fields = list(fields)
+    unknown = [f for f in fields if f not in info.fields]
+    if unknown:
+        available = ", ".join(info.fields)
+        raise SchemaError(
+            f"{info.path}: unknown field(s) {', '.join(unknown)}; available: {available}"
+        )
+    if not fields:
+        return {}
+    rows = split_slice(info.n_rows, split)
+    with h5py.File(info.path, "r") as fh:
+        block = fh[info.table].fields(fields)[rows]
+    out = {}
+    for name in fields:
+        col = np.ascontiguousarray(block[name] if block.dtype.names else block)
+        _check_finite(info.path, name, col)
+        out[name] = col
+    return out
+
+
+def read_cells(path: str | os.PathLike[str], split: str | None = None) -> np.ndarray:
+    """Cells of the rows of ``split``: float32 (n, n_cells, 4) = (energy, d_eta, d_phi, layer)."""
+    info = open_dataset(path)
+    if info.kind != "photons":
+        raise SchemaError(f"{info.path}: a {info.kind} file has no cells; pass a photons file")
+    rows = split_slice(info.n_rows, split)
+    with h5py.File(info.path, "r") as fh:
+        cells = np.asarray(fh["cells"][rows], dtype=np.float32)
+    _check_finite(info.path, "cells", cells)
+    return cells
+
+
+def read_rows(path: str | os.PathLike[str], split: str | None = None) -> np.ndarray:
+    """All fields of the rows of ``split`` as a structured array."""
+    info = open_dataset(path)
+    rows = split_slice(info.n_rows, split)
+    with h5py.File(info.path, "r") as fh:
+        block = fh[info.table][rows]
+    for name in info.fields:
+        _check_finite(info.path, name, block[name])
+    return block
+
+
+def read_tensor(
+    path: str | os.PathLike[str], fields: Sequence[str], split: str | None = None
+) -> Any:
+    """``fields`` stacked into a float32 torch tensor (n, len(fields)), for training loops."""
+    import torch
+
+    cols = read_columns(path, fields, split)
+    stacked = np.stack([cols[f].astype(np.float32) for f in fields], axis=1)
+    return torch.from_numpy(stacked)

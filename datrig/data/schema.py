@@ -1,0 +1,104 @@
+"""The on-disk schema of datrig's HDF5 files (docs/artefacts.md section 1), in one place.
+
+Field tables map name -> (numpy dtype, unit). Units are stored in the file's ``units``
+attribute and checked on open, so a file with energies in MeV is rejected, not misread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PHOTONS_SCHEMA = "photons/1"
+DIPHOTON_SCHEMA = "diphoton/1"
+
+# ATLAS shower-shape variables, computed from cell energies (datrig.sim.shapes).
+SHOWER_SHAPES: tuple[str, ...] = (
+    "Rhad",
+    "Reta",
+    "Rphi",
+    "weta2",
+    "ws3",
+    "wstot",
+    "Eratio",
+    "DeltaE",
+    "fside",
+    "f1",
+    "f3",
+)
+
+_F4 = "<f4"
+_I1 = "i1"
+
+PHOTON_FIELDS: dict[str, tuple[str, str]] = {
+    "Rhad": (_F4, "1"),
+    "Reta": (_F4, "1"),
+    "Rphi": (_F4, "1"),
+    "weta2": (_F4, "eta"),
+    "ws3": (_F4, "strips"),
+    "wstot": (_F4, "strips"),
+    "Eratio": (_F4, "1"),
+    "DeltaE": (_F4, "GeV"),
+    "fside": (_F4, "1"),
+    "f1": (_F4, "1"),
+    "f3": (_F4, "1"),
+    "pt": (_F4, "GeV"),
+    "eta": (_F4, "1"),
+    "phi": (_F4, "rad"),
+    "e_true": (_F4, "GeV"),
+    "e_raw": (_F4, "GeV"),
+    "e_ps": (_F4, "GeV"),
+    "e_l1": (_F4, "GeV"),
+    "e_l2": (_F4, "GeV"),
+    "e_l3": (_F4, "GeV"),
+    "e_had": (_F4, "GeV"),
+    "iso_track": (_F4, "GeV"),
+    "iso_calo": (_F4, "GeV"),
+    "mu": (_F4, "1"),
+    "converted": (_I1, "1"),
+    "label": (_I1, "1"),
+    "domain": (_I1, "1"),
+}
+
+DIPHOTON_FIELDS: dict[str, tuple[str, str]] = {
+    "m_gg": (_F4, "GeV"),
+    "pt1": (_F4, "GeV"),
+    "eta1": (_F4, "1"),
+    "phi1": (_F4, "rad"),
+    "pt2": (_F4, "GeV"),
+    "eta2": (_F4, "1"),
+    "phi2": (_F4, "rad"),
+    "pt_gg": (_F4, "GeV"),
+    "pt1_over_mgg": (_F4, "1"),
+    "pt2_over_mgg": (_F4, "1"),
+    "pt_gg_over_mgg": (_F4, "1"),
+    "n_jets": (_F4, "1"),
+    "n_bjets": (_F4, "1"),
+    "ht": (_F4, "GeV"),
+    "n_leptons": (_F4, "1"),
+    "met": (_F4, "GeV"),
+    "label": (_I1, "1"),
+    "domain": (_I1, "1"),
+}
+
+# Cell features of the ``cells`` dataset (N, n_cells, 4).
+CELL_FEATURES: tuple[str, ...] = ("energy", "d_eta", "d_phi", "layer")
+CELL_UNITS: dict[str, str] = {"energy": "GeV", "d_eta": "1", "d_phi": "rad", "layer": "1"}
+
+DOMAINS: dict[str, int] = {"sim": 0, "data": 1}
+
+
+def kinds() -> dict[str, tuple[str, str, dict[str, tuple[str, str]]]]:
+    """kind -> (schema id, table dataset name, field table)."""
+    return {
+        "photons": (PHOTONS_SCHEMA, "candidates", PHOTON_FIELDS),
+        "diphoton": (DIPHOTON_SCHEMA, "events", DIPHOTON_FIELDS),
+    }
+
+
+def dtype_of(fields: dict[str, tuple[str, str]]) -> np.dtype:
+    """Structured numpy dtype of a field table (field order as listed)."""
+    return np.dtype([(name, dt) for name, (dt, _unit) in fields.items()])
+
+
+def units_of(fields: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {name: unit for name, (_dt, unit) in fields.items()}

@@ -1,0 +1,1 @@
+"""Embedded toy calorimeter: photon candidates (prompt photons, jet fakes) and diphoton events."""

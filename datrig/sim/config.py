@@ -1,0 +1,210 @@
+"""Typed generator configuration, including every sim -> data mismodelling knob.
+
+The whole config is stored as JSON in each output file, so a file says exactly how it was
+made. Loading from YAML/JSON is strict: an unknown key is an error naming the dotted key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datrig.errors import DatrigError
+
+# Bump whenever the physics code changes: cached default data (datrig.data.default) is
+# regenerated when the version or the config stored in a file differs.
+GENERATOR_VERSION = "toycalo-1"
+
+
+@dataclass(frozen=True)
+class DomainKnobs:
+    """Per-domain detector/beam conditions; ``data`` differs from ``sim`` only through these."""
+
+    middle_width_scale: float = 1.0  # lateral shower width in the middle layer (x nominal)
+    strip_width_scale: float = 1.0  # lateral width in the strips (x nominal)
+    had_leak_scale: float = 1.0  # hadronic leakage of EM showers and hadron deposits (x nominal)
+    material_scale: float = 1.0  # upstream material in X0 (x nominal)
+    mu_mean: float = 35.0  # mean pile-up interactions per crossing
+    mu_sd: float = 10.0  # spread of the pile-up distribution
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Nominal detector response (before the domain knobs)."""
+
+    material_x0_central: float = 1.8  # upstream material at eta = 0 [X0]
+    material_x0_slope: float = 2.0  # extra material per unit |eta| [X0]
+    tracker_fraction: float = 0.2  # fraction of upstream material inside the tracker (conversions)
+    sampling_term: float = 0.10  # stochastic sampling fluctuation [sqrt(GeV)]
+    constant_term: float = 0.007  # relative calibration non-uniformity
+    critical_energy: float = 0.011  # for the Gamma longitudinal profile [GeV]
+    noise_ps: float = 0.05  # cell noise, electronic [GeV]
+    noise_strips: float = 0.008
+    noise_middle: float = 0.025
+    noise_back: float = 0.02
+    noise_had: float = 0.06
+    pileup_noise_per_sqrt_mu: float = 0.25  # multiplies the electronic noise by 1 + k*sqrt(mu/35)
+    had_leak_fraction: float = 0.004  # EM energy deposited in the hadronic layer (punch/leak)
+    width_core_strips: float = 0.0035  # core Gaussian sigma [eta]
+    width_core_middle: float = 0.0105
+    width_core_back: float = 0.02
+    width_jitter: float = 0.10  # shower-to-shower lateral width fluctuation (log-normal sigma)
+    width_tail_factor: float = 3.0  # tail sigma = factor * core sigma
+    tail_fraction: float = 0.14
+    conversion_phi_spread: float = 0.35  # e+e- separation in phi: spread / pT [rad GeV]
+
+
+@dataclass(frozen=True)
+class PhotonSampleConfig:
+    """Photon-candidate sample: kinematics and the jet-fake model."""
+
+    prompt_fraction: float = 0.5  # fraction of label-1 candidates
+    pt_min: float = 20.0  # [GeV]
+    pt_max: float = 250.0  # [GeV]
+    pt_power: float = 3.0  # dN/dpT ~ pT^-power
+    eta_max: float = 2.37
+    crack: tuple[float, float] = (1.37, 1.52)  # excluded |eta| range
+    eta_meson_fraction: float = 0.2  # leading meson is an eta (else a pi0)
+    z_alpha: float = 3.0  # fragmentation z ~ z_min + (1 - z_min) * Beta(alpha, beta)
+    z_beta: float = 1.5
+    z_min: float = 0.4
+    hadron_core_alpha: float = 6.0  # fraction of hadron energy inside the cluster ~ Beta
+    hadron_core_beta: float = 18.0
+    hadron_em_fraction: float = 0.35  # fraction of a hadron deposit in the EM layers
+    hadron_width: float = 0.035  # lateral sigma of hadron deposits [eta]
+    charged_fraction: float = 0.62  # of hadron energy, carried by tracks
+    iso_cone_fraction: float = 0.7  # of hadron energy outside the cluster, inside the cone
+    ue_iso_mean: float = 0.8  # underlying-event contribution to iso_calo [GeV]
+    pileup_iso_sigma: float = 0.25  # iso_calo fluctuation per sqrt(mu) [GeV]
+    pileup_track_rate: float = 0.01  # pile-up tracks in the cone per mu
+    pileup_track_pt: float = 1.3  # their mean pT [GeV]
+
+
+@dataclass(frozen=True)
+class DiphotonConfig:
+    """Diphoton events: ttH-like H -> gamma gamma signal and continuum background."""
+
+    signal_fraction: float = 0.5
+    m_higgs: float = 125.0  # [GeV]
+    width_higgs: float = 0.004  # natural width, negligible vs resolution [GeV]
+    m_min: float = 105.0  # [GeV]
+    m_max: float = 160.0  # [GeV]
+    bkg_slope: float = 0.035  # background m_gg ~ exp(-slope * m) [1/GeV]
+    signal_ptgg_over_m: float = 0.6  # mean pT_gg / m_gg of ttH-like signal
+    bkg_ptgg_over_m: float = 0.4  # mean pT_gg / m_gg of the continuum
+    lead_cut: float = 0.35  # pT1/m_gg > lead_cut (scaled, as in ATLAS)
+    sublead_cut: float = 0.25
+    signal_jets_mean: float = 3.4
+    bkg_jets_mean: float = 2.4
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Everything ``datrig simulate`` needs besides N and the seed."""
+
+    chunk_rows: int = 20_000  # rows generated and written per chunk (bounds memory)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    photons: PhotonSampleConfig = field(default_factory=PhotonSampleConfig)
+    diphoton: DiphotonConfig = field(default_factory=DiphotonConfig)
+    sim: DomainKnobs = field(default_factory=DomainKnobs)
+    data: DomainKnobs = field(
+        default_factory=lambda: DomainKnobs(
+            middle_width_scale=1.05,
+            strip_width_scale=1.05,
+            had_leak_scale=1.25,
+            material_scale=1.06,
+            mu_mean=40.0,
+            mu_sd=13.0,
+        )
+    )
+
+    def knobs(self, domain: str) -> DomainKnobs:
+        return {"sim": self.sim, "data": self.data}[domain]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
+    """``base`` (default: ``cls()``) with ``values`` applied; nested dataclasses recurse, so a
+    partial ``data:`` section keeps the *data* defaults, not the sim ones."""
+    base = cls() if base is None else base
+    if not isinstance(values, dict):
+        raise DatrigError(f"config key {prefix.rstrip('.') or '<root>'} must be a mapping")
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise DatrigError(
+                f"unknown config key {prefix}{key!r}; known keys here: {', '.join(known)}"
+            )
+        default = getattr(base, key)
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _build(type(default), value, f"{prefix}{key}.", default)
+        elif isinstance(default, tuple):
+            if not isinstance(value, list | tuple) or len(value) != len(default):
+                raise DatrigError(f"config key {prefix}{key} must be a list of {len(default)}")
+            kwargs[key] = tuple(float(v) for v in value)
+        elif isinstance(default, bool | int | float):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise DatrigError(f"config key {prefix}{key} must be a number, got {value!r}")
+            kwargs[key] = type(default)(value)
+        else:
+            kwargs[key] = value
+    return dataclasses.replace(base, **kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> GeneratorConfig:
+    """Build a config from a (partial) nested dict; missing keys keep their defaults."""
+    cfg = _build(GeneratorConfig, values, "")
+    validate_config(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None) -> GeneratorConfig:
+    """Read a YAML or JSON generator config; None gives the defaults."""
+    if path is None:
+        return GeneratorConfig()
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DatrigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".json":
+            values = json.loads(text)
+        else:
+            import yaml
+
+            values = yaml.safe_load(text)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise DatrigError(f"config {path} is not valid YAML/JSON: {exc}".splitlines()[0]) from None
+    return config_from_dict(values or {})
+
+
+def validate_config(cfg: GeneratorConfig) -> None:
+    """Reject physically meaningless values with the key's name."""
+    if cfg.chunk_rows < 1:
+        raise DatrigError("config key chunk_rows must be >= 1")
+    p = cfg.photons
+    if not 0.0 <= p.prompt_fraction <= 1.0:
+        raise DatrigError("config key photons.prompt_fraction must be in [0, 1]")
+    if not 0.0 < p.pt_min < p.pt_max:
+        raise DatrigError("config keys photons.pt_min/pt_max need 0 < pt_min < pt_max")
+    if not 0.0 < p.z_min < 1.0:
+        raise DatrigError("config key photons.z_min must be in (0, 1)")
+    d = cfg.diphoton
+    if not d.m_min < d.m_higgs < d.m_max:
+        raise DatrigError("config keys diphoton.m_min < m_higgs < m_max are violated")
+    if not 0.0 <= d.signal_fraction <= 1.0:
+        raise DatrigError("config key diphoton.signal_fraction must be in [0, 1]")
+    for name in ("sim", "data"):
+        k = cfg.knobs(name)
+        for key in ("middle_width_scale", "strip_width_scale", "had_leak_scale", "material_scale"):
+            if getattr(k, key) <= 0:
+                raise DatrigError(f"config key {name}.{key} must be > 0")
+        if k.mu_mean <= 0 or k.mu_sd <= 0:
+            raise DatrigError(f"config keys {name}.mu_mean/mu_sd must be > 0")

@@ -1,0 +1,83 @@
+"""Shower-shape definitions on hand-built cell patterns (exact arithmetic, known answers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datrig.sim.geometry import LAYERS, N_CELLS, kept_cell_layout
+from datrig.sim.shapes import layer_energies, shower_shapes
+from datrig.sim.showers import CellDeposits
+
+
+def _empty(n: int = 1) -> CellDeposits:
+    return CellDeposits(
+        ps=np.zeros(n),
+        strips=np.zeros((n, 40)),
+        middle=np.zeros((n, 7, 7)),
+        back=np.zeros((n, 3, 3)),
+        had=np.zeros((n, 3, 3)),
+        upstream_loss=np.zeros(n),
+    )
+
+
+def test_two_maxima_in_the_strips():
+    dep = _empty()
+    dep.strips[0, 18:25] = [0.5, 2.0, 10.0, 1.0, 0.6, 4.0, 0.2]  # max at 20, second at 23
+    dep.middle[0, 3, 3] = 20.0
+    shapes = shower_shapes(dep, layer_energies(dep))
+    assert shapes["Eratio"][0] == pytest.approx((10.0 - 4.0) / 14.0)
+    assert shapes["DeltaE"][0] == pytest.approx(4.0 - 0.6)
+    assert shapes["ws3"][0] == pytest.approx(np.sqrt(3.0 / 13.0))
+    e7 = 0.5 + 2.0 + 10.0 + 1.0 + 0.6 + 4.0  # strips 17..23
+    assert shapes["fside"][0] == pytest.approx((e7 - 13.0) / 13.0)
+    w = np.array([0.5, 2.0, 10.0, 1.0, 0.6, 4.0, 0.2])
+    d = np.arange(-2, 5)
+    assert shapes["wstot"][0] == pytest.approx(np.sqrt((w * d**2).sum() / w.sum()))
+
+
+def test_single_photon_like_strips_have_no_second_maximum():
+    dep = _empty()
+    dep.strips[0, 19:22] = [1.0, 5.0, 1.0]
+    dep.middle[0, 3, 3] = 10.0
+    shapes = shower_shapes(dep, layer_energies(dep))
+    assert shapes["Eratio"][0] == pytest.approx(1.0)
+    assert shapes["DeltaE"][0] == 0.0
+
+
+def test_middle_layer_ratios_and_fractions():
+    dep = _empty()
+    dep.middle[0] = 1.0  # 49 GeV in 7x7
+    dep.middle[0, 3, 3] = 10.0  # centre
+    dep.strips[0, 20] = 6.0
+    dep.back[0, 1, 1] = 2.0
+    dep.ps[0] = 1.0
+    dep.had[0] = 0.5  # 4.5 GeV
+    en = layer_energies(dep)
+    shapes = shower_shapes(dep, en)
+    e77, e37, e33 = 49.0 + 9.0, 21.0 + 9.0, 9.0 + 9.0
+    assert shapes["Reta"][0] == pytest.approx(e37 / e77)
+    assert shapes["Rphi"][0] == pytest.approx(e33 / e37)
+    e_raw = 1.0 + 6.0 + e37 + 2.0
+    assert en["e_raw"][0] == pytest.approx(e_raw)
+    assert shapes["Rhad"][0] == pytest.approx(4.5 / e_raw)
+    assert shapes["f1"][0] == pytest.approx(6.0 / e_raw)
+    assert shapes["f3"][0] == pytest.approx(2.0 / e_raw)
+
+
+def test_weta2_of_a_symmetric_pattern():
+    dep = _empty()
+    dep.middle[0, 2, 1:6] = 1.0
+    dep.middle[0, 4, 1:6] = 1.0
+    dep.middle[0, 3, 1:6] = 2.0
+    shapes = shower_shapes(dep, layer_energies(dep))
+    # weights 1,2,1 at -0.025, 0, +0.025 -> variance = 2 * 0.025^2 / 4
+    assert shapes["weta2"][0] == pytest.approx(np.sqrt(2 * 0.025**2 / 4))
+
+
+def test_cell_layout():
+    d_eta, _d_phi, layer = kept_cell_layout()
+    assert N_CELLS == 60 == d_eta.size
+    counts = np.bincount(layer.astype(int))
+    assert counts.tolist() == [lay.n_kept for lay in LAYERS] == [1, 16, 25, 9, 9]
+    assert np.abs(d_eta[layer == 2]).max() == pytest.approx(2 * 0.025)
