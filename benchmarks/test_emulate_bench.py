@@ -6,17 +6,13 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "emulate"))
-from emu_models import mlp, stress_inputs, to_hls
-
 from datrig.emulate.runner import emulate
 from datrig.export.to_ir import network_ir_from_hls4ml
+from tests.emulate.emu_models import mlp, stress_inputs, to_hls
 
 N_EVENTS = 20000
 RATES: dict[str, float] = {}

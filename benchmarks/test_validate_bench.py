@@ -6,19 +6,14 @@ cut-based tuning, and the whole photon_id evaluation of one output column.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "validate"))
-from validate_toys import photon_events, photon_id_runs
 
 from datrig.validate import metrics as m
 from datrig.validate.cutbased import tune_cuts
 from datrig.validate.evaluate import evaluate_photon_id
 from datrig.validate.predictions import load_predictions
+from tests.validate.validate_toys import photon_events, photon_id_runs
 
 N_EVENTS = 200_000  # 100k sim + 100k data
 

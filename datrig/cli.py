@@ -16,16 +16,19 @@ from datrig.errors import DatrigError
 
 # command name -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("datrig.sim.command", "simulate the toy calorimeter (photons, diphotons) to HDF5"),
-    "inspect": ("datrig.data.command", "validate an HDF5 file against datrig's schema and summarise it"),
+    "simulate": ("datrig.sim.command", "toy calorimeter (photons, diphotons) -> HDF5"),
+    "inspect": ("datrig.data.command", "validate an HDF5 file against the schema; summarise it"),
     "qat": ("datrig.train.command", "quantization-aware training with a domain-adaptation penalty"),
     "export": ("datrig.export.command", "Brevitas -> QONNX -> verified hls4ml project"),
-    "import": ("datrig.export.import_command", "QONNX model from elsewhere -> verified hls4ml project"),
+    "import": (
+        "datrig.export.import_command",
+        "QONNX model from elsewhere -> verified hls4ml project",
+    ),
     "emulate": ("datrig.emulate.command", "run datrig's bit-accurate fixed-point emulator"),
     "csim": ("datrig.firmware.csim_command", "run hls4ml's compiled C-simulation"),
     "verify": ("datrig.firmware.verify_command", "compare emulator and C-simulation bit for bit"),
     "report": ("datrig.firmware.report_command", "latency/resource report against trigger budgets"),
-    "hls": ("datrig.pipeline", "the whole chain: data -> QAT -> export -> C-sim -> verify -> report"),
+    "hls": ("datrig.pipeline", "the whole chain: data, QAT, export, C-sim, verify, report"),
     "validate": ("datrig.validate.command", "physics validation on emulated firmware outputs"),
 }
 

@@ -37,7 +37,10 @@ def sidecar(
     return {
         "stage": stage,
         "seed": seed,
-        "inputs": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in (inputs or {}).items()},
+        "inputs": {
+            name: {"path": str(path), "sha256": file_sha256(path)}
+            for name, path in (inputs or {}).items()
+        },
         "versions": package_versions(),
         **extra,
     }

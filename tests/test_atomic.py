@@ -76,9 +76,11 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
 def test_uncreatable_directory_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(DatrigError, match="cannot create output directory"):
-        with atomic_path(blocker / "sub" / "x"):
-            pass
+    with (
+        pytest.raises(DatrigError, match="cannot create output directory"),
+        atomic_path(blocker / "sub" / "x"),
+    ):
+        pass
 
 
 def test_outputs_get_normal_permissions(tmp_path):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from emu_models import SOFTMAX_IMPLEMENTATIONS, activation_net, activation_to_hls
 
 from datrig.emulate import lut
 from datrig.emulate.activations import ceillog2, scaled_index, softmax, top_bits_index
@@ -16,6 +15,7 @@ from datrig.emulate.ir import FixedType, LayerIR, Overflow, Rounding
 from datrig.emulate.kernels import Tensor
 from datrig.emulate.runner import emulate
 from datrig.export.to_ir import network_ir_from_hls4ml
+from tests.emulate.emu_models import SOFTMAX_IMPLEMENTATIONS, activation_net, activation_to_hls
 
 N_EVENTS = 4000
 

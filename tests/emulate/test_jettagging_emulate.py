@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from emu_models import qonnx_file_to_hls
 
 from datrig.emulate.runner import emulate
 from datrig.export.to_ir import network_ir_from_hls4ml
+from tests.emulate.emu_models import qonnx_file_to_hls
 
 JET_ONNX = (
     Path(__file__).resolve().parents[3]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulate"))
-from emu_models import mlp, to_hls
-
 from datrig.errors import DatrigError
 from datrig.export.to_ir import network_ir_from_hls4ml
+from tests.emulate.emu_models import mlp, to_hls
 
 
 @pytest.fixture(scope="module")

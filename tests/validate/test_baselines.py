@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from validate_toys import photon_events
 
 from datrig.errors import DatrigError
 from datrig.validate.baselines import raw_energy, standard_regression
 from datrig.validate.resolution import response_summary
+from tests.validate.validate_toys import photon_events
 
 
 def test_standard_regression_calibrates_raw_energy(rng):

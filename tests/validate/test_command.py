@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from validate_toys import photon_id_runs
-
 from datrig.cli import main
+from tests.validate.validate_toys import photon_id_runs
 
 
 def test_validate_float_only_on_default_runs(tmp_path, monkeypatch, capsys):

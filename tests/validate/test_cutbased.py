@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from validate_toys import photon_events
 
 from datrig.errors import DatrigError
 from datrig.validate.cutbased import cross_fit_pass, tune_cuts
+from tests.validate.validate_toys import photon_events
 
 
 @pytest.mark.parametrize("target", [0.8, 0.9])

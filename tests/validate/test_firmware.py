@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from validate_toys import photon_id_runs, real_photon_id_run
 
 from datrig.errors import DatrigError
 from datrig.firmware.csim import PROJECT_FILE
@@ -20,6 +19,7 @@ from datrig.validate.firmware import (
     firmware_outputs,
 )
 from datrig.validate.predictions import load_predictions
+from tests.validate.validate_toys import photon_id_runs, real_photon_id_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from validate_toys import photon_id_runs
 
 from datrig.errors import SchemaError
 from datrig.validate.predictions import load_predictions
+from tests.validate.validate_toys import photon_id_runs
 
 
 def test_loads_a_run_in_the_artefact_format(tmp_path):

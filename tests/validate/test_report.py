@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from validate_toys import diphoton_runs, energy_runs, photon_id_runs
 
 from datrig.errors import DatrigError
 from datrig.validate.predictions import load_predictions
 from datrig.validate.report import RunColumns, build_report
+from tests.validate.validate_toys import diphoton_runs, energy_runs, photon_id_runs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,0 +1,42 @@
+"""Time per QAT epoch of photon_id (4000 sim events, batch 1024) with each penalty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datrig.da.registry import PENALTIES
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory):
+    from datrig.runtime import configure_torch
+    from datrig.sim.simulate import simulate
+
+    configure_torch(1)
+    out = tmp_path_factory.mktemp("train_bench")
+    simulate(out, 7000, 10, seed=11, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("da", list(PENALTIES))
+def test_qat_epoch(benchmark, bench_data, da):
+    """One epoch over 4000 sim (+4000 unlabeled data for frt) photon candidates."""
+    from datrig.train.config import TrainConfig
+    from datrig.train.loop import Trainer
+
+    options = {"warmup_epochs": 0} if da == "adversarial" else {}
+    cfg = TrainConfig(
+        model="photon_id", da=da, lam=1.0, epochs=1, batch_size=1024, n_train=4000,
+        data_dir=str(bench_data), penalty_options=options,
+    )  # fmt: skip
+    trainer = Trainer(cfg, bench_data / "unused", progress=False)
+    state = trainer.prepare()
+    rounds = {"epoch": 0}
+
+    def one_epoch():
+        trainer.train_epoch(rounds["epoch"], *state)
+        rounds["epoch"] += 1
+
+    benchmark.pedantic(one_epoch, rounds=5, warmup_rounds=1)
+    assert np.isfinite(trainer.curves["train_task"][-1])
