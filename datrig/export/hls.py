@@ -18,6 +18,10 @@ from datrig.export.precision import apply_precisions, derive_precisions
 from datrig.firmware.config import FirmwareConfig
 
 PROJECT_NAME = "myproject"
+# hls4ml layers datrig cannot emulate or verify, with the QONNX pattern that produces them.
+UNSUPPORTED_LAYERS = {
+    "BatchNormalizationQuantizedTanh": "BatchNorm followed by a BipolarQuant (binary) activation",
+}
 
 
 def hls_config(qonnx_model: Any, fw: FirmwareConfig) -> dict[str, Any]:
@@ -66,6 +70,15 @@ def convert(
             )
     except Exception as exc:  # hls4ml raises bare Exceptions for unsupported layers
         raise DatrigError(f"hls4ml could not convert the QONNX model: {exc}") from None
+    for layer in hls_model.get_layers():  # ONNX constant inputs (Reshape's shape) leave ''
+        if layer.class_name in UNSUPPORTED_LAYERS:
+            raise DatrigError(
+                f"layer {layer.name} ({layer.class_name}, from "
+                f"{UNSUPPORTED_LAYERS[layer.class_name]}) is not supported by datrig's emulator "
+                "and verification; quantize activations with Quant (>= 2 bits) instead"
+            )
+        if "" in layer.inputs:
+            layer.inputs = [name for name in layer.inputs if name]
     plan = derive_precisions(hls_model, input_type)
     for layer, types in fw.layer_precision.items():
         plan.setdefault(layer, {}).update(

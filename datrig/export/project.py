@@ -1,8 +1,9 @@
 """Assemble a verified hls4ml project: convert, compile, verify three ways, write, hand over.
 
 The project is built in a temporary folder next to ``out_dir`` and renamed into place only
-after C-sim == emulator bit for bit and C-sim == QONNX executor (exactly, or within the stated
-LUT tolerance for softmax/sigmoid-like layers) on the calibration events. A project that fails
+after C-sim == emulator bit for bit and C-sim == QONNX executor on the calibration events
+(exactly; through a final softmax/sigmoid/tanh table: exactly up to its input and within a
+table-derived bound after it, see :mod:`datrig.export.qonnx_check`). A project that fails
 is never handed over: :class:`VerificationError` says how many events differ and where.
 
 Input layout: the project's inputs are in hls4ml's layout, which is channels-last for the
@@ -33,12 +34,7 @@ from datrig.firmware.csim import (
     library_path,
     read_project_meta,
 )
-from datrig.firmware.verify import (
-    Comparison,
-    compare_outputs,
-    csim_vs_qonnx_tolerance,
-    first_diverging_layer,
-)
+from datrig.firmware.verify import Comparison, compare_outputs, first_diverging_layer
 from datrig.provenance import sidecar
 
 REFERENCE_ONNX = "model_qonnx.onnx"  # cleaned QONNX, exporter layout: the reference semantics
@@ -115,7 +111,9 @@ def export_qonnx_model(
         compile_project(hls_model)
         shape = _hls_input_shape(hls_model)
         x = _calibration_inputs(inputs, shape, fw_config, seed)
-        comparisons, ir = _verify(hls_model, reference, name, x)
+        comparisons, ir = _verify(
+            hls_model, reference, name, x, fw_config.verification.min_argmax_agreement
+        )
         from datrig.emulate.io import save_ir
 
         save_ir(ir, tmp)
@@ -188,16 +186,13 @@ def to_reference_layout(x: np.ndarray, reference_shape: tuple[int, ...]) -> np.n
 
 
 def _verify(
-    hls_model: Any, reference: Any, name: str, x: np.ndarray
+    hls_model: Any, reference: Any, name: str, x: np.ndarray, min_argmax_agreement: float
 ) -> tuple[list[Comparison], Any]:
     from datrig.emulate.runner import emulate
+    from datrig.export.qonnx_check import compare_with_qonnx
     from datrig.export.to_ir import network_ir_from_hls4ml
 
     y_csim = csim_predict(hls_model, x)
-    y_qonnx = qx.execute_qonnx(reference, to_reference_layout(x, qx.input_shape(reference)))
-    vs_qonnx = compare_outputs(
-        "qonnx_vs_csim", y_qonnx, y_csim, atol=csim_vs_qonnx_tolerance(hls_model)
-    )
     ir = network_ir_from_hls4ml(hls_model, name)
     y_emu = emulate(ir, x).output
     vs_emu = compare_outputs("emulator_vs_csim", y_emu, y_csim)
@@ -209,12 +204,21 @@ def _verify(
             f"{name}: {vs_emu.message()}; the project was not written. This is an emulator or "
             "conversion bug: report it with the model"
         )
-    if not vs_qonnx.ok:
-        raise VerificationError(
-            f"{name}: {vs_qonnx.message()}; hls4ml did not convert the QONNX graph faithfully "
-            "(unsupported pattern or lossy precision); the project was not written"
-        )
-    return [vs_qonnx, vs_emu], ir
+    vs_qonnx = compare_with_qonnx(hls_model, ir, reference, x, y_csim, min_argmax_agreement)
+    for check in vs_qonnx:
+        if not check.ok:
+            scaled = [la.name for la in hls_model.get_layers() if la.class_name == "ApplyAlpha"]
+            hint = (
+                f" (layers {', '.join(scaled)} apply non-power-of-two scales/BatchNorm as "
+                "fixed-point constants, which is lossy; use power-of-two quantizer scales)"
+                if scaled
+                else " (unsupported pattern or lossy precision)"
+            )
+            raise VerificationError(
+                f"{name}: {check.message()}; hls4ml did not convert the QONNX graph "
+                f"faithfully{hint}; the project was not written"
+            )
+    return [*vs_qonnx, vs_emu], ir
 
 
 def _clean_reference(model: Any, source: str) -> Any:

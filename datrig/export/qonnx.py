@@ -128,7 +128,16 @@ def input_shape(model: Any) -> tuple[int, ...]:
 
 
 def execute_qonnx(model: Any, inputs: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Run the QONNX executor on ``inputs`` (N, *input_shape) -> float32 (N, n_outputs).
+    """Run the QONNX executor on ``inputs`` (N, *input_shape) -> float32 (N, n_outputs)."""
+    out_name = model.graph.output[0].name
+    y = execute_qonnx_tensors(model, inputs, [out_name], chunk)[out_name]
+    return y.reshape(len(y), -1)
+
+
+def execute_qonnx_tensors(
+    model: Any, inputs: np.ndarray, names: list[str], chunk: int = 4096
+) -> dict[str, np.ndarray]:
+    """Any tensors of the QONNX execution (``return_full_exec_context``), float32 (N, ...).
 
     The model is re-batched (``ChangeBatchSize``) so chunks of events run in one call.
     """
@@ -138,17 +147,32 @@ def execute_qonnx(model: Any, inputs: np.ndarray, chunk: int = 4096) -> np.ndarr
 
     inputs = np.ascontiguousarray(inputs, dtype=np.float32)
     in_name = model.graph.input[0].name
-    out_name = model.graph.output[0].name
     batched: dict[int, Any] = {}
-    outputs = []
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for start in range(0, len(inputs), chunk):
         block = inputs[start : start + chunk]
         n = len(block)
         if n not in batched:
             batched[n] = model.transform(ChangeBatchSize(n)).transform(InferShapes())
-        result = execute_onnx(batched[n], {in_name: block})[out_name]
-        outputs.append(np.asarray(result, dtype=np.float32).reshape(n, -1))
-    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+        context = execute_onnx(batched[n], {in_name: block}, return_full_exec_context=True)
+        for name in names:
+            if name not in context:
+                raise DatrigError(f"QONNX execution has no tensor {name!r}")
+            value = np.asarray(context[name], dtype=np.float32)
+            parts[name].append(value.reshape(n, *value.shape[1:]))
+    return {
+        name: np.concatenate(blocks) if blocks else np.zeros((0,), np.float32)
+        for name, blocks in parts.items()
+    }
+
+
+def feeds_quantizer(model: Any) -> bool:
+    """True if the graph input goes straight into Quant nodes (the input is on their grid)."""
+    in_name = model.graph.input[0].name
+    consumers = model.find_consumers(in_name) or []
+    return bool(consumers) and all(
+        n.op_type in ("Quant", "BipolarQuant") and n.input[0] == in_name for n in consumers
+    )
 
 
 def save_qonnx(model: Any, path: str | os.PathLike[str]) -> None:

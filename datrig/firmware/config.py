@@ -43,6 +43,9 @@ class VerificationSettings:
 
     n_events: int = 2000
     input_range: float = 8.0  # half-width of seeded random inputs when no data is given
+    # softmax classifiers: minimum fraction of events whose firmware argmax equals the float
+    # argmax (ties inside one exp-table grid step are the expected exceptions)
+    min_argmax_agreement: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ def _validate(cfg: FirmwareConfig, source: str) -> None:
         raise bad(f"clock_period_ns must be positive, got {cfg.clock_period_ns!r}")
     if cfg.verification.n_events < 1:
         raise bad("verification.n_events must be at least 1")
+    if not 0.0 <= float(cfg.verification.min_argmax_agreement) <= 1.0:
+        raise bad("verification.min_argmax_agreement must be a fraction in [0, 1]")
     precisions = {"default_precision": cfg.default_precision}
     if not isinstance(cfg.layer_precision, dict):
         raise bad("layer_precision must map layer names to {type_name: precision}")

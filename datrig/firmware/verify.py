@@ -2,8 +2,9 @@
 
 Three implementations of one network exist: the QONNX executor (reference semantics), hls4ml's
 C-simulation (what the firmware computes) and datrig's emulator. C-sim vs emulator must agree
-exactly; QONNX vs C-sim exactly too, except through layers hls4ml approximates with lookup
-tables (softmax, sigmoid, ...), where a stated tolerance applies.
+exactly; QONNX vs C-sim exactly too, except the output of a final lookup-table activation
+(softmax, sigmoid, tanh): there the tensor feeding it is compared exactly and the output within
+a bound derived from the tables (:mod:`datrig.export.lut_check`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class Comparison:
     first_event: int | None
     atol: float = 0.0
     first_diverging_layer: str | None = None
+    tensor: str | None = None  # the compared tensor when not the network output
+    input_grid: str | None = None  # type the inputs were snapped to (graph has no quantizer)
+    tolerance_basis: str | None = None  # how a non-zero atol was derived
+    argmax_agreement: float | None = None  # softmax classifiers: fraction of equal argmax
 
     @property
     def ok(self) -> bool:
@@ -43,10 +48,18 @@ class Comparison:
             if self.first_diverging_layer
             else ""
         )
-        mode = "bit for bit" if self.atol == 0 else f"within {self.atol:g}"
+        mode = "bit for bit" if self.atol == 0 else f"within {self.atol:.4g}"
+        what = f" in {self.tensor}" if self.tensor else ""
+        extra = ""
+        if self.argmax_agreement is not None:
+            extra += f", argmax agreement {100 * self.argmax_agreement:.2f}%"
+        if self.input_grid:
+            extra += f", inputs on the {self.input_grid} grid"
+        if self.tolerance_basis:
+            extra += f"; tolerance from {self.tolerance_basis}"
         return (
-            f"{self.name}: {self.n_mismatch} of {self.n_events} events differ {mode} "
-            f"(first event {self.first_event}, max |diff| {self.max_abs_diff:g}){where}"
+            f"{self.name}: {self.n_mismatch} of {self.n_events} events differ{what} {mode} "
+            f"(first event {self.first_event}, max |diff| {self.max_abs_diff:.4g}{extra}){where}"
         )
 
 
@@ -89,20 +102,6 @@ def first_diverging_layer(hls_model: Any, ir: Any, inputs: np.ndarray) -> str | 
         if c.shape != e.shape or np.any(c != e):
             return layer.name
     return None
-
-
-def csim_vs_qonnx_tolerance(hls_model: Any) -> float:
-    """0 (bit for bit) unless a LUT-approximated activation is in the graph."""
-    approximated = {"softmax", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign"}
-    for layer in hls_model.get_layers():
-        act = str(layer.get_attr("activation", "") or "").lower()
-        if layer.class_name in ("Softmax",) or act in approximated:
-            return LUT_TOLERANCE
-    return 0.0
-
-
-# hls4ml's softmax/sigmoid tables (1024 entries, 18-bit) are good to ~1e-2 on outputs in [0, 1].
-LUT_TOLERANCE = 2.0**-5
 
 
 def verify_project(

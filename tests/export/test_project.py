@@ -134,6 +134,7 @@ def test_reloaded_library_matches_and_verify_passes(mlp_project) -> None:
     assert result.ok and result.n_events == 3000
 
 
+@pytest.mark.slow  # ~20 s: reconverts, recompiles and traces the project
 def test_verify_reports_tampered_emulator(mlp_project, tmp_path: Path) -> None:
     """A corrupted IR weight must be caught, with the count and the first diverging layer."""
     import shutil
