@@ -1,0 +1,1 @@
+"""Domain-adaptation / decorrelation penalties, one module each, selected by name."""

@@ -1,0 +1,94 @@
+"""Pivot adversary (Louppe, Kagan & Cranmer 2017) with alternating updates.
+
+A small float MLP (training-only, never exported) predicts the protected variable from the
+penalised output: the domain (binary) or a continuous variable in ``n_bins`` quantile bins
+(classification, which copes with any distribution shape). Each batch the adversary takes
+``adv_steps`` Adam steps with its own learning rate on the detached output; the model's penalty
+is ``H(prior) - CE(adversary)``, an estimate of the information the output carries about the
+protected variable (>= 0 when the adversary is optimal), so minimising it fools the adversary.
+For the first ``warmup_epochs`` the adversary trains but the model feels no penalty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from datrig.da.base import Penalty, PenaltyInputs
+
+
+class AdversarialPenalty(Penalty):
+    name = "adversarial"
+
+    def __init__(
+        self,
+        n_bins: int = 10,
+        hidden: int = 32,
+        lr: float = 5e-3,
+        adv_steps: int = 2,
+        warmup_epochs: int = 1,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.n_bins, self.hidden, self.lr = n_bins, hidden, lr
+        self.adv_steps, self.warmup_epochs = adv_steps, warmup_epochs
+        self.register_buffer("edges", torch.zeros(0))
+        self.adversary: nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def setup(self, protected_train: np.ndarray, n_latent: int, n_inputs: int) -> None:
+        values = np.unique(protected_train)
+        binary = len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}
+        if binary:
+            self.edges = torch.tensor([0.5])
+        else:
+            qs = np.quantile(protected_train, np.linspace(0, 1, self.n_bins + 1)[1:-1])
+            self.edges = torch.tensor(np.unique(qs), dtype=torch.float32)
+        n_classes = len(self.edges) + 1
+        self.adversary = nn.Sequential(
+            nn.Linear(1, self.hidden),
+            nn.ReLU(),
+            nn.Linear(self.hidden, self.hidden),
+            nn.ReLU(),
+            nn.Linear(self.hidden, n_classes),
+        )
+        self.optimizer = torch.optim.Adam(self.adversary.parameters(), lr=self.lr)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.active = epoch >= self.warmup_epochs
+
+    def _classes(self, protected: torch.Tensor) -> torch.Tensor:
+        return torch.bucketize(protected.reshape(-1).float(), self.edges)
+
+    def _ce(self, outputs: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        logits = self.adversary(outputs.reshape(-1, 1).float())
+        return (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum()
+
+    def helper_step(self, batch: PenaltyInputs) -> None:
+        if batch.outputs.numel() < 2:
+            return
+        target, w = self._classes(batch.protected), batch.weights.float()
+        out = batch.outputs.detach()
+        for _ in range(self.adv_steps):
+            self.optimizer.zero_grad()
+            self._ce(out, target, w).backward()
+            self.optimizer.step()
+
+    def forward(self, batch: PenaltyInputs) -> torch.Tensor:
+        if not self.active or batch.outputs.numel() < 2:
+            return batch.outputs.new_zeros(())
+        target, w = self._classes(batch.protected), batch.weights.float()
+        prior = torch.bincount(target, weights=w, minlength=len(self.edges) + 1) / w.sum()
+        entropy = -(prior[prior > 0] * prior[prior > 0].log()).sum()
+        return entropy - self._ce(batch.outputs, target, w)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {"module": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["module"])
+        self.optimizer.load_state_dict(state["optimizer"])

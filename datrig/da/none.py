@@ -1,0 +1,14 @@
+"""The baseline: no penalty."""
+
+from __future__ import annotations
+
+import torch
+
+from datrig.da.base import Penalty, PenaltyInputs
+
+
+class NoPenalty(Penalty):
+    name = "none"
+
+    def forward(self, batch: PenaltyInputs) -> torch.Tensor:
+        return batch.outputs.new_zeros(())

@@ -1,0 +1,27 @@
+"""Penalties by name (``--da``)."""
+
+from __future__ import annotations
+
+from datrig.da.adversarial import AdversarialPenalty
+from datrig.da.base import Penalty
+from datrig.da.disco import DiscoPenalty
+from datrig.da.frt import FrtPenalty
+from datrig.da.none import NoPenalty
+from datrig.errors import DatrigError
+
+PENALTIES: dict[str, type[Penalty]] = {
+    "none": NoPenalty,
+    "disco": DiscoPenalty,
+    "adversarial": AdversarialPenalty,
+    "frt": FrtPenalty,
+}
+
+
+def make_penalty(name: str, **options) -> Penalty:
+    try:
+        cls = PENALTIES[name]
+    except KeyError:
+        raise DatrigError(
+            f"unknown penalty {name!r}; choose one of {', '.join(PENALTIES)}"
+        ) from None
+    return cls(**options)

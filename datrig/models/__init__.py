@@ -1,0 +1,1 @@
+"""Quantized (Brevitas) model definitions and the registry of named models."""

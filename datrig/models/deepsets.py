@@ -1,0 +1,79 @@
+"""Permutation-invariant Deep Sets network over calorimeter cells, built to convert bit-exactly.
+
+Input ``(N, n_features, n_cells)``. Per-node layers are ``QuantConv1d(kernel_size=1)``; pooling
+is a ``Flatten`` followed by a *frozen* bias-free ``QuantLinear`` whose weight is the constant
+averaging matrix (``1/n_cells`` on the entries of each channel), because global average pooling
+and MatMul-with-constant pooling were seen to convert silently wrong in hls4ml. ``n_cells`` must
+be a power of two so ``1/n_cells`` is exact in fixed point; the averaging weight uses a constant
+power-of-two scale with one spare integer bit so ``1/n_cells`` does not overflow.
+
+The flatten order is channel-major (index ``c * n_cells + k``) in Brevitas' channels-first
+layout; a channels-last conversion must permute the averaging matrix's columns (it is symmetric
+under any permutation within a channel, so only the channel/cell interleaving matters).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from datrig.errors import DatrigError
+from datrig.quant import layers
+from datrig.quant.config import QuantConfig
+
+POOL_WEIGHT_BITS = 8
+
+
+def averaging_matrix(n_channels: int, n_cells: int) -> torch.Tensor:
+    """(n_channels, n_channels * n_cells): row c averages the flattened block of channel c."""
+    weight = torch.zeros(n_channels, n_channels * n_cells)
+    for c in range(n_channels):
+        weight[c, c * n_cells : (c + 1) * n_cells] = 1.0 / n_cells
+    return weight
+
+
+class QuantDeepSets(nn.Sequential):
+    """Per-node ``n_features -> node_widths...``, mean pooling, head ``-> 1``."""
+
+    def __init__(
+        self, n_features: int, n_cells: int, node_widths: tuple[int, ...], quant: QuantConfig
+    ) -> None:
+        if n_cells < 1 or n_cells & (n_cells - 1):
+            raise DatrigError(f"Deep Sets needs a power-of-two number of cells, got {n_cells}")
+        mods: OrderedDict[str, nn.Module] = OrderedDict()
+        mods["input_quant"] = layers.input_quant(quant.input_bits, quant.input_max)
+        n_prev = n_features
+        for i, width in enumerate(node_widths, start=1):
+            bits = quant.layer(f"node{i}")
+            mods[f"node{i}"] = layers.conv1x1(n_prev, width, bits)
+            mods[f"node_relu{i}"] = layers.relu(bits.act, quant.act_max)
+            n_prev = width
+        mods["flatten"] = nn.Flatten()
+        # range 2/n_cells: 1/n_cells is then exactly representable (one spare integer bit)
+        mods["pool"] = layers.constant_linear(
+            n_prev * n_cells, n_prev, POOL_WEIGHT_BITS, 2.0 / n_cells
+        )
+        mods["pool_quant"] = layers.relu(quant.layer("pool").act, quant.act_max)
+        mods["fc_out"] = layers.linear(n_prev, 1, quant.layer("fc_out"))
+        mods["output_quant"] = layers.output_quant(quant.output_bits, quant.output_max)
+        super().__init__(mods)
+        with torch.no_grad():
+            self.pool.weight.copy_(averaging_matrix(n_prev, n_cells))
+        self.pool.weight.requires_grad_(False)
+        self.n_head_modules = 2
+
+    def encode(self, x: torch.Tensor):
+        for module in list(self)[: -self.n_head_modules]:
+            x = module(x)
+        return x
+
+    def head(self, z) -> torch.Tensor:
+        for module in list(self)[-self.n_head_modules :]:
+            z = module(z)
+        return z
+
+    def forward_with_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encode(x)
+        return self.head(z).reshape(-1), z.value if hasattr(z, "value") else z

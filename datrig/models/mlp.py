@@ -1,0 +1,58 @@
+"""A plain quantized MLP: input quantizer, (QuantLinear, QuantReLU) x n, QuantLinear, output quant.
+
+It is an ``nn.Sequential`` so Brevitas' QONNX export and hls4ml see a straight chain. The output
+of the last hidden ReLU is the *latent* used by feature-representation transfer (encoder =
+everything up to it, task head = the last linear layer).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from datrig.quant import layers
+from datrig.quant.config import QuantConfig
+
+
+def _value(x) -> torch.Tensor:
+    return x.value if hasattr(x, "value") else x
+
+
+class QuantMLP(nn.Sequential):
+    """``n_inputs -> hidden... -> 1`` with power-of-two fixed-point quantizers everywhere."""
+
+    def __init__(
+        self, n_inputs: int, hidden: tuple[int, ...], quant: QuantConfig, output_init: float = 0.0
+    ) -> None:
+        mods: OrderedDict[str, nn.Module] = OrderedDict()
+        mods["input_quant"] = layers.input_quant(quant.input_bits, quant.input_max)
+        n_prev = n_inputs
+        for i, width in enumerate(hidden, start=1):
+            bits = quant.layer(f"fc{i}")
+            mods[f"fc{i}"] = layers.linear(n_prev, width, bits)
+            mods[f"relu{i}"] = layers.relu(bits.act, quant.act_max)
+            n_prev = width
+        mods["fc_out"] = layers.linear(n_prev, 1, quant.layer("fc_out"))
+        mods["output_quant"] = layers.output_quant(quant.output_bits, quant.output_max)
+        super().__init__(mods)
+        with torch.no_grad():
+            self.fc_out.bias.fill_(output_init)
+        self.n_head_modules = 2  # fc_out, output_quant
+
+    def encode(self, x: torch.Tensor):
+        """Latent representation (output of the last hidden ReLU, a QuantTensor)."""
+        for module in list(self)[: -self.n_head_modules]:
+            x = module(x)
+        return x
+
+    def head(self, z) -> torch.Tensor:
+        for module in list(self)[-self.n_head_modules :]:
+            z = module(z)
+        return z
+
+    def forward_with_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output (N,), latent (N, hidden[-1]) as a plain tensor)."""
+        z = self.encode(x)
+        return self.head(z).reshape(-1), _value(z)

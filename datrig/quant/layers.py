@@ -1,0 +1,108 @@
+"""Factories for Brevitas layers with power-of-two fixed-point quantizers.
+
+Weights use Brevitas' ``Int8WeightPerTensorFixedPoint`` (per-tensor power-of-two scale from the
+weight maximum), biases an internally scaled power-of-two quantizer (independent of the input
+scale, so hls4ml needs no rescaling), hidden ReLUs a learned power-of-two radix point, and the
+input/output quantizers constant power-of-two scales (their ranges are fixed by the config).
+Bit widths are set per layer through Brevitas' ``*_bit_width`` keyword overrides.
+"""
+
+from __future__ import annotations
+
+from brevitas.inject.enum import ScalingImplType
+from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
+from brevitas.quant.base import IntQuant, PerTensorPoTScaling8bit
+from brevitas.quant.fixed_point import (
+    Int8ActPerTensorFixedPointMinMaxInit,
+    Int8BiasPerTensorFixedPointInternalScaling,
+    Int8WeightPerTensorFixedPoint,
+    Uint8ActPerTensorFixedPointMaxInit,
+)
+from brevitas.quant.solver.weight import WeightQuantSolver
+
+from datrig.quant.config import LayerBits
+
+
+class ConstPoTWeight(IntQuant, PerTensorPoTScaling8bit, WeightQuantSolver):
+    """Signed weights with a constant power-of-two scale (``scaling_init`` = range).
+
+    Used for frozen weights such as the Deep Sets averaging matrix, whose values (1/n) sit
+    exactly at a power of two and would overflow a max-statistics scale by one LSB.
+    """
+
+    scaling_impl_type = ScalingImplType.CONST
+
+
+def input_quant(bits: int, max_val: float) -> QuantIdentity:
+    """Signed constant-scale quantizer on the (already normalised) network input."""
+    return QuantIdentity(
+        act_quant=Int8ActPerTensorFixedPointMinMaxInit,
+        scaling_impl_type=ScalingImplType.CONST,
+        min_val=-float(max_val),
+        max_val=float(max_val),
+        bit_width=bits,
+        return_quant_tensor=True,
+    )
+
+
+def output_quant(bits: int, max_val: float) -> QuantIdentity:
+    """Signed constant-scale quantizer on the network output (hls4ml needs its precision)."""
+    return QuantIdentity(
+        act_quant=Int8ActPerTensorFixedPointMinMaxInit,
+        scaling_impl_type=ScalingImplType.CONST,
+        min_val=-float(max_val),
+        max_val=float(max_val),
+        bit_width=bits,
+        return_quant_tensor=False,
+    )
+
+
+def linear(n_in: int, n_out: int, bits: LayerBits) -> QuantLinear:
+    return QuantLinear(
+        n_in,
+        n_out,
+        bias=True,
+        weight_quant=Int8WeightPerTensorFixedPoint,
+        weight_bit_width=bits.weight,
+        bias_quant=Int8BiasPerTensorFixedPointInternalScaling,
+        bias_bit_width=bits.bias,
+        return_quant_tensor=False,
+    )
+
+
+def conv1x1(n_in: int, n_out: int, bits: LayerBits) -> QuantConv1d:
+    """Per-node dense layer of a Deep Sets network: Conv1d with kernel 1 over (N, C, nodes)."""
+    return QuantConv1d(
+        n_in,
+        n_out,
+        kernel_size=1,
+        bias=True,
+        weight_quant=Int8WeightPerTensorFixedPoint,
+        weight_bit_width=bits.weight,
+        bias_quant=Int8BiasPerTensorFixedPointInternalScaling,
+        bias_bit_width=bits.bias,
+        return_quant_tensor=False,
+    )
+
+
+def relu(bits: int, max_val: float) -> QuantReLU:
+    """Unsigned ReLU quantizer; power-of-two radix point learned from ``max_val``."""
+    return QuantReLU(
+        act_quant=Uint8ActPerTensorFixedPointMaxInit,
+        max_val=float(max_val),
+        bit_width=bits,
+        return_quant_tensor=True,
+    )
+
+
+def constant_linear(n_in: int, n_out: int, bits: int, max_val: float) -> QuantLinear:
+    """Bias-free linear layer for frozen constant weights with a constant power-of-two scale."""
+    return QuantLinear(
+        n_in,
+        n_out,
+        bias=False,
+        weight_quant=ConstPoTWeight,
+        weight_scaling_init=float(max_val),
+        weight_bit_width=bits,
+        return_quant_tensor=False,
+    )

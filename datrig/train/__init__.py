@@ -1,0 +1,1 @@
+"""Quantization-aware training with domain-adaptation penalties (``datrig qat``)."""

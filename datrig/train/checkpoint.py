@@ -1,0 +1,109 @@
+"""Checkpoints: written atomically every epoch, loadable by later stages (export, validate).
+
+Format (docs/artefacts.md section 2): ``{"model", "model_config", "state_dict",
+"normalisation", "epoch"}`` plus ``da``, ``train_config``, ``optimizer``, ``penalty``,
+``curves`` and ``complete`` for resuming.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from datrig.atomic import atomic_path
+from datrig.errors import DatrigError
+from datrig.models.features import Normalisation
+from datrig.models.registry import ModelSpec, get_model_spec
+
+
+@dataclass
+class LoadedModel:
+    """A trained model ready for inference/export: Brevitas network in eval mode."""
+
+    model: nn.Module
+    spec: ModelSpec
+    config: dict[str, Any]  # model_config (n_inputs, hidden, quant, ...)
+    normalisation: Normalisation
+    train_config: dict[str, Any]
+    epoch: int
+
+    def model_input(self, inputs: np.ndarray) -> torch.Tensor:
+        """Artefact-layout ``inputs`` -> the tensor the network takes ((N, F, cells) for GNN)."""
+        from datrig.train.dataset import to_model_layout
+
+        return to_model_layout(inputs, self.spec)
+
+    def example_input(self) -> torch.Tensor:
+        """A (1, ...) zero input in network layout, for tracing/export."""
+        shape = (
+            (1, self.config["n_inputs"], self.config["n_cells"])
+            if self.spec.inputs == "cells"
+            else (1, self.config["n_inputs"])
+        )
+        return torch.zeros(shape)
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise DatrigError(f"{path}: no checkpoint; run `datrig qat` first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise DatrigError(
+            f"{path}: unreadable checkpoint ({type(exc).__name__}); retrain"
+        ) from None
+    missing = {"model", "model_config", "state_dict", "normalisation", "epoch"} - set(payload)
+    if missing:
+        raise DatrigError(f"{path}: not a datrig checkpoint (missing {sorted(missing)})")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
+    """The quantized Brevitas model of a run, in eval mode, with its spec and normalisation."""
+    payload = read_checkpoint(path)
+    spec = get_model_spec(payload["model"])
+    model = spec.build(payload["model_config"])
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return LoadedModel(
+        model=model,
+        spec=spec,
+        config=payload["model_config"],
+        normalisation=Normalisation.from_dict(payload["normalisation"]),
+        train_config=payload.get("train_config", {}),
+        epoch=int(payload["epoch"]),
+    )
+
+
+def prepare_inputs(
+    loaded: LoadedModel, path: str | os.PathLike[str], split: str | None = "test"
+) -> np.ndarray:
+    """Normalised network ``inputs`` (artefact layout, float32) of ``split`` of a dataset file."""
+    from datrig.data.reader import open_dataset
+    from datrig.train.dataset import _raw_features, select_cells
+
+    info = open_dataset(path)
+    if info.kind != loaded.spec.kind:
+        raise DatrigError(
+            f"{path} holds {info.kind} events; "
+            f"model {loaded.spec.name} needs a {loaded.spec.kind} file"
+        )
+    raw = _raw_features(loaded.spec, Path(path), split, None)
+    if loaded.spec.inputs == "cells":
+        n_cells = loaded.normalisation.n_cells
+        if raw.shape[1] < n_cells:
+            raise DatrigError(f"{path}: {raw.shape[1]} cells per candidate, model needs {n_cells}")
+        raw = select_cells(raw, n_cells)
+    return loaded.normalisation.apply(raw)

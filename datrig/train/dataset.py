@@ -1,0 +1,137 @@
+"""Turn datrig HDF5 files into the arrays the trainer needs, for one model spec.
+
+Arrays are kept in the *artefact* layout (``inputs`` of docs/artefacts.md: (N, F) for MLPs,
+(N, n_cells, F) for the GNN); :func:`to_model_layout` gives what the Brevitas network takes.
+Data-domain events are returned with ``label = -1`` and ``target = nan`` so their truth can
+never leak into a loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datrig.errors import DatrigError
+from datrig.models.features import Normalisation, check_finite, fit_normalisation
+from datrig.models.registry import ModelSpec
+
+DOMAIN_CODES = {"sim": 0, "data": 1}
+
+
+def dataset_path(data_dir: Path, kind: str, domain: str) -> Path:
+    return Path(data_dir) / f"{kind}_{domain}.h5"
+
+
+@dataclass
+class EventArrays:
+    """One block of events: network inputs and everything the losses and metrics need."""
+
+    inputs: np.ndarray  # float32, artefact layout
+    label: np.ndarray  # int8; -1 for data-domain events in training
+    target: np.ndarray  # float32: label (classification) or e_true/e_raw (regression)
+    protected: np.ndarray  # float32 protected variable ("domain" -> 0/1)
+    domain: np.ndarray  # int8
+    e_raw: np.ndarray  # float32 GeV (ones for diphoton)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    @staticmethod
+    def concat(blocks: list[EventArrays]) -> EventArrays:
+        return EventArrays(
+            *(np.concatenate([getattr(b, f) for b in blocks]) for f in EventArrays.__annotations__)
+        )
+
+
+def _raw_features(spec: ModelSpec, path: Path, split: str, n_max: int | None) -> np.ndarray:
+    from datrig.data.reader import read_cells, read_columns
+
+    if spec.inputs == "cells":
+        raw = read_cells(path, split)
+    else:
+        cols = read_columns(path, spec.feature_names, split)
+        raw = np.stack([cols[n].astype(np.float32) for n in spec.feature_names], axis=1)
+    raw = raw[:n_max]
+    check_finite(raw, spec.feature_names, str(path))
+    return raw
+
+
+def select_cells(cells: np.ndarray, n_keep: int) -> np.ndarray:
+    """The ``n_keep`` highest-energy cells of each candidate (N, n_keep, 4), energy-ordered.
+
+    Deep Sets is permutation invariant, so the order only makes the selection deterministic
+    (stable sort: ties keep file order).
+    """
+    order = np.argsort(-cells[..., 0], axis=1, kind="stable")[:, :n_keep]
+    return np.take_along_axis(cells, order[..., None], axis=1)
+
+
+def n_cells_for(spec: ModelSpec, n_cells_in_file: int) -> int:
+    """Largest power of two <= the file's cells, capped by the spec (exact 1/n averaging)."""
+    n = min(spec.extra.get("max_cells", 32), n_cells_in_file)
+    if n < 1:
+        raise DatrigError("the photons file has no cells; the GNN needs the cells dataset")
+    return 1 << (n.bit_length() - 1)
+
+
+def fit_for(spec: ModelSpec, sim_path: Path, n_max: int | None) -> Normalisation:
+    """Normalisation fitted on the sim train split (first ``n_max`` rows)."""
+    raw = _raw_features(spec, sim_path, "train", n_max)
+    n_cells = None
+    if spec.inputs == "cells":
+        n_cells = n_cells_for(spec, raw.shape[1])
+        raw = select_cells(raw, n_cells)
+    return fit_normalisation(raw, spec.feature_names, spec.transforms, n_cells)
+
+
+def load_events(
+    spec: ModelSpec,
+    path: Path,
+    split: str,
+    norm: Normalisation,
+    n_max: int | None = None,
+    hide_truth: bool = False,
+) -> EventArrays:
+    """Normalised inputs and per-event truth of ``split`` of one file (first ``n_max`` rows)."""
+    from datrig.data.reader import open_dataset, read_columns
+
+    info = open_dataset(path)
+    if info.kind != spec.kind:
+        raise DatrigError(
+            f"{path} holds {info.kind} events but model {spec.name} needs a {spec.kind} file"
+        )
+    raw = _raw_features(spec, path, split, n_max)
+    if spec.inputs == "cells":
+        raw = select_cells(raw, norm.n_cells)
+    inputs = norm.apply(raw)
+    need = ["label", "domain"]
+    if spec.protected != "domain":
+        need.append(spec.protected)
+    if spec.task == "regression":
+        need += ["e_true", "e_raw"]
+    cols = {k: v[:n_max] for k, v in read_columns(path, need, split).items()}
+    n = len(inputs)
+    label = cols["label"].astype(np.int8)
+    domain = cols["domain"].astype(np.int8)
+    if spec.task == "regression":
+        e_raw = cols["e_raw"].astype(np.float32)
+        if np.any(e_raw <= 0):
+            raise DatrigError(f"{path}: e_raw must be positive (GeV) for the energy regression")
+        target = (cols["e_true"] / e_raw).astype(np.float32)
+    else:
+        e_raw = np.ones(n, np.float32)
+        target = label.astype(np.float32)
+    protected = (domain if spec.protected == "domain" else cols[spec.protected]).astype(np.float32)
+    if hide_truth:
+        label = np.full(n, -1, np.int8)
+        target = np.full(n, np.nan, np.float32)
+    return EventArrays(inputs, label, target, protected, domain, e_raw)
+
+
+def to_model_layout(inputs: np.ndarray | torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """Artefact layout -> network layout: the GNN takes (N, F, n_cells) (channels first)."""
+    x = torch.as_tensor(inputs, dtype=torch.float32)
+    return x.transpose(1, 2).contiguous() if spec.inputs == "cells" else x

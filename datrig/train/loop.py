@@ -1,0 +1,336 @@
+"""The QAT loop: Adam, fixed epochs, one penalty, a checkpoint every epoch, then evaluation.
+
+Determinism: shuffling uses ``default_rng([seed, epoch])`` and nothing else draws random numbers
+after initialisation, so a resumed run is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from datrig.atomic import write_json
+from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.registry import make_penalty
+from datrig.errors import DatrigError
+from datrig.models.features import Normalisation
+from datrig.models.registry import ModelSpec, get_model_spec
+from datrig.provenance import file_sha256, sidecar
+from datrig.quant.config import QuantConfig
+from datrig.quant.float_twin import float_mode
+from datrig.runtime import configure_torch, seed_everything
+from datrig.train import dataset as ds
+from datrig.train.checkpoint import read_checkpoint, save_checkpoint
+from datrig.train.config import TrainConfig
+from datrig.train.metrics import run_metrics
+from datrig.train.outputs import plot_curves, write_predictions
+
+EVAL_BATCH = 8192
+HUBER_DELTA = 0.05  # energy-correction units; close to L1, so the loss targets the median
+
+
+def _penalised(spec: ModelSpec, out: torch.Tensor, e_raw: torch.Tensor) -> torch.Tensor:
+    if spec.penalised == "score":
+        return torch.sigmoid(out)
+    return torch.log(out.clamp_min(1e-2) * e_raw)  # log predicted energy, GeV
+
+
+def _task_loss(spec: ModelSpec, out: torch.Tensor, target: torch.Tensor, w: torch.Tensor):
+    if spec.task == "classification":
+        per_event = F.binary_cross_entropy_with_logits(out, target, reduction="none")
+    else:
+        per_event = F.huber_loss(out, target, reduction="none", delta=HUBER_DELTA)
+    return (per_event * w).sum() / w.sum()
+
+
+def _subset(spec: ModelSpec, label: torch.Tensor) -> torch.Tensor:
+    if spec.penalty_subset == "all":
+        return torch.ones_like(label, dtype=torch.bool)
+    return label == 0  # fakes / background; data-domain events carry label -1
+
+
+def predict(model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool) -> np.ndarray:
+    """Network output (N,) in eval mode, quantized or with quantization disabled."""
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), EVAL_BATCH):
+            xb = ds.to_model_layout(x[i : i + EVAL_BATCH], spec)
+            if float_twin:
+                with float_mode(model):
+                    outs.append(model(xb).reshape(-1))
+            else:
+                outs.append(model(xb).reshape(-1))
+    return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
+
+
+def _class_weights(spec: ModelSpec, label: np.ndarray) -> np.ndarray:
+    """Balance signal and background in the task loss; unlabeled (data) events weigh 0."""
+    w = (label >= 0).astype(np.float32)
+    if spec.task == "classification":
+        for c in (0, 1):
+            n_c = np.count_nonzero(label == c)
+            if n_c == 0:
+                raise DatrigError(f"the training split has no events with label {c}")
+            w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
+    return w
+
+
+class Trainer:
+    """One run; ``run()`` trains (or resumes) and writes every artefact into ``out_dir``."""
+
+    def __init__(
+        self, cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool = True
+    ):
+        self.cfg, self.out_dir, self.resume, self.progress = cfg, Path(out_dir), resume, progress
+        self.spec = get_model_spec(cfg.model)
+        self.ckpt_path = self.out_dir / "checkpoint.pt"
+        data_dir = Path(cfg.data_dir)
+        self.sim_path = ds.dataset_path(data_dir, self.spec.kind, "sim")
+        self.data_path = ds.dataset_path(data_dir, self.spec.kind, "data")
+
+    # -- setup ---------------------------------------------------------------------------
+    def _resume_payload(self) -> dict[str, Any] | None:
+        if not (self.resume and self.ckpt_path.is_file()):
+            return None
+        payload = read_checkpoint(self.ckpt_path)
+        previous = TrainConfig.from_dict(payload.get("train_config", {"model": payload["model"]}))
+        diff = previous.same_run(self.cfg)
+        if diff:
+            raise DatrigError(
+                f"{self.ckpt_path} was trained with different settings ({', '.join(diff)}); "
+                "drop --resume to restart or use another --out"
+            )
+        return payload
+
+    def _load_training_data(self, norm: Normalisation, penalty: Penalty) -> None:
+        cfg, spec = self.cfg, self.spec
+        blocks = [ds.load_events(spec, self.sim_path, "train", norm, cfg.n_train)]
+        self.uses_data_domain = cfg.da != "none" and (
+            penalty.uses_domain_events or spec.protected == "domain"
+        )
+        if self.uses_data_domain:  # unlabeled: labels and targets hidden
+            blocks.append(
+                ds.load_events(spec, self.data_path, "train", norm, cfg.n_train, hide_truth=True)
+            )
+        self.train = ds.EventArrays.concat(blocks)
+        self.val = ds.load_events(spec, self.sim_path, "val", norm, cfg.n_val)
+        self.weights = _class_weights(spec, self.train.label)
+        self.val_weights = _class_weights(spec, self.val.label)
+
+    def _model_config(self, norm: Normalisation) -> dict[str, Any]:
+        quant = QuantConfig.from_dict(self.cfg.quant) if self.cfg.quant else QuantConfig()
+        if self.spec.output_kind == "energy_correction":
+            quant = QuantConfig.from_dict({**quant.to_dict(), "output_max": 4.0})
+        config: dict[str, Any] = {
+            "n_inputs": len(norm.features),
+            "hidden": list(self.spec.hidden),
+            "quant": quant.to_dict(),
+            "output_init": self.spec.output_init,
+        }
+        if self.spec.inputs == "cells":
+            config["n_cells"] = norm.n_cells
+        return config
+
+    # -- training ------------------------------------------------------------------------
+    def _batch_step(self, idx: np.ndarray, penalty: Penalty, optimizer, lam: float):
+        t = self.train
+        x = ds.to_model_layout(t.inputs[idx], self.spec)
+        label = torch.from_numpy(t.label[idx]).long()
+        target = torch.from_numpy(np.nan_to_num(t.target[idx])).float()
+        w = torch.from_numpy(self.weights[idx])
+        e_raw = torch.from_numpy(t.e_raw[idx])
+        out, latent = self.model.forward_with_latent(x)
+        task = _task_loss(self.spec, out, target, w) if w.sum() > 0 else out.new_zeros(())
+        sel = _subset(self.spec, label)
+        pin = PenaltyInputs(
+            outputs=_penalised(self.spec, out, e_raw)[sel],
+            protected=torch.from_numpy(t.protected[idx])[sel],
+            weights=torch.ones(int(sel.sum())),
+            latent=latent,
+            inputs=x,
+            domain=torch.from_numpy(t.domain[idx]),
+        )
+        penalty.helper_step(pin)
+        pen = penalty(pin)
+        loss = task + lam * pen
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return task.item(), pen.item()
+
+    def _val_loss(self) -> float:
+        out = torch.from_numpy(predict(self.model, self.val.inputs, self.spec, float_twin=False))
+        w = torch.from_numpy(self.val_weights)
+        return float(_task_loss(self.spec, out, torch.from_numpy(self.val.target), w))
+
+    def prepare(self) -> tuple[Penalty, torch.optim.Optimizer]:
+        """Seed, load data, build (or restore) model, penalty and optimizer."""
+        cfg, spec = self.cfg, self.spec
+        configure_torch()
+        seed_everything(cfg.seed)
+        payload = self._resume_payload()
+        if payload is not None:
+            self.norm = Normalisation.from_dict(payload["normalisation"])
+        else:
+            self.ckpt_path.unlink(missing_ok=True)  # a clean restart never mixes runs
+            self.norm = ds.fit_for(spec, self.sim_path, cfg.n_train)
+        penalty = make_penalty(cfg.da, **cfg.penalty_options)
+        self.input_hashes = {
+            "sim": file_sha256(self.sim_path) if self.sim_path.is_file() else "",
+            "data": file_sha256(self.data_path) if self.data_path.is_file() else "",
+        }
+        self._load_training_data(self.norm, penalty)
+        self.model_config = self._model_config(self.norm)
+        torch.manual_seed(cfg.seed)
+        self.model = spec.build(self.model_config)
+        penalty.setup(
+            self.train.protected[_subset(spec, torch.from_numpy(self.train.label).long()).numpy()],
+            spec.hidden[-1],
+            int(np.prod(self.train.inputs.shape[1:])),
+        )
+        if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
+            self.model.load_state_dict(payload["state_dict"])
+            penalty.load_checkpoint_state(payload["penalty"])
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params + penalty.main_parameters(), lr=cfg.lr)
+        self.curves: dict[str, list[float]] = {
+            "train_task": [],
+            "train_penalty": [],
+            "val_task": [],
+        }
+        self.start_epoch = 0
+        if payload is not None:
+            optimizer.load_state_dict(payload["optimizer"])
+            self.curves = payload["curves"]
+            self.start_epoch = int(payload["epoch"])
+        return penalty, optimizer
+
+    def train_epoch(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
+        """One pass over the training events in a seed- and epoch-determined order."""
+        cfg = self.cfg
+        self.model.train()
+        penalty.on_epoch_start(epoch)
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(self.train))
+        sums = np.zeros(2)
+        n_batches = 0
+        for i in range(0, len(order), cfg.batch_size):
+            sums += self._batch_step(order[i : i + cfg.batch_size], penalty, optimizer, cfg.lam)
+            n_batches += 1
+        self.curves["train_task"].append(float(sums[0] / n_batches))
+        self.curves["train_penalty"].append(float(sums[1] / n_batches))
+        self.curves["val_task"].append(self._val_loss())
+
+    def _save(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
+        save_checkpoint(
+            self.ckpt_path,
+            {
+                "model": self.spec.name,
+                "model_config": self.model_config,
+                "state_dict": self.model.state_dict(),
+                "normalisation": self.norm.to_dict(),
+                "epoch": epoch + 1,
+                "da": self.cfg.da,
+                "train_config": self.cfg.to_dict(),
+                "optimizer": optimizer.state_dict(),
+                "penalty": penalty.checkpoint_state(),
+                "curves": self.curves,
+                "complete": epoch + 1 == self.cfg.epochs,
+            },
+        )
+
+    def run(self) -> dict[str, Any]:
+        cfg, spec = self.cfg, self.spec
+        penalty, optimizer = self.prepare()
+        write_json(
+            self.out_dir / "config.json", {**cfg.to_dict(), "model_config": self.model_config}
+        )
+        bar = tqdm(
+            range(self.start_epoch, cfg.epochs),
+            desc=f"qat {spec.name}/{cfg.da}",
+            unit="epoch",
+            file=sys.stderr,
+            disable=not self.progress,
+            initial=self.start_epoch,
+            total=cfg.epochs,
+        )
+        for epoch in bar:
+            self.train_epoch(epoch, penalty, optimizer)
+            bar.set_postfix(
+                task=f"{self.curves['train_task'][-1]:.4f}",
+                penalty=f"{self.curves['train_penalty'][-1]:.4f}",
+                val=f"{self.curves['val_task'][-1]:.4f}",
+            )
+            self._save(epoch, penalty, optimizer)
+        bar.close()
+        write_json(self.out_dir / "curves.json", self.curves)
+        plot_curves(self.out_dir / "curves.png", self.curves, f"{spec.name} / {cfg.da}")
+        return self._evaluate(self.norm)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _evaluate(self, norm: Normalisation) -> dict[str, Any]:
+        from datrig.data.reader import read_rows
+
+        cfg, spec = self.cfg, self.spec
+        provenance = sidecar(
+            stage="qat",
+            seed=cfg.seed,
+            inputs={"sim": self.sim_path, "data": self.data_path},
+            model=spec.name,
+            da=cfg.da,
+        )
+        changed = [
+            k for k, h in self.input_hashes.items() if provenance["inputs"][k]["sha256"] != h
+        ]
+        if changed:
+            raise DatrigError(
+                f"input file(s) {', '.join(str(provenance['inputs'][k]['path']) for k in changed)} "
+                "changed during training (re-simulated?); rerun datrig qat on stable data"
+            )
+        inputs, events = [], []
+        for path in (self.sim_path, self.data_path):
+            block = ds.load_events(spec, path, "test", norm, cfg.n_test)
+            inputs.append(block.inputs)
+            events.append(read_rows(path, "test")[: cfg.n_test])
+        x = np.concatenate(inputs)
+        rows = np.concatenate(events)
+        out_quant = predict(self.model, x, spec, float_twin=False)
+        out_float = predict(self.model, x, spec, float_twin=True)
+        protected = (spec.protected, *spec.extra_protected)
+        protected = tuple(p for p in protected if p != "domain")
+        metrics = run_metrics(
+            spec.task,
+            protected,
+            {"float": out_float, "quant": out_quant},
+            rows,
+            cfg.metric_max_events,
+        )
+        metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
+        write_predictions(
+            self.out_dir / "predictions_test.h5",
+            x,
+            rows,
+            out_float,
+            out_quant,
+            {
+                "model": spec.name,
+                "da": cfg.da,
+                "task": spec.task,
+                "output_kind": spec.output_kind,
+                "protected": spec.protected,
+            },
+        )
+        write_json(self.out_dir / "metrics.json", metrics)
+        write_json(self.out_dir / "run.json", provenance)
+        return metrics
+
+
+def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) one run and write all artefacts; returns the metrics dict."""
+    return Trainer(cfg, out_dir, resume=resume, progress=progress).run()

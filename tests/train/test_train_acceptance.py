@@ -1,0 +1,75 @@
+"""Acceptance of issue 3 on the default data (slow: trains each model to the default epochs).
+
+Run with ``pytest -m slow tests/train/test_acceptance.py``; runs land in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def default_data():
+    from datrig.data.default import ensure_default_data
+
+    return ensure_default_data(progress=False)
+
+
+@pytest.fixture(scope="module")
+def run(default_data, tmp_path_factory):
+    from datrig.models.registry import get_model_spec
+    from datrig.train.config import TrainConfig
+    from datrig.train.loop import train
+
+    cache: dict[tuple[str, str], dict] = {}
+
+    def get(model: str, da: str) -> dict:
+        if (model, da) not in cache:
+            spec = get_model_spec(model)
+            cfg = TrainConfig(
+                model=model, da=da, lam=spec.default_lam[da], epochs=spec.default_epochs,
+                batch_size=spec.default_batch_size, lr=spec.default_lr,
+                n_train=spec.default_n_train, data_dir=str(default_data), seed=1,
+            )  # fmt: skip
+            out = tmp_path_factory.mktemp(f"{model}_{da}")
+            cache[model, da] = train(cfg, out, progress=False)
+        return cache[model, da]
+
+    return get
+
+
+def test_photon_id_disco_decorrelates_isolation(run):
+    none, disco = (
+        run("photon_id", "none")["quant"]["sim"],
+        run("photon_id", "disco")["quant"]["sim"],
+    )
+    assert disco["dcor_iso_calo_bkg"] * 5 <= none["dcor_iso_calo_bkg"]
+    assert disco["rejection_at_80"] >= 0.9 * none["rejection_at_80"]
+
+
+def test_photon_id_adversarial_decorrelates_isolation(run):
+    none = run("photon_id", "none")["quant"]["sim"]
+    adv = run("photon_id", "adversarial")["quant"]["sim"]
+    assert adv["dcor_iso_calo_bkg"] < 0.7 * none["dcor_iso_calo_bkg"]
+
+
+def test_photon_energy_da_reduces_domain_shift(run):
+    none = run("photon_energy", "none")["summary"]["median_response_data_minus_sim_quant"]
+    disco_run = run("photon_energy", "disco")
+    disco = disco_run["summary"]["median_response_data_minus_sim_quant"]
+    assert abs(disco) < abs(none)
+    iqr_none = run("photon_energy", "none")["quant"]["sim"]["iqr_half"]
+    assert disco_run["quant"]["sim"]["iqr_half"] < 1.2 * iqr_none
+
+
+def test_diphoton_disco_sculpts_less(run):
+    none, disco = run("diphoton", "none")["quant"]["sim"], run("diphoton", "disco")["quant"]["sim"]
+    assert disco["jsd_mgg_50"] < 0.5 * none["jsd_mgg_50"]
+
+
+@pytest.mark.parametrize("model", ["photon_id", "diphoton", "photon_id_gnn"])
+def test_quantized_close_to_float(run, model):
+    summary = run(model, "none")["summary"]
+    assert abs(summary["auc_quant_minus_float_sim"]) < 0.01

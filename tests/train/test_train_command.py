@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from datrig.cli import main
+
+
+def test_unknown_model_and_penalty_list_valid_names(capsys):
+    with pytest.raises(SystemExit):
+        main(["qat", "--model", "photon_idd"])
+    assert "photon_id_gnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["qat", "--model", "photon_id", "--da", "dsco"])
+    assert "adversarial" in capsys.readouterr().err
+
+
+def _copy(tiny_data, tmp_path):
+    out = tmp_path / "data"
+    shutil.copytree(tiny_data, out)
+    return out
+
+
+def _rewrite_table(path, edit):
+    with h5py.File(path, "r+") as fh:
+        rows = fh["candidates"][:]
+        rows = edit(rows)
+        del fh["candidates"]
+        fh.create_dataset("candidates", data=rows)
+
+
+def test_nan_inputs_give_one_line_error(tiny_data, tmp_path, capsys):
+    data = _copy(tiny_data, tmp_path)
+
+    def poison(rows):
+        rows["Reta"][5] = np.nan
+        return rows
+
+    _rewrite_table(data / "photons_sim.h5", poison)
+    code = main(["qat", "--model", "photon_id", "--data", str(data), "--out", str(tmp_path / "r"),
+                 "--epochs", "1", "--n-train", "500", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "NaN" in err[0] and "Reta" in err[0]
+
+
+def test_missing_field_gives_clear_error(tiny_data, tmp_path, capsys):
+    data = _copy(tiny_data, tmp_path)
+
+    def drop_weta2(rows):
+        names = [n for n in rows.dtype.names if n != "weta2"]
+        return rows[names].copy()
+
+    _rewrite_table(data / "photons_sim.h5", drop_weta2)
+    code = main(["qat", "--model", "photon_id", "--data", str(data), "--out", str(tmp_path / "r"),
+                 "--epochs", "1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "weta2" in err
+
+
+def test_missing_dataset_dir(tmp_path, capsys):
+    code = main(["qat", "--model", "diphoton", "--data", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "r"), "--quiet"])  # fmt: skip
+    assert code == 2 and "datrig simulate" in capsys.readouterr().err
+
+
+def test_cli_run_writes_outputs(tiny_data, tmp_path):
+    code = main(["qat", "--model", "photon_id", "--da", "disco", "--data", str(tiny_data),
+                 "--out", str(tmp_path / "r"), "--epochs", "1", "--n-train", "500",
+                 "--n-test", "200", "--bits", "6", "--seed", "4", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "r/metrics.json").is_file()
