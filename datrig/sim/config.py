@@ -16,7 +16,7 @@ from datrig.errors import DatrigError
 
 # Bump whenever the physics code changes: cached default data (datrig.data.default) is
 # regenerated when the version or the config stored in a file differs.
-GENERATOR_VERSION = "toycalo-1"
+GENERATOR_VERSION = "toycalo-2"
 
 
 @dataclass(frozen=True)
@@ -84,21 +84,94 @@ class PhotonSampleConfig:
 
 
 @dataclass(frozen=True)
+class ProcessConfig:
+    """One diphoton process: its photon-pair kinematics and its event activity.
+
+    The pair kinematics are scale-free (pT_gg and the decay angle do not depend on m_gg), so
+    the raw photon pT's carry m_gg information and pT/m_gg does not.
+    """
+
+    ptgg_over_m: float = 0.4  # mean pT_gg / m_gg (Gamma distributed)
+    ptgg_shape: float = 1.5  # Gamma shape of pT_gg / m_gg
+    rapidity_sd: float = 1.2  # sigma of the diphoton rapidity
+    cos_theta_power: float = 1.0  # |cos theta*| density ~ |cos|^k: 0 isotropic (spin 0)
+    top_pair_fraction: float = 0.0  # events with a (decaying) top pair
+    extra_jet_ratio: float = 0.45  # additional QCD jets: P(n) ~ ratio^n (Berends scaling)
+    extra_jet_pt: float = 18.0  # mean pT of an additional jet above the threshold [GeV]
+    extra_heavy_flavour: float = 0.04  # fraction of additional jets that are b jets
+
+
+@dataclass(frozen=True)
+class ActivityDetectorConfig:
+    """Object reconstruction shared by all diphoton processes (jets, b-tagging, leptons, MET)."""
+
+    jet_pt_min: float = 25.0  # jet threshold [GeV]
+    top_jet_acceptance: float = 0.8  # probability that a top-decay quark gives a jet
+    top_jet_pt: float = 45.0  # mean pT of a top-decay jet above the threshold [GeV]
+    w_leptonic: float = 0.25  # W -> e/mu (+ tau -> e/mu) nu branching ratio
+    lepton_efficiency: float = 0.8  # per lepton from a W
+    fake_lepton_rate: float = 0.01  # fake or non-prompt leptons per event
+    neutrino_pt: float = 40.0  # mean neutrino pT from a W [GeV]
+    b_tag_efficiency: float = 0.7
+    mistag_rate: float = 0.02  # light-jet b-tag probability
+    met_soft: float = 8.0  # soft-term MET resolution per component [GeV]
+    met_per_sqrt_ht: float = 0.5  # extra MET resolution per component [sqrt(GeV)]
+
+
+@dataclass(frozen=True)
 class DiphotonConfig:
-    """Diphoton events: ttH-like H -> gamma gamma signal and continuum background."""
+    """Diphoton events: ttH-like H -> gamma gamma signal over a two-component background.
+
+    Fractions are of *accepted* events. The background is continuum gamma-gamma + jets
+    (little activity) plus tt+gamma-gamma-like events (ttH-like activity, no resonance); both
+    have the same smoothly falling m_gg, so the activity does not depend on m_gg.
+    """
 
     signal_fraction: float = 0.5
+    ttgg_fraction: float = 0.45  # of the background: tt+gamma-gamma-like (rest: gamma-gamma+jets)
     m_higgs: float = 125.0  # [GeV]
     width_higgs: float = 0.004  # natural width, negligible vs resolution [GeV]
     m_min: float = 105.0  # [GeV]
     m_max: float = 160.0  # [GeV]
     bkg_slope: float = 0.035  # background m_gg ~ exp(-slope * m) [1/GeV]
-    signal_ptgg_over_m: float = 0.6  # mean pT_gg / m_gg of ttH-like signal
-    bkg_ptgg_over_m: float = 0.4  # mean pT_gg / m_gg of the continuum
     lead_cut: float = 0.35  # pT1/m_gg > lead_cut (scaled, as in ATLAS)
     sublead_cut: float = 0.25
-    signal_jets_mean: float = 3.4
-    bkg_jets_mean: float = 2.4
+    signal: ProcessConfig = field(
+        default_factory=lambda: ProcessConfig(
+            ptgg_over_m=0.6,
+            ptgg_shape=2.0,
+            rapidity_sd=0.9,
+            cos_theta_power=0.0,
+            top_pair_fraction=1.0,
+            extra_jet_ratio=0.3,
+            extra_jet_pt=20.0,
+        )
+    )
+    continuum: ProcessConfig = field(default_factory=ProcessConfig)
+    ttgg: ProcessConfig = field(
+        default_factory=lambda: ProcessConfig(
+            ptgg_over_m=0.45,
+            ptgg_shape=1.8,
+            rapidity_sd=1.1,
+            cos_theta_power=1.0,
+            top_pair_fraction=1.0,
+            extra_jet_ratio=0.3,
+            extra_jet_pt=20.0,
+        )
+    )
+    activity: ActivityDetectorConfig = field(default_factory=ActivityDetectorConfig)
+
+    def processes(self) -> dict[str, ProcessConfig]:
+        return {"signal": self.signal, "continuum": self.continuum, "ttgg": self.ttgg}
+
+    def process_fractions(self) -> dict[str, float]:
+        """Expected fraction of accepted events from each process (sums to 1)."""
+        bkg = 1.0 - self.signal_fraction
+        return {
+            "signal": self.signal_fraction,
+            "continuum": bkg * (1.0 - self.ttgg_fraction),
+            "ttgg": bkg * self.ttgg_fraction,
+        }
 
 
 @dataclass(frozen=True)
@@ -199,8 +272,7 @@ def validate_config(cfg: GeneratorConfig) -> None:
     d = cfg.diphoton
     if not d.m_min < d.m_higgs < d.m_max:
         raise DatrigError("config keys diphoton.m_min < m_higgs < m_max are violated")
-    if not 0.0 <= d.signal_fraction <= 1.0:
-        raise DatrigError("config key diphoton.signal_fraction must be in [0, 1]")
+    _validate_diphoton(d)
     for name in ("sim", "data"):
         k = cfg.knobs(name)
         for key in ("middle_width_scale", "strip_width_scale", "had_leak_scale", "material_scale"):
@@ -208,3 +280,44 @@ def validate_config(cfg: GeneratorConfig) -> None:
                 raise DatrigError(f"config key {name}.{key} must be > 0")
         if k.mu_mean <= 0 or k.mu_sd <= 0:
             raise DatrigError(f"config keys {name}.mu_mean/mu_sd must be > 0")
+
+
+def _validate_diphoton(d: DiphotonConfig) -> None:
+    """Fractions and probabilities in [0, 1], scales > 0, with the dotted key in the message."""
+    unit = [("signal_fraction", d.signal_fraction), ("ttgg_fraction", d.ttgg_fraction)]
+    positive = [("bkg_slope", d.bkg_slope)]
+    for name, proc in d.processes().items():
+        unit += [
+            (f"{name}.top_pair_fraction", proc.top_pair_fraction),
+            (f"{name}.extra_heavy_flavour", proc.extra_heavy_flavour),
+        ]
+        positive += [
+            (f"{name}.ptgg_over_m", proc.ptgg_over_m),
+            (f"{name}.ptgg_shape", proc.ptgg_shape),
+            (f"{name}.rapidity_sd", proc.rapidity_sd),
+            (f"{name}.extra_jet_pt", proc.extra_jet_pt),
+        ]
+        if not 0.0 <= proc.extra_jet_ratio < 1.0:
+            raise DatrigError(f"config key diphoton.{name}.extra_jet_ratio must be in [0, 1)")
+        if proc.cos_theta_power < 0.0:
+            raise DatrigError(f"config key diphoton.{name}.cos_theta_power must be >= 0")
+    a = d.activity
+    for key in (
+        "top_jet_acceptance",
+        "w_leptonic",
+        "lepton_efficiency",
+        "fake_lepton_rate",
+        "b_tag_efficiency",
+        "mistag_rate",
+    ):
+        unit.append((f"activity.{key}", getattr(a, key)))
+    for key in ("jet_pt_min", "top_jet_pt", "neutrino_pt", "met_soft"):
+        positive.append((f"activity.{key}", getattr(a, key)))
+    for key, value in unit:
+        if not 0.0 <= value <= 1.0:
+            raise DatrigError(f"config key diphoton.{key} must be in [0, 1], got {value}")
+    for key, value in positive:
+        if not value > 0.0:
+            raise DatrigError(f"config key diphoton.{key} must be > 0, got {value}")
+    if d.activity.met_per_sqrt_ht < 0.0:
+        raise DatrigError("config key diphoton.activity.met_per_sqrt_ht must be >= 0")

@@ -30,6 +30,11 @@ def test_partial_override_keeps_defaults(tmp_path):
         ({"data": {"material_scale": -1}}, "data.material_scale"),
         ({"photons": {"crack": [1.0]}}, "photons.crack"),
         ({"sim": 3}, "sim must be a mapping"),
+        ({"diphoton": {"ttgg_fraction": 1.5}}, "diphoton.ttgg_fraction"),
+        ({"diphoton": {"continuum": {"extra_jet_ratio": 1.0}}}, "diphoton.continuum.extra_jet"),
+        ({"diphoton": {"ttgg": {"ptgg_over_m": 0.0}}}, "diphoton.ttgg.ptgg_over_m"),
+        ({"diphoton": {"activity": {"b_tag_efficiency": 2}}}, "diphoton.activity.b_tag"),
+        ({"diphoton": {"signal": {"jets": 3}}}, "diphoton.signal.jets"),
     ],
 )
 def test_bad_configs_name_the_key(values, needle):
