@@ -1,9 +1,9 @@
 """Default artefact locations, relative to the working directory (the project root for `make`).
 
-    data/default/            simulated HDF5 (photons_{sim,data}.h5, diphoton_{sim,data}.h5)
-    runs/<model>/<da>/       QAT runs: checkpoint, config, curves, metrics, predictions
-    hls_projects/<model>/    verified hls4ml projects (+ emulator IR, reports)
-    reports/<model>/         validation reports
+data/default/            simulated HDF5 (photons_{sim,data}.h5, diphoton_{sim,data}.h5)
+runs/<model>/<da>/       QAT runs: checkpoint, config, curves, metrics, predictions
+hls_projects/<model>/    verified hls4ml projects (+ emulator IR, reports)
+reports/<model>/         validation reports
 """
 
 from __future__ import annotations
@@ -31,4 +31,8 @@ def report_dir(model: str) -> Path:
 
 
 def firmware_config_path(model: str) -> Path:
-    return FIRMWARE_CONFIGS_DIR / f"{model}.yml"
+    """``firmware_configs/<model>.yml`` of the working directory, else the one shipped with
+    datrig's source tree (so commands also work from another directory)."""
+    local = FIRMWARE_CONFIGS_DIR / f"{model}.yml"
+    shipped = Path(__file__).resolve().parents[1] / local
+    return local if local.is_file() or not shipped.is_file() else shipped

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from datrig.errors import DatrigError
+from datrig.firmware.report import PREFER
 
 # What `make hls` deploys when no --da is given: the decorrelated/robust model of each kind.
 DEFAULT_DA = "disco"
@@ -33,10 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="dataset directory (default: simulate, cached)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
     parser.add_argument("--epochs", type=int, help="QAT epochs (model default)")
+    parser.add_argument("--n-train", type=int, help="QAT train events per domain (model default)")
     parser.add_argument(
         "--events", type=int, default=VERIFY_EVENTS, help="test events for emulator vs C-sim"
     )
     parser.add_argument("--no-synth", action="store_true", help="skip RTL synthesis in the report")
+    parser.add_argument(
+        "--report-source",
+        choices=PREFER,
+        default="auto",
+        help="where report numbers come from (default: best available tool)",
+    )
     parser.add_argument("--force", action="store_true", help="redo QAT, export and report")
     parser.add_argument("--seed", type=int, default=1, help="seed of every step")
 
@@ -60,13 +68,16 @@ def ensure_run(args: argparse.Namespace, data_dir: Path) -> Path:
 
     qat_args = argparse.Namespace(
         model=args.model, da=args.da, lam=None, bits=None, epochs=args.epochs, batch_size=None,
-        lr=None, n_train=None, n_test=None, seed=args.seed,
+        lr=None, n_train=args.n_train, n_test=None, seed=args.seed,
     )  # fmt: skip
     cfg = build_config(qat_args, data_dir)
     out = run_dir(args.model, args.da)
     outputs = ("checkpoint.pt", "metrics.json", "predictions_test.h5")
     done = all((out / f).is_file() for f in outputs)
-    if done and not args.force and _read_json(out / "config.json") == cfg.to_dict():
+    wanted = cfg.to_dict()
+    saved = _read_json(out / "config.json") or {}
+    same_config = {key: saved.get(key) for key in wanted} == wanted
+    if done and same_config and not args.force:
         _say("qat", f"up to date: {out}")
         return out
     _say("qat", f"training {args.model} with --da {args.da} (lam={cfg.lam:g}) into {out}")
@@ -122,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
     _say("verify", comparison.message())
 
     _say("report", "latency and resources against the trigger budget ...")
-    report = build_report(project, fw, synth_rtl=not args.no_synth, seed=args.seed)
+    report = build_report(
+        project, fw, prefer=args.report_source, synth_rtl=not args.no_synth, seed=args.seed
+    )
     _, md_path = write_report(report, project)
     for note in report.notes:
         _say("report", f"note: {note}")

@@ -166,6 +166,16 @@ def _trace_input(layer: LayerIR, inputs: list[Any]) -> Any:
     return inputs[0].quantize(k, i, f, "WRAP", "TRN")
 
 
+def _used_fractional_bits(mantissas: np.ndarray, frac: int) -> int:
+    """Fractional bits the weight *values* use (e.g. an averaging matrix of 2**-5 in a type
+    with 11 fractional bits uses 5): products are exact in accum_t if it keeps these."""
+    nonzero = np.abs(mantissas[mantissas != 0])
+    if nonzero.size == 0:
+        return frac
+    lowest_set_bit = int(np.min(nonzero & -nonzero))
+    return frac - (lowest_set_bit.bit_length() - 1)
+
+
 def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
     """y = x @ W + b over the last axis (also pointwise conv1d), with accum_t semantics.
 
@@ -180,7 +190,7 @@ def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
     wt, bt = layer.tensor_types["weight"], layer.tensor_types["bias"]
     acc_t = FixedType.from_json(layer.attrs["accum_t"])
     x_frac = int(np.max(x.kif[2]))
-    prod_frac = x_frac + wt.fractional
+    prod_frac = x_frac + _used_fractional_bits(w_mant, wt.fractional)
     if acc_t.fractional < prod_frac:
         raise UnsupportedLayerError(
             f"layer {layer.name!r}: accum_t {acc_t.to_hls()} rounds each product; the RTL path "

@@ -154,3 +154,12 @@ def test_count_cells_reads_yosys_stat():
 """
     cells = synth.count_cells(text)
     assert synth.summarise(cells) == (3, 4, 1, 3, 2)
+
+
+def test_used_fractional_bits_of_weight_values():
+    from datrig.firmware.rtl import _used_fractional_bits
+
+    # 1/32 stored with 11 fractional bits (mantissa 64) uses 5 of them
+    assert _used_fractional_bits(np.array([[64, 0], [64, 64]]), 11) == 5
+    assert _used_fractional_bits(np.array([3, -5]), 4) == 4
+    assert _used_fractional_bits(np.array([0, 0]), 7) == 7

@@ -1,0 +1,115 @@
+"""The whole chain per shipped model, on tiny data: `datrig hls` then float vs emulated firmware.
+
+These are the README's "emulated vs float" checks that CI runs: for every shipped model a
+small model is trained, exported, its C-simulation compared bit for bit with the emulator on
+the run's test events, and the emulated firmware compared with the Brevitas model and with
+its float twin within the tolerances stated below.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from datrig.cli import main
+
+MODELS = ("photon_id", "photon_energy", "diphoton", "photon_id_gnn")
+# Stated tolerances, float twin vs emulated firmware (the quantization cost of a small model).
+AUC_TOLERANCE = 0.01
+RESPONSE_TOLERANCE = 0.01
+# Brevitas quantized model vs emulated firmware: the same arithmetic, at most one output LSB.
+MAX_LSB_DIFF = 1
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from datrig.sim.simulate import simulate
+
+    out = tmp_path_factory.mktemp("pipeline_data")
+    simulate(out, 12000, 12000, seed=11, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("pipeline_work")
+
+
+def _run_hls(model, tiny_data, workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    args = ["hls", "--model", model, "--data", str(tiny_data), "--epochs", "25"]
+    args += ["--n-train", "7200", "--events", "4800", "--no-synth", "--seed", "3"]
+    # photon_id exercises the RTL simulation; the others use the fast analytic estimate
+    args += ["--report-source", "auto" if model == "photon_id" else "estimate"]
+    assert main(args) == 0
+    run = workdir / "runs" / model / "disco"
+    project = workdir / "hls_projects" / model
+    return run, project
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
+    from datrig.emulate.io import load_ir
+    from datrig.emulate.runner import emulate
+    from datrig.firmware.csim import CsimLibrary
+
+    run, project = _run_hls(model, tiny_data, workdir, monkeypatch)
+    meta = json.loads((project / "datrig_project.json").read_text())
+    assert all(c["n_mismatch"] == 0 for c in meta["verification"].values()), meta["verification"]
+    assert (project / "report.json").is_file() and (project / "report.md").is_file()
+
+    with h5py.File(run / "predictions_test.h5", "r") as fh:
+        inputs = fh["inputs"][:]
+        events = fh["events"][:]
+        y_float = fh["output_float"][:].astype(np.float64)
+        y_quant = fh["output_quant"][:].astype(np.float64)
+        task = fh.attrs["task"]
+
+    ir = load_ir(project)
+    result = emulate(ir, inputs)
+    y_emu = result.output.reshape(len(inputs))
+    y_csim = CsimLibrary.from_project(project).predict(inputs).reshape(len(inputs))
+    n_diff = int(np.count_nonzero(y_emu != y_csim))
+    assert n_diff == 0, f"{n_diff} of {len(inputs)} events differ between emulator and C-sim"
+
+    lsb = result.output_type.lsb
+    lsb_diff = np.abs(y_emu - y_quant) / lsb
+    assert lsb_diff.max() <= MAX_LSB_DIFF, (
+        f"{int(np.count_nonzero(lsb_diff > MAX_LSB_DIFF))} events differ from Brevitas by more "
+        f"than {MAX_LSB_DIFF} LSB (max {lsb_diff.max():g})"
+    )
+    if task == "classification":
+        label = events["label"]
+        auc_float, auc_emu = roc_auc_score(label, y_float), roc_auc_score(label, y_emu)
+        assert abs(auc_float - auc_emu) <= AUC_TOLERANCE, (auc_float, auc_emu)
+    else:
+        response_float = np.median(events["e_raw"] * y_float / events["e_true"])
+        response_emu = np.median(events["e_raw"] * y_emu / events["e_true"])
+        assert abs(response_float - response_emu) <= RESPONSE_TOLERANCE
+
+
+def test_hls_skips_up_to_date_steps(tiny_data, workdir, monkeypatch, capsys):
+    """A second `datrig hls` with the same inputs retrains and re-exports nothing."""
+    run, project = _run_hls("photon_id", tiny_data, workdir, monkeypatch)
+    checkpoint_mtime = (run / "checkpoint.pt").stat().st_mtime_ns
+    project_mtime = (project / "datrig_project.json").stat().st_mtime_ns
+    capsys.readouterr()
+    _run_hls("photon_id", tiny_data, workdir, monkeypatch)
+    err = capsys.readouterr().err
+    assert "[qat] up to date" in err and "[export] up to date" in err
+    assert (run / "checkpoint.pt").stat().st_mtime_ns == checkpoint_mtime
+    assert (project / "datrig_project.json").stat().st_mtime_ns == project_mtime
+
+
+def test_hls_bad_firmware_config_fails_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("part: xcvu13p-flga2577-2-e\nclock_mhz: 200\n")
+    assert main(["hls", "--model", "photon_id", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "clock_mhz" in err[0]
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
