@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DATRIG_THREADS", "1")
+# sklearn/numpy OpenMP pools oversubscribe a 2-core machine (20 s tests took minutes)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

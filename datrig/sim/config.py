@@ -16,7 +16,7 @@ from datrig.errors import DatrigError
 
 # Bump whenever the physics code changes: cached default data (datrig.data.default) is
 # regenerated when the version or the config stored in a file differs.
-GENERATOR_VERSION = "toycalo-2"
+GENERATOR_VERSION = "toycalo-3"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ class DetectorConfig:
     noise_had: float = 0.06
     pileup_noise_per_sqrt_mu: float = 0.25  # multiplies the electronic noise by 1 + k*sqrt(mu/35)
     had_leak_fraction: float = 0.004  # EM energy deposited in the hadronic layer (punch/leak)
-    width_core_strips: float = 0.0035  # core Gaussian sigma [eta]
+    # Core Gaussian sigma [eta]. In the strips (early shower, ~0.6 strip pitch) a single photon
+    # has ws3 ~ 0.6 as in ATLAS, so a pi0 -> gamma gamma pair a few strips apart shows up.
+    width_core_strips: float = 0.0018
     width_core_middle: float = 0.0105
     width_core_back: float = 0.02
     width_jitter: float = 0.10  # shower-to-shower lateral width fluctuation (log-normal sigma)
@@ -67,12 +69,16 @@ class PhotonSampleConfig:
     pt_power: float = 3.0  # dN/dpT ~ pT^-power
     eta_max: float = 2.37
     crack: tuple[float, float] = (1.37, 1.52)  # excluded |eta| range
-    eta_meson_fraction: float = 0.2  # leading meson is an eta (else a pi0)
-    z_alpha: float = 3.0  # fragmentation z ~ z_min + (1 - z_min) * Beta(alpha, beta)
-    z_beta: float = 1.5
-    z_min: float = 0.4
-    hadron_core_alpha: float = 6.0  # fraction of hadron energy inside the cluster ~ Beta
-    hadron_core_beta: float = 18.0
+    # Leading meson is an eta (else a pi0): eta/pi0 ~ 0.5 at high pT in jets; its wide
+    # gamma gamma (or 3 pi0) pattern is resolved in the strips.
+    eta_meson_fraction: float = 0.3
+    z_alpha: float = 1.6  # fragmentation z ~ z_min + (1 - z_min) * Beta(alpha, beta)
+    z_beta: float = 1.2
+    z_min: float = 0.12
+    # Fraction of the other hadrons' energy inside the cluster ~ Beta (mean ~5 %): most of the
+    # rest of the jet lands in the isolation cone, not in the 3x7 core.
+    hadron_core_alpha: float = 2.0
+    hadron_core_beta: float = 40.0
     hadron_em_fraction: float = 0.35  # fraction of a hadron deposit in the EM layers
     hadron_width: float = 0.035  # lateral sigma of hadron deposits [eta]
     charged_fraction: float = 0.62  # of hadron energy, carried by tracks

@@ -1,9 +1,15 @@
 """Jet fakes: a leading pi0/eta -> gamma gamma plus the jet's other hadrons.
 
-The fragmentation variable z = E_leading / E_jet drives everything that distinguishes fakes:
-small z means more hadronic energy next to the candidate, hence *both* wider, leakier showers
-(the part of the hadrons inside the cluster) *and* larger isolation (the part in the cone).
-That shared cause is what correlates a shower-shape classifier with isolation.
+Two independent pieces of physics make a fake, mirroring the ATLAS photon-ID picture:
+
+- The leading meson's two-photon structure: opening angle ~ 2m/E (m / (E sqrt(u(1-u))) for an
+  energy sharing u), oriented at random. It depends only on the meson's mass, energy and decay,
+  *not* on the fragmentation, and is what the strip variables (Eratio, DeltaE, ws3, wstot,
+  fside) resolve; pairs split mostly in phi stay unresolved (the strips are 0.1 wide in phi).
+- The fragmentation variable z = E_leading / E_jet: small z means more hadronic energy next to
+  the candidate, hence *both* leakier, wider showers (Rhad, f3, Reta tails: the part of the
+  hadrons inside the cluster) *and* larger isolation (the part in the cone). That shared cause
+  is what correlates a shower-shape classifier with isolation.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ correlations follow from the showers. Definitions as in the ATLAS photon-ID pape
 - weta2  = energy-weighted eta width in 3x5 middle cells [eta]
 - ws3    = width over the 3 strips around the hottest strip [strips]
 - wstot  = width over +-10 strips around the hottest strip [strips]
-- Eratio = (E1 - E2) / (E1 + E2) of the two highest strip maxima; DeltaE = E2 - Emin [GeV]
+- Eratio = (E1 - E2) / (E1 + E2) of the two highest strip maxima in the 0.125-wide strip
+  window (all 40 strips); DeltaE = E2 - Emin between them [GeV]
 - fside  = (E(+-3 strips) - E(+-1 strip)) / E(+-1 strip)
 - f1, f3 = strip / back-layer fraction of the cluster energy
 """
@@ -20,7 +21,7 @@ from datrig.sim.showers import CellDeposits
 
 _EPS = 1e-6
 STRIP_SEARCH = (12, 28)  # hottest strip searched in the central 16 strips
-STRIP_HALF = 10  # wstot / second-maximum window: +-10 strips
+STRIP_HALF = 10  # wstot window: +-10 strips
 CLUSTER_STRIPS = (8, 32)  # 24 strips = 3 middle cells in eta
 
 
@@ -81,19 +82,21 @@ def shower_shapes(dep: CellDeposits, energies: dict[str, np.ndarray]) -> dict[st
     e7 = pos[:, c - 3 : c + 4].sum(axis=1)
     out["fside"] = _safe_div(e7 - e3, e3)
 
-    # Second maximum: highest local maximum in the window other than the hottest strip.
-    inner = win[:, 1:-1]
-    is_max = (inner > win[:, :-2]) & (inner >= win[:, 2:])
-    is_max[:, c - 1] = False
+    # Second maximum: highest local maximum other than the hottest strip, searched (as in
+    # ATLAS) over the whole 0.125-wide strip window, so widely split eta -> gamma gamma count.
+    inner = strips[:, 1:-1]
+    is_max = (inner > strips[:, :-2]) & (inner >= strips[:, 2:])
+    is_max[np.arange(n), np.clip(i1 - 1, 0, inner.shape[1] - 1)] = False
     cand = np.where(is_max, inner, -np.inf)
     j2 = np.argmax(cand, axis=1)
-    has2 = np.isfinite(cand[np.arange(n), j2]) & (cand[np.arange(n), j2] > 0)
-    e2 = np.where(has2, inner[np.arange(n), j2], 0.0)
-    k2 = j2 + 1  # index in win
-    between_lo = np.minimum(k2, c)[:, None]
-    between_hi = np.maximum(k2, c)[:, None]
-    idx = np.arange(win.shape[1])[None, :]
-    emin = np.where((idx >= between_lo) & (idx <= between_hi), win, np.inf).min(axis=1)
+    best = cand[np.arange(n), j2]
+    has2 = np.isfinite(best) & (best > 0)
+    e2 = np.where(has2, best, 0.0)
+    k2 = j2 + 1  # index in strips
+    between_lo = np.minimum(k2, i1)[:, None]
+    between_hi = np.maximum(k2, i1)[:, None]
+    idx = np.arange(strips.shape[1])[None, :]
+    emin = np.where((idx >= between_lo) & (idx <= between_hi), strips, np.inf).min(axis=1)
     out["Eratio"] = _safe_div(e1 - e2, e1 + e2)
     out["DeltaE"] = np.where(has2, e2 - emin, 0.0)
     out["f1"] = _safe_div(energies["e_l1"], e_raw)

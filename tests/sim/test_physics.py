@@ -1,4 +1,4 @@
-"""The toy contains the problems domain adaptation exists to solve (issue 2, items 1-4).
+"""The toy contains the problems domain adaptation exists to solve (issue 2, items 1-3).
 
 Every check uses real statistics on a freshly simulated sample; the printed numbers are the
 measured values (run with -s to see them).
@@ -30,19 +30,6 @@ def _fit_classifier(x: np.ndarray, y: np.ndarray, seed: int = 0) -> HistGradient
     return clf.fit(x, y)
 
 
-def _jsd(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence (base 2) of two histograms."""
-    p = p / p.sum()
-    q = q / q.sum()
-    m = 0.5 * (p + q)
-
-    def kl(a, b):
-        nz = a > 0
-        return float(np.sum(a[nz] * np.log2(a[nz] / b[nz])))
-
-    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
-
-
 def test_isolation_problem_is_real(toy_dir):
     """(1) A shower-shape ID trained on sim is correlated with iso_calo among fakes."""
     cols = read_columns(toy_dir / "photons_sim.h5", [*SHOWER_SHAPES, "iso_calo", "label"])
@@ -59,6 +46,66 @@ def test_isolation_problem_is_real(toy_dir):
     print(f"photon-ID AUC {auc:.3f}; dCor(score, iso_calo | fakes) = {dc:.3f}")
     assert auc > 0.8, f"shower shapes should separate photons from fakes, AUC {auc:.3f}"
     assert dc >= 0.1
+
+
+# Shower shapes that do not depend on the jet's fragmentation z at fixed candidate pT: the strip
+# variables resolving the leading meson's gamma gamma pair plus the middle-layer core widths.
+Z_INDEPENDENT = ("Reta", "Rphi", "weta2", "ws3", "wstot", "Eratio", "DeltaE", "fside", "f1", "eta")
+N_PT_BINS = 20
+
+
+def _rejection_at_80(y: np.ndarray, score: np.ndarray) -> float:
+    """1 / (fake efficiency) of the cut keeping 80 % of the prompt photons."""
+    cut = np.quantile(score[y == 1], 0.2)
+    return float(1.0 / np.mean(score[y == 0] > cut))
+
+
+def _flatten_in_pt(score: np.ndarray, pt: np.ndarray, y: np.ndarray, train: np.ndarray):
+    """Map each score to the training fakes' score CDF in its pT bin, so the fake score
+    distribution no longer depends on pT: the decorrelation a penalised network with pT as an
+    input can learn (the strips' pi0 resolution falls like 1/pT and the jet's isolation grows
+    like pT, so an un-flattened strip score is isolation-correlated through pT alone)."""
+    ref = train & (y == 0)
+    edges = np.quantile(pt[ref], np.linspace(0.0, 1.0, N_PT_BINS + 1))[1:-1]
+    bins = np.digitize(pt, edges)
+    out = np.empty_like(score)
+    for b in range(N_PT_BINS):
+        cdf = np.sort(score[ref & (bins == b)])
+        out[bins == b] = np.searchsorted(cdf, score[bins == b]) / len(cdf)
+    return out
+
+
+def test_strips_carry_the_isolation_independent_discrimination(toy_dir):
+    """Photon ID can be decorrelated from isolation at small cost (the premise of issue 3).
+
+    (a) all shapes + pT, eta: the score is isolation-correlated among fakes (dCor >= 0.1);
+    (b) the z-independent shapes + pT, flattened in pT: most of the rejection at 80 % signal
+    efficiency is kept at a fraction of (a)'s distance correlation. Measured (3 seeds, 60k):
+    R_b ~ 0.54 R_a at dCor_b ~ 0.3 dCor_a; the old toy (strips weak) had R_b ~ 0.3 R_a. The
+    ceiling is physical: pi0 pairs split mostly in phi are invisible in the 0.1-wide strips.
+    """
+    names = [*SHOWER_SHAPES, "pt", "eta", "iso_calo", "label"]
+    cols = read_columns(toy_dir / "photons_sim.h5", names)
+    y = cols["label"].astype(int)
+    tr = np.arange(len(y)) < len(y) * HALF
+    te_fake = ~tr & (y == 0)
+    iso = cols["iso_calo"][te_fake][:5000].astype(np.float64)
+    res = {}
+    for name, feats in (("a", [*SHOWER_SHAPES, "pt", "eta"]), ("b", [*Z_INDEPENDENT, "pt"])):
+        x = _matrix(cols, feats)
+        score = _fit_classifier(x[tr], y[tr]).predict_proba(x)[:, 1]
+        if name == "b":
+            score = _flatten_in_pt(score, cols["pt"].astype(np.float64), y, tr)
+        rej = _rejection_at_80(y[~tr], score[~tr])
+        res[name] = rej, dcor.distance_correlation(score[te_fake][:5000], iso)
+    (rej_a, dc_a), (rej_b, dc_b) = res["a"], res["b"]
+    print(
+        f"(a) all shapes: R80 {rej_a:.1f}, dCor {dc_a:.3f}; (b) z-independent, pT-flat: "
+        f"R80 {rej_b:.1f} ({rej_b / rej_a:.2f} x), dCor {dc_b:.3f} ({dc_b / dc_a:.2f} x)"
+    )
+    assert dc_a >= 0.1
+    assert dc_b <= 0.6 * dc_a, "the z-independent score should be nearly isolation-free"
+    assert rej_b >= 0.5 * rej_a, "the strips should carry most of the rejection"
 
 
 def test_mismodelling_real_but_subtle(toy_dir):
@@ -175,46 +222,6 @@ def test_stochastic_term(toy_dir):
     print(f"resolution fit: a = {a:.3f} sqrt(GeV), b = {b:.3f} GeV (fixed), c = {cc:.4f}")
     assert 0.07 <= a <= 0.2
     assert cc < 0.03
-
-
-def test_mass_sculpting(toy_dir):
-    """(4) A classifier on the raw photon pT's and pT_gg sculpts the background m_gg; one on
-    pT/m_gg much less."""
-    raw = ["pt1", "pt2", "pt_gg"]
-    scaled = ["pt1_over_mgg", "pt2_over_mgg", "pt_gg_over_mgg"]
-    cols = read_columns(toy_dir / "diphoton_sim.h5", [*raw, *scaled[:3], "m_gg", "label"])
-    y = cols["label"]
-    n = len(y)
-    tr = np.arange(n) < n * HALF
-    te_sig, te_bkg = ~tr & (y == 1), ~tr & (y == 0)
-    m_bkg = cols["m_gg"][te_bkg]
-    bins = np.linspace(105.0, 160.0, 12)
-    jsd = {}
-    pass_frac = {}
-    for name, feats in (("raw", raw), ("scaled", scaled)):
-        x = _matrix(cols, feats)
-        clf = _fit_classifier(x[tr], y[tr])
-        cut = np.median(clf.predict_proba(x[te_sig])[:, 1])  # 50 % signal efficiency
-        passed = clf.predict_proba(x[te_bkg])[:, 1] > cut
-        pass_frac[name] = passed.mean()
-        assert passed.sum() > 100 and (~passed).sum() > 100, f"{name}: degenerate cut"
-        hp, hf = np.histogram(m_bkg[passed], bins)[0], np.histogram(m_bkg[~passed], bins)[0]
-        jsd[name] = _jsd(hp.astype(float), hf.astype(float))
-    rng = np.random.default_rng(0)
-    floors = []
-    for name in ("raw", "scaled"):
-        for _ in range(20):
-            passed = rng.random(len(m_bkg)) < pass_frac[name]
-            hp, hf = np.histogram(m_bkg[passed], bins)[0], np.histogram(m_bkg[~passed], bins)[0]
-            floors.append(_jsd(hp.astype(float), hf.astype(float)))
-    floor = float(np.mean(floors) + 3 * np.std(floors))
-    print(
-        f"background JSD at 50% signal eff: raw {jsd['raw']:.2e}, scaled {jsd['scaled']:.2e}, "
-        f"floor {floor:.2e} (bkg pass fractions {pass_frac['raw']:.3f}, "
-        f"{pass_frac['scaled']:.3f})"
-    )
-    assert jsd["raw"] > 5 * floor
-    assert jsd["scaled"] < 0.3 * jsd["raw"]
 
 
 @pytest.mark.parametrize("field", ["Rhad", "Reta", "weta2", "wstot", "Eratio", "iso_calo"])

@@ -36,6 +36,18 @@ def test_two_maxima_in_the_strips():
     assert shapes["wstot"][0] == pytest.approx(np.sqrt((w * d**2).sum() / w.sum()))
 
 
+def test_second_maximum_searched_over_the_whole_strip_window():
+    """A widely split eta -> gamma gamma (14 strips apart) still gives a second maximum."""
+    dep = _empty()
+    dep.strips[0, 12:15] = [1.0, 8.0, 1.0]  # hottest at 13
+    dep.strips[0, 26:29] = [0.5, 3.0, 0.5]  # second at 27, outside +-10 strips
+    dep.strips[0, 20] = 0.25  # minimum between them is 0 (strips 15..19)
+    dep.middle[0, 3, 3] = 20.0
+    shapes = shower_shapes(dep, layer_energies(dep))
+    assert shapes["Eratio"][0] == pytest.approx((8.0 - 3.0) / 11.0)
+    assert shapes["DeltaE"][0] == pytest.approx(3.0)
+
+
 def test_single_photon_like_strips_have_no_second_maximum():
     dep = _empty()
     dep.strips[0, 19:22] = [1.0, 5.0, 1.0]
