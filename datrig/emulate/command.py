@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from datrig.atomic import atomic_path, write_json
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import DatrigError
+from datrig.export.inputs import read_inputs
 from datrig.paths import hls_project_dir
 from datrig.provenance import sidecar
 
@@ -31,32 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fast (default) or the int64 stepwise reference; both give identical bits",
     )
     parser.add_argument("--seed", type=int, default=0, help="recorded only: emulation is exact")
-
-
-def read_inputs(path: Path) -> np.ndarray:
-    """Float inputs from ``.npy`` or the ``inputs`` dataset of a predictions_test.h5."""
-    if not path.is_file():
-        raise DatrigError(f"input file {path} does not exist")
-    if path.suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise SchemaError(f"{path} is not a plain numeric .npy file ({exc})") from None
-    elif path.suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as fh:
-            if "inputs" not in fh:
-                raise SchemaError(
-                    f"{path} has no 'inputs' dataset; expected a predictions_test.h5 from "
-                    "`datrig qat` (see docs/artefacts.md)"
-                )
-            x = fh["inputs"][...]
-    else:
-        raise DatrigError(f"unsupported input format {path.suffix!r}; use .npy or .h5")
-    if not np.issubdtype(x.dtype, np.number):
-        raise SchemaError(f"{path}: inputs must be numeric, got dtype {x.dtype}")
-    return x
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,21 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from datrig.data.schema import SHOWER_SHAPES
 from datrig.errors import DatrigError
-
-SHOWER_SHAPES = (
-    "Rhad",
-    "Reta",
-    "Rphi",
-    "weta2",
-    "ws3",
-    "wstot",
-    "Eratio",
-    "DeltaE",
-    "fside",
-    "f1",
-    "f3",
-)
 
 
 @dataclass
