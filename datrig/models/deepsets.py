@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from datrig.errors import DatrigError
+from datrig.models.latent import EncoderHeadSequential
 from datrig.quant import layers
 from datrig.quant.config import QuantConfig
 
@@ -34,7 +35,7 @@ def averaging_matrix(n_channels: int, n_cells: int) -> torch.Tensor:
     return weight
 
 
-class QuantDeepSets(nn.Sequential):
+class QuantDeepSets(EncoderHeadSequential):
     """Per-node ``n_features -> node_widths...``, mean pooling, head ``-> 1``."""
 
     def __init__(
@@ -63,17 +64,3 @@ class QuantDeepSets(nn.Sequential):
             self.pool.weight.copy_(averaging_matrix(n_prev, n_cells))
         self.pool.weight.requires_grad_(False)
         self.n_head_modules = 2
-
-    def encode(self, x: torch.Tensor):
-        for module in list(self)[: -self.n_head_modules]:
-            x = module(x)
-        return x
-
-    def head(self, z) -> torch.Tensor:
-        for module in list(self)[-self.n_head_modules :]:
-            z = module(z)
-        return z
-
-    def forward_with_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.encode(x)
-        return self.head(z).reshape(-1), z.value if hasattr(z, "value") else z

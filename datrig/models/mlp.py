@@ -12,15 +12,12 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from datrig.models.latent import EncoderHeadSequential
 from datrig.quant import layers
 from datrig.quant.config import QuantConfig
 
 
-def _value(x) -> torch.Tensor:
-    return x.value if hasattr(x, "value") else x
-
-
-class QuantMLP(nn.Sequential):
+class QuantMLP(EncoderHeadSequential):
     """``n_inputs -> hidden... -> 1`` with power-of-two fixed-point quantizers everywhere."""
 
     def __init__(
@@ -40,19 +37,3 @@ class QuantMLP(nn.Sequential):
         with torch.no_grad():
             self.fc_out.bias.fill_(output_init)
         self.n_head_modules = 2  # fc_out, output_quant
-
-    def encode(self, x: torch.Tensor):
-        """Latent representation (output of the last hidden ReLU, a QuantTensor)."""
-        for module in list(self)[: -self.n_head_modules]:
-            x = module(x)
-        return x
-
-    def head(self, z) -> torch.Tensor:
-        for module in list(self)[-self.n_head_modules :]:
-            z = module(z)
-        return z
-
-    def forward_with_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(output (N,), latent (N, hidden[-1]) as a plain tensor)."""
-        z = self.encode(x)
-        return self.head(z).reshape(-1), _value(z)

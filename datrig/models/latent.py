@@ -1,0 +1,37 @@
+"""The encoder/head split every datrig model offers, for penalties on the latent (``frt``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def plain_tensor(x) -> torch.Tensor:
+    """The float values of a Brevitas QuantTensor (or ``x`` itself if already a tensor)."""
+    return x.value if hasattr(x, "value") else x
+
+
+class EncoderHeadSequential(nn.Sequential):
+    """An ``nn.Sequential`` whose last ``n_head_modules`` modules form the task head.
+
+    Keeping the model one flat Sequential is what makes it export cleanly to QONNX; the split
+    is only a view used during training.
+    """
+
+    n_head_modules: int = 2
+
+    def encode(self, x: torch.Tensor):
+        """Latent representation: the output of the module just before the head."""
+        for module in list(self)[: -self.n_head_modules]:
+            x = module(x)
+        return x
+
+    def head(self, z) -> torch.Tensor:
+        for module in list(self)[-self.n_head_modules :]:
+            z = module(z)
+        return z
+
+    def forward_with_latent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output (N,), latent as a plain tensor)."""
+        z = self.encode(x)
+        return self.head(z).reshape(-1), plain_tensor(z)
