@@ -51,9 +51,22 @@ def _requested_command(argv: Sequence[str] | None) -> str | None:
     return next((a for a in args if not a.startswith("-")), None)
 
 
+def _quiet_third_party_warnings() -> None:
+    """Brevitas/qonnx/torch.onnx warn on every export about things datrig handles or verifies
+    (missing optional kernels, Gemm opset notes); keep the user's terminal for datrig's own
+    messages. hls4ml's warnings stay visible."""
+    import logging
+    import warnings
+
+    for module in ("brevitas", "qonnx", "torch.onnx"):
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    _quiet_third_party_warnings()
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args) or 0)

@@ -57,9 +57,10 @@ class Comparison:
             extra += f", inputs on the {self.input_grid} grid"
         if self.tolerance_basis:
             extra += f"; tolerance from {self.tolerance_basis}"
+        first = f"first event {self.first_event}, " if self.first_event is not None else ""
         return (
             f"{self.name}: {self.n_mismatch} of {self.n_events} events differ{what} {mode} "
-            f"(first event {self.first_event}, max |diff| {self.max_abs_diff:.4g}{extra}){where}"
+            f"({first}max |diff| {self.max_abs_diff:.4g}{extra}){where}"
         )
 
 
