@@ -6,6 +6,7 @@ Uses matplotlib's object API with the Agg canvas directly, so no global backend 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -128,29 +129,45 @@ def score_sim_data_plot(
 def binned_efficiency_plot(
     path: Path, series: Mapping[tuple[str, str], Mapping[str, np.ndarray]], xlabel: str, title: str
 ) -> Path:
-    """Background efficiency at the working point in bins of the protected variable."""
-    fig, axes = _figure()
+    """Background efficiency at the working point in bins of the protected variable.
+
+    The bins are equal-population, so their widths span orders of magnitude (isolation has a
+    long tail): the x axis is the bin number, labelled with each bin's range, and the series
+    are offset slightly so error bars do not hide each other. A flat line is a decorrelated
+    classifier.
+    """
+    fig, axes = _figure(width=7.6)
     ax = axes[0, 0]
     methods = sorted({m for m, _ in series})
-    for (method, column), s in series.items():
+    edges = None
+    for i, ((method, column), s) in enumerate(series.items()):
         edges = np.asarray(s["edges"], dtype=float)
-        centres = 0.5 * (edges[1:] + edges[:-1])
+        x = np.arange(len(edges) - 1) + 0.08 * (i - 0.5 * (len(series) - 1))
         ax.errorbar(
-            centres,
+            x,
             s["eff"],
             yerr=s["err"],
-            xerr=0.5 * np.diff(edges),
             fmt=COLUMN_MARKER.get(column, "o"),
+            linestyle="-" if column == "firmware" else ":",
             color=_color(method, methods.index(method)),
             label=f"{method} ({column})",
             capsize=2,
             markersize=4,
         )
+    if edges is not None:
+        ax.set_xticks(np.arange(len(edges) - 1))
+        ax.set_xticklabels(
+            [f"{lo:.3g}–{hi:.3g}" for lo, hi in itertools.pairwise(edges)],
+            rotation=40,
+            ha="right",
+            fontsize=8,
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("background efficiency")
+    ax.set_ylim(bottom=0)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncols=2)
     return _save(fig, path)
 
 
