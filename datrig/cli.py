@@ -55,12 +55,10 @@ def _quiet_third_party_warnings() -> None:
     """Brevitas/qonnx/torch.onnx warn on every export about things datrig handles or verifies
     (missing optional kernels, Gemm opset notes); keep the user's terminal for datrig's own
     messages. hls4ml's warnings stay visible."""
-    import logging
     import warnings
 
     for module in ("brevitas", "qonnx", "torch.onnx"):
         warnings.filterwarnings("ignore", category=UserWarning, module=module)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

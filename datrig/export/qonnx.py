@@ -63,9 +63,13 @@ SUPPORTED_OPS = frozenset(
 
 def brevitas_to_qonnx(model: Any, example_input: Any, path: str | os.PathLike[str]) -> Path:
     """Export a Brevitas module with the QONNX exporter (not QCDQ) to ``path``."""
+    import logging
+
     import torch
     from brevitas.export import export_qonnx
 
+    # torch's exporter logs a warning per missing torchvision op on every export
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     model.eval()
     with torch.no_grad():
         export_qonnx(model, example_input, export_path=str(path))
