@@ -243,14 +243,24 @@ def _simulate_into(
     meas.extra["rtl_sim_seconds"] = round(sim.seconds, 3)
 
 
+# yosys synth_xilinx took ~30-60 s for a 13k-LUT MLP here and grows faster than linearly.
+MAX_YOSYS_LUT = 80_000
+
+
 def _synthesise_into(
     meas: Measurements, design: Any, budgets: Budgets, run: bool, fallback: Source
 ) -> None:
     reason = None
+    estimated_lut = design.traced.estimated_lut
     if not run:
         reason = "yosys synthesis skipped (--no-synth)"
     elif synth.yosys_version() is None:
         reason = "yosys not found"
+    elif estimated_lut > MAX_YOSYS_LUT:
+        reason = (
+            f"yosys synthesis skipped: ~{estimated_lut:,.0f} LUT by da4ml's model exceeds "
+            f"{MAX_YOSYS_LUT:,} (yosys would take tens of minutes on this design)"
+        )
     if reason is None:
         res = synth.synthesise(design, part=budgets.part)
         src = Source("yosys synth_xilinx", res.version, DA_RTL, MEASURED_SYNTH)

@@ -140,3 +140,16 @@ def test_rtl_report_without_synthesis(tmp_path):
     assert rep.details["rtl_sim_events_bit_exact"] == 200
     assert any("Vivado/Vitis" in n for n in rep.notes)
     assert (tmp_path / "rtl" / "src").is_dir()
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_designs_too_large_for_yosys_use_the_cost_model(tmp_path, monkeypatch):
+    from datrig.firmware import report
+
+    monkeypatch.setattr(report, "MAX_YOSYS_LUT", 1)
+    save_ir(tiny_mlp(), tmp_path)
+    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=True, seed=3, n_events=50)
+    assert rep.get("lut").source.tool == "da4ml"
+    assert any("yosys synthesis skipped" in n and "exceeds 1" in n for n in rep.notes)
