@@ -33,28 +33,25 @@ class ConstPoTWeight(IntQuant, PerTensorPoTScaling8bit, WeightQuantSolver):
     scaling_impl_type = ScalingImplType.CONST
 
 
-def input_quant(bits: int, max_val: float) -> QuantIdentity:
-    """Signed constant-scale quantizer on the (already normalised) network input."""
+def _const_scale_identity(bits: int, max_val: float, *, return_quant_tensor: bool):
     return QuantIdentity(
         act_quant=Int8ActPerTensorFixedPointMinMaxInit,
         scaling_impl_type=ScalingImplType.CONST,
         min_val=-float(max_val),
         max_val=float(max_val),
         bit_width=bits,
-        return_quant_tensor=True,
+        return_quant_tensor=return_quant_tensor,
     )
+
+
+def input_quant(bits: int, max_val: float) -> QuantIdentity:
+    """Signed constant-scale quantizer on the (already normalised) network input."""
+    return _const_scale_identity(bits, max_val, return_quant_tensor=True)
 
 
 def output_quant(bits: int, max_val: float) -> QuantIdentity:
     """Signed constant-scale quantizer on the network output (hls4ml needs its precision)."""
-    return QuantIdentity(
-        act_quant=Int8ActPerTensorFixedPointMinMaxInit,
-        scaling_impl_type=ScalingImplType.CONST,
-        min_val=-float(max_val),
-        max_val=float(max_val),
-        bit_width=bits,
-        return_quant_tensor=False,
-    )
+    return _const_scale_identity(bits, max_val, return_quant_tensor=False)
 
 
 def linear(n_in: int, n_out: int, bits: LayerBits) -> QuantLinear:
