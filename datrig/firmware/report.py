@@ -214,7 +214,14 @@ def _rtl_measurements(
             "checked (no place and route)"
         )
         model_src = Source("da4ml", da_version, DA_RTL, ESTIMATE_TOOL)
-        _simulate_into(meas, design, x, expected, model_src)
+        n_sim = n_events
+        if traced.estimated_lut > MAX_FULL_RTL_SIM_LUT and n_events > LARGE_DESIGN_SIM_EVENTS:
+            n_sim = LARGE_DESIGN_SIM_EVENTS
+            meas.notes.append(
+                f"large design (~{traced.estimated_lut:,.0f} LUT): RTL simulated on {n_sim} of "
+                f"the {n_events} events (all {n_events} checked in da4ml's interpreter)"
+            )
+        _simulate_into(meas, design, x[:n_sim], expected[:n_sim], model_src)
         _synthesise_into(meas, design, budgets, run_synth, model_src)
     return meas
 
@@ -242,6 +249,10 @@ def _simulate_into(
     meas.extra["rtl_sim_events_bit_exact"] = sim.n_events
     meas.extra["rtl_sim_seconds"] = round(sim.seconds, 3)
 
+
+# iverilog simulates ~3 events/s of a 200k-LUT netlist here: large designs get fewer events.
+MAX_FULL_RTL_SIM_LUT = 50_000
+LARGE_DESIGN_SIM_EVENTS = 64
 
 # yosys synth_xilinx took ~30-60 s for a 13k-LUT MLP here and grows faster than linearly.
 MAX_YOSYS_LUT = 80_000

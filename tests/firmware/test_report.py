@@ -153,3 +153,16 @@ def test_designs_too_large_for_yosys_use_the_cost_model(tmp_path, monkeypatch):
     rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=True, seed=3, n_events=50)
     assert rep.get("lut").source.tool == "da4ml"
     assert any("yosys synthesis skipped" in n and "exceeds 1" in n for n in rep.notes)
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
+def test_large_designs_simulate_fewer_events(tmp_path, monkeypatch):
+    from datrig.firmware import report
+
+    monkeypatch.setattr(report, "MAX_FULL_RTL_SIM_LUT", 1)
+    monkeypatch.setattr(report, "LARGE_DESIGN_SIM_EVENTS", 16)
+    save_ir(tiny_mlp(), tmp_path)
+    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=False, seed=3, n_events=100)
+    assert rep.details["rtl_sim_events_bit_exact"] == 16
+    assert any("RTL simulated on 16 of the 100 events" in n for n in rep.notes)
