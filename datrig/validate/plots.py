@@ -216,6 +216,9 @@ def figure_of_merit_plot(
             )
     if log_y:
         ax.set_yscale("log")
+    xs = [x for x, _ in points.values() if np.isfinite(x)]
+    if xs and min(xs) > 0 and max(xs) > 20 * min(xs):  # 1/JSD spans decades (DisCo paper)
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
