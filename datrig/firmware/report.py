@@ -250,7 +250,8 @@ def _simulate_into(
     meas.extra["rtl_sim_seconds"] = round(sim.seconds, 3)
 
 
-# iverilog simulates ~3 events/s of a 200k-LUT netlist here: large designs get fewer events.
+# iverilog took > 6 min for 1000 events of a 200k-LUT netlist here (~2.5 min for 64): large
+# designs get fewer simulated events.
 MAX_FULL_RTL_SIM_LUT = 50_000
 LARGE_DESIGN_SIM_EVENTS = 64
 
