@@ -98,8 +98,8 @@ PHOTON_ID = ModelSpec(
     output_kind="logit",
     build=_build_mlp,
     hidden=(32, 16),
-    # lam scan on the default data (quantized, sim test): disco 3 -> dCor/2.2 at -9 % rejection,
-    # 8 -> /2.7 at -31 %, 20 -> /4.3 at -48 %; adversarial 5 -> /2.0 at -41 %
+    # lam scan on the default data (toycalo-3, quantized, sim test): disco 3 -> dCor/2.4 at
+    # -12 % rejection@80 %, 10 -> /4.3 at -36 %, 30 -> /4.8 at -49 %; adversarial 5 -> /2.3 at -21 %
     default_lam={"none": 0.0, "disco": 3.0, "adversarial": 5.0, "frt": 1.0},
     default_batch_size=2048,
 )

@@ -54,32 +54,24 @@ def output_quant(bits: int, max_val: float) -> QuantIdentity:
     return _const_scale_identity(bits, max_val, return_quant_tensor=False)
 
 
+def _weight_and_bias_quant(bits: LayerBits) -> dict:
+    """Power-of-two fixed-point weight and bias quantizers shared by every weighted layer."""
+    return {
+        "weight_quant": Int8WeightPerTensorFixedPoint,
+        "weight_bit_width": bits.weight,
+        "bias_quant": Int8BiasPerTensorFixedPointInternalScaling,
+        "bias_bit_width": bits.bias,
+        "return_quant_tensor": False,
+    }
+
+
 def linear(n_in: int, n_out: int, bits: LayerBits) -> QuantLinear:
-    return QuantLinear(
-        n_in,
-        n_out,
-        bias=True,
-        weight_quant=Int8WeightPerTensorFixedPoint,
-        weight_bit_width=bits.weight,
-        bias_quant=Int8BiasPerTensorFixedPointInternalScaling,
-        bias_bit_width=bits.bias,
-        return_quant_tensor=False,
-    )
+    return QuantLinear(n_in, n_out, bias=True, **_weight_and_bias_quant(bits))
 
 
 def conv1x1(n_in: int, n_out: int, bits: LayerBits) -> QuantConv1d:
     """Per-node dense layer of a Deep Sets network: Conv1d with kernel 1 over (N, C, nodes)."""
-    return QuantConv1d(
-        n_in,
-        n_out,
-        kernel_size=1,
-        bias=True,
-        weight_quant=Int8WeightPerTensorFixedPoint,
-        weight_bit_width=bits.weight,
-        bias_quant=Int8BiasPerTensorFixedPointInternalScaling,
-        bias_bit_width=bits.bias,
-        return_quant_tensor=False,
-    )
+    return QuantConv1d(n_in, n_out, kernel_size=1, bias=True, **_weight_and_bias_quant(bits))
 
 
 def relu(bits: int, max_val: float) -> QuantReLU:
