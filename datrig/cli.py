@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from datrig.errors import DatrigError
@@ -66,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _quiet_third_party_warnings()
     module = importlib.import_module(COMMANDS[args.command][0])
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(module.run(args) or 0)
     except DatrigError as exc:
@@ -74,6 +78,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"datrig {args.command}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"datrig {args.command}: terminated; no partial output was kept", file=sys.stderr)
+        return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM as an exception, so ``finally`` blocks remove temporary outputs (batch systems
+    and CI time-outs send SIGTERM; the default action would skip all cleanup)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 if __name__ == "__main__":

@@ -93,3 +93,54 @@ def test_outputs_get_normal_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return int(proc.stdout)
+
+
+def test_leftovers_of_dead_writers_are_swept(tmp_path):
+    from datrig.atomic import _host
+
+    dead = tmp_path / f"{TMP_PREFIX}{_host()}-{_dead_pid()}-abc"
+    (dead / "sub").mkdir(parents=True)
+    dead_file = tmp_path / f"{TMP_PREFIX}{_host()}-{_dead_pid()}-x.h5"
+    dead_file.write_bytes(b"half")
+    live = tmp_path / f"{TMP_PREFIX}{_host()}-{os.getpid()}-live"
+    live.mkdir()
+    foreign = tmp_path / f"{TMP_PREFIX}otherhost-{_dead_pid()}-nfs"
+    foreign.mkdir()
+    write_json(tmp_path / "a.json", {})
+    assert not dead.exists() and not dead_file.exists()
+    assert live.exists(), "a running writer's temporary must survive"
+    assert foreign.exists(), "another host's temporary must survive (shared filesystems)"
+
+
+def test_sigterm_removes_partial_output(tmp_path):
+    """A SIGTERM mid-write (batch kill, CI time-out) unwinds: exit 143, no temporaries."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datrig.cli", "simulate", "--out", str(out), "--n", "3000000",
+         "--quiet", "--seed", "1"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out.exists() and any(p.name.startswith(TMP_PREFIX) for p in out.iterdir())):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "simulate never started writing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated; no partial output was kept" in err
+    assert [p.name for p in out.iterdir()] == []

@@ -70,8 +70,7 @@ def export_checkpoint(
 
     loaded = load_checkpoint(checkpoint)
     example = _example_input(loaded.model, calib_inputs, torch)
-    onnx_path = qx.temporary_onnx_path()
-    try:
+    with qx.temporary_onnx_path() as onnx_path:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             qx.brevitas_to_qonnx(loaded.model, example, onnx_path)
         return export_qonnx_model(
@@ -84,8 +83,6 @@ def export_checkpoint(
             source=Path(checkpoint),
             source_kind="checkpoint",
         )
-    finally:
-        onnx_path.unlink(missing_ok=True)
 
 
 def export_qonnx_model(

@@ -6,8 +6,10 @@ against: its ``Quant`` op rounds half to even (numpy ``round``), i.e. ap_fixed `
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +185,12 @@ def save_qonnx(model: Any, path: str | os.PathLike[str]) -> None:
     model.save(str(path))
 
 
-def temporary_onnx_path() -> Path:
-    fd, name = tempfile.mkstemp(suffix=".onnx", prefix="datrig-")
-    os.close(fd)
-    return Path(name)
+@contextlib.contextmanager
+def temporary_onnx_path() -> Iterator[Path]:
+    """A scratch ``model.onnx`` path in its own temporary folder, removed with everything in it.
+
+    A folder and not a bare temp file: torch's exporter may write external tensor data
+    (``model.onnx.data``) next to the model, which a single-file cleanup would leak.
+    """
+    with tempfile.TemporaryDirectory(prefix="datrig-export-") as folder:
+        yield Path(folder) / "model.onnx"

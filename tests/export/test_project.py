@@ -201,3 +201,19 @@ def test_unreadable_onnx(tmp_path: Path) -> None:
         load_qonnx(bad)
     with pytest.raises(DatrigError, match="not found"):
         load_qonnx(tmp_path / "missing.onnx")
+
+
+def test_scratch_export_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's exporter writes ``model.onnx.data`` beside the model; the scratch folder goes."""
+    import tempfile
+
+    from datrig.export.qonnx import brevitas_to_qonnx, temporary_onnx_path
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    model = _classifier()
+    _calibrate(model, (12,), 3.0)
+    with temporary_onnx_path() as onnx_path:
+        brevitas_to_qonnx(model, torch.randn(1, 12), onnx_path)
+        assert onnx_path.is_file()
+    left = [p for p in os.listdir(tmp_path) if not p.startswith("torchinductor")]  # torch's cache
+    assert left == [], f"export scratch files left behind: {left}"
