@@ -7,13 +7,15 @@ events (rows are i.i.d.), computed in float64 with datrig's DisCo implementation
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 MGG_BINS = np.linspace(105.0, 160.0, 23)  # GeV, 2.5 GeV bins over the diphoton window
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+    """Logistic function without overflow warnings for large negative logits."""
+    return expit(np.asarray(x, np.float64))
 
 
 def dcor(x: np.ndarray, y: np.ndarray, max_events: int, chunk: int = 1024) -> float:

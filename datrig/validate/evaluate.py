@@ -26,6 +26,7 @@ DOMAINS = {"sim": 0, "data": 1}
 ID_EFFICIENCIES = (0.8, 0.9)  # photon ID working points (signal efficiency)
 FLATNESS_EFFICIENCY = 0.8
 N_ISO_BINS = 10  # equal-population isolation bins of the sim background
+N_PT_BINS = 4  # equal-population pT bins of the background for dCor at fixed pT
 DIPHOTON_EFFICIENCY = 0.5  # the DisCo paper's working point
 MGG_RANGE = (105.0, 160.0)  # GeV, the continuum background range of the toy
 MGG_BINS = 55
@@ -49,6 +50,23 @@ def _thin_roc(tpr: np.ndarray, fpr: np.ndarray) -> dict[str, np.ndarray]:
     return {"eff_sig": grid, "eff_bkg": np.interp(grid, tpr[order], fpr[order])}
 
 
+def _dcor_at_fixed(score: np.ndarray, protected: np.ndarray, by: np.ndarray, n_bins: int) -> float:
+    """Mean dCor(score, protected) over equal-population bins of ``by``.
+
+    Isolation grows with the jet pT, so a score can look decorrelated overall while staying
+    correlated at every fixed pT (its pT dependence cancelling the isolation dependence); a
+    sideband (ABCD) estimate done in pT bins sees this number, not the global one.
+    """
+    edges = m.quantile_bin_edges(by, n_bins)
+    idx = np.clip(np.searchsorted(edges, by, side="right") - 1, 0, edges.size - 2)
+    values = [
+        m.distance_correlation(score[idx == k], protected[idx == k])
+        for k in range(edges.size - 1)
+        if np.count_nonzero(idx == k) >= 2
+    ]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def evaluate_photon_id(
     preds: RunPredictions, score: np.ndarray, cut_based: dict[float, m.WorkingPoint] | None = None
 ) -> ColumnResult:
@@ -69,6 +87,10 @@ def evaluate_photon_id(
             out.metrics[f"rejection{round(eff * 100)}_{dname}"] = wp.rejection
         bkg = y == 0
         out.metrics[f"dcor_bkg_{dname}"] = m.distance_correlation(expit(s[bkg]), iso[sel][bkg])
+        if "pt" in (preds.events.dtype.names or ()):
+            out.metrics[f"dcor_bkg_ptbinned_{dname}"] = _dcor_at_fixed(
+                expit(s[bkg]), iso[sel][bkg], preds.field("pt")[sel][bkg], N_PT_BINS
+            )
         for extra in EXTRA_ISOLATION:
             if extra != preds.protected and extra in (preds.events.dtype.names or ()):
                 out.metrics[f"dcor_bkg_{extra}_{dname}"] = m.distance_correlation(

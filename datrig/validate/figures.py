@@ -65,6 +65,12 @@ def model_figures(
         series = {k: v.curves["bkg_eff_vs_iso_sim"] for k, v in shown.items()}
         if "bkg_eff_vs_iso_sim" in base_curves:
             series[("cut-based", "float")] = base_curves["bkg_eff_vs_iso_sim"]
+        if "independence_bound" in base_curves:
+            # lowest fake efficiency any classifier reaches in each bin: a flat (decorrelated)
+            # classifier sits at or above the highest point of this curve
+            series[("Neyman-Pearson optimum per bin", "estimate")] = base_curves[
+                "independence_bound"
+            ]
         add(
             "Background efficiency at 80% signal efficiency vs isolation (flatness)",
             plots.binned_efficiency_plot(
@@ -79,6 +85,12 @@ def model_figures(
             for k, v in shown.items()
             if v.metrics["dcor_bkg_sim"] > 0 and math.isfinite(v.metrics["rejection80_sim"])
         }
+        bound = baseline.get("independence_bound", {}).get("rejection80_sim")
+        hlines = (
+            {"bound for any isolation-independent score": bound}
+            if bound is not None and math.isfinite(bound)
+            else {}
+        )
         add(
             "Rejection at 80% vs 1/dCor(score, isolation) among fakes",
             plots.figure_of_merit_plot(
@@ -87,6 +99,7 @@ def model_figures(
                 "1 / dCor(score, isolation) [fakes, sim]",
                 "rejection at ε_sig = 80% (sim)",
                 f"{model}: rejection vs decorrelation",
+                hlines=hlines,
             ),
         )
     if fam == "diphoton":

@@ -15,6 +15,7 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "rejection90_sim",
         "gain80_vs_cuts_sim",
         "dcor_bkg_sim",
+        "dcor_bkg_ptbinned_sim",
         "flatness_std_over_mean_sim",
         "rejection80_data",
         "domain_auc",
@@ -54,6 +55,14 @@ bit); *diff* = firmware − float. Metric names end in `_sim` / `_data` for the 
   rectangular cut-based ID tuned (cross-fitted on sim halves) to XX % signal efficiency.
 - `dcor_bkg`: distance correlation (not squared) between sigmoid(logit) and the protected
   variable (isolation, m_γγ) among background events.
+- `dcor_bkg_ptbinned`: the same, averaged over 4 equal-population pT bins of the background:
+  what a sideband estimate in pT bins sees (a global dCor can be low through a pT dependence
+  of the score that cancels its isolation dependence).
+- `baseline: independence_bound`: the highest rejection at 80 % any classifier of the shower
+  shapes + pT, |η| can reach if its background score ignores isolation: the minimum over the 10
+  isolation bins of the Neyman–Pearson optimum (signal vs that bin's fakes), estimated with a
+  cross-fitted gradient-boosted classifier on sim that also sees the runs' own scores (a
+  learned estimate: it can fall short of the true optimum, never of the trained networks).
 - `flatness_*`: background efficiency at ε_sig = 80 % in 10 equal-population isolation bins:
   std/mean and max/min.
 - `jsd50`: Jensen–Shannon divergence (base 2, in [0, 1]) between background m_γγ histograms

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from datrig.atomic import atomic_path
 
 COLUMN_STYLE = {"float": "-", "firmware": "--", "quant": ":"}
-COLUMN_MARKER = {"float": "o", "firmware": "s", "quant": "^"}
+COLUMN_MARKER = {"float": "o", "firmware": "s", "quant": "^", "estimate": "D"}
 METHOD_COLORS = {
     "none": "tab:gray",
     "disco": "tab:blue",
@@ -194,10 +194,15 @@ def figure_of_merit_plot(
     ylabel: str,
     title: str,
     log_y: bool = False,
+    hlines: Mapping[str, float] | None = None,
 ) -> Path:
-    """One point per (method, column): e.g. rejection vs 1/JSD; float→firmware joined by a line."""
+    """One point per (method, column): e.g. rejection vs 1/JSD; float→firmware joined by a line.
+
+    ``hlines`` draws labelled horizontal reference lines (e.g. a bound on the y quantity)."""
     fig, axes = _figure()
     ax = axes[0, 0]
+    for i, (name, y) in enumerate((hlines or {}).items()):
+        ax.axhline(y, linestyle="--", color=("0.3", "0.6")[i % 2], label=f"{name}: {y:.3g}")
     methods = sorted({m for m, _ in points})
     for method in methods:
         color = _color(method, methods.index(method))

@@ -115,3 +115,18 @@ def test_bad_scores_give_clear_errors():
         m.working_point(np.array([0.1, 0.2]), np.array([1, 1]), 0.8)
     with pytest.raises(DatrigError, match="signal efficiency"):
         m.threshold_at_efficiency(np.array([0.1]), 1.5)
+
+
+def test_pt_binned_dcor_sees_a_cancellation_the_global_one_hides(rng):
+    """Protected = pT + x; score = x - pT: at fixed pT fully dependent, overall much less."""
+    from datrig.validate.evaluate import _dcor_at_fixed
+    from datrig.validate.metrics import distance_correlation
+
+    n = 20_000
+    pt = rng.uniform(0.0, 4.0, n)
+    x = rng.normal(0.0, 1.0, n)
+    protected, score = pt + x, x - pt
+    assert distance_correlation(score, protected) < 0.3
+    assert _dcor_at_fixed(score, protected, pt, 4) > 0.6
+    independent = rng.normal(0.0, 1.0, n)
+    assert _dcor_at_fixed(independent, protected, pt, 4) < 0.05

@@ -41,8 +41,13 @@ def test_photon_id_report_with_firmware_column(tmp_path):
     cut = pid["baseline"]["cut_based"]
     assert abs(cut["eff_sig80_sim"] - 0.8) < 0.06
     assert "gain80_vs_cuts_sim" in pid["none"]["float"]
+    assert 0.0 <= pid["none"]["float"]["dcor_bkg_ptbinned_sim"] <= 1.0
+    bound = pid["baseline"]["independence_bound"]
+    # 1000 sim fakes = 50 per isolation bin and fold: too few to estimate, so null, not a guess
+    assert bound["rejection80_sim"] is None and len(bound["slice_edges"]) == 11
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| none |" in report and "Float vs firmware, disco" in report
+    assert "| baseline: independence_bound |" in report
     for name in ("roc", "score_sim_vs_data", "bkg_eff_vs_iso", "fom_rejection_vs_inv_dcor"):
         png = tmp_path / "rep" / "photon_id" / f"{name}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE
