@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datrig.errors import DatrigError
-from datrig.validate.metrics import quantile_bin_edges, threshold_at_efficiency
+from datrig.validate.metrics import bin_index, quantile_bin_edges, threshold_at_efficiency
 
 MIN_SLICE_BACKGROUND = 200  # per slice and fold, below which R_k^NP is not estimated
 
@@ -65,13 +65,13 @@ def independent_rejection_bound(
 
     features = np.asarray(features, dtype=np.float64)
     label = np.asarray(label)
-    if features.ndim != 2 or features.shape[0] != label.shape[0] != protected.shape[0]:
+    if features.ndim != 2 or not features.shape[0] == label.shape[0] == protected.shape[0]:
         raise DatrigError("decorrelation bound: features, label and protected must share N")
     if not np.isfinite(features).all():
         raise DatrigError("decorrelation bound: features contain NaN or inf")
     bkg = label == 0
     edges = quantile_bin_edges(protected[bkg], n_slices)
-    slice_of = np.clip(np.searchsorted(edges, protected, side="right") - 1, 0, edges.size - 2)
+    slice_of = bin_index(protected, edges)
     fold = np.random.default_rng(seed).permutation(label.shape[0]) % 2
     signal = label == 1
     rejection = np.full(edges.size - 1, math.nan)

@@ -58,7 +58,7 @@ def _dcor_at_fixed(score: np.ndarray, protected: np.ndarray, by: np.ndarray, n_b
     sideband (ABCD) estimate done in pT bins sees this number, not the global one.
     """
     edges = m.quantile_bin_edges(by, n_bins)
-    idx = np.clip(np.searchsorted(edges, by, side="right") - 1, 0, edges.size - 2)
+    idx = m.bin_index(by, edges)
     values = [
         m.distance_correlation(score[idx == k], protected[idx == k])
         for k in range(edges.size - 1)
@@ -86,15 +86,16 @@ def evaluate_photon_id(
             wp = m.working_point(s, y, eff)
             out.metrics[f"rejection{round(eff * 100)}_{dname}"] = wp.rejection
         bkg = y == 0
-        out.metrics[f"dcor_bkg_{dname}"] = m.distance_correlation(expit(s[bkg]), iso[sel][bkg])
+        bkg_score = expit(s[bkg])
+        out.metrics[f"dcor_bkg_{dname}"] = m.distance_correlation(bkg_score, iso[sel][bkg])
         if "pt" in (preds.events.dtype.names or ()):
             out.metrics[f"dcor_bkg_ptbinned_{dname}"] = _dcor_at_fixed(
-                expit(s[bkg]), iso[sel][bkg], preds.field("pt")[sel][bkg], N_PT_BINS
+                bkg_score, iso[sel][bkg], preds.field("pt")[sel][bkg], N_PT_BINS
             )
         for extra in EXTRA_ISOLATION:
             if extra != preds.protected and extra in (preds.events.dtype.names or ()):
                 out.metrics[f"dcor_bkg_{extra}_{dname}"] = m.distance_correlation(
-                    expit(s[bkg]), preds.field(extra)[sel][bkg]
+                    bkg_score, preds.field(extra)[sel][bkg]
                 )
         wp = m.working_point(s, y, FLATNESS_EFFICIENCY)
         edges = m.quantile_bin_edges(iso[sel][bkg], N_ISO_BINS)

@@ -120,11 +120,16 @@ def quantile_bin_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.unique(edges)
 
 
+def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin of each value (bins ``[e_i, e_i+1)``, last one closed; outliers go to the end bins)."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
+
+
 def binned_efficiency(
     passed: np.ndarray, variable: np.ndarray, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pass fraction and its binomial uncertainty in bins of ``variable`` (last bin closed)."""
-    idx = np.clip(np.searchsorted(edges, variable, side="right") - 1, 0, edges.size - 2)
+    idx = bin_index(variable, edges)
     n = np.bincount(idx, minlength=edges.size - 1).astype(np.float64)
     k = np.bincount(idx, weights=passed.astype(np.float64), minlength=edges.size - 1)
     eff = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)

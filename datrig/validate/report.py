@@ -13,7 +13,7 @@ hls4ml project. Infinite or undefined numbers are written as null.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,13 @@ def _photon_id_baseline(
     return out, wps, curves
 
 
+def bound_features(events: np.ndarray | Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, len(BOUND_FEATURES)) float64 matrix of photon_id's inputs, eta as |eta|."""
+    columns = [np.asarray(events[c], dtype=np.float64) for c in BOUND_FEATURES]
+    columns[-1] = np.abs(columns[-1])
+    return np.stack(columns, axis=1)
+
+
 def _independence_bound(
     preds: RunPredictions, scores: Sequence[np.ndarray], seed: int
 ) -> tuple[dict[str, Any], dict]:
@@ -129,11 +136,8 @@ def _independence_bound(
     trained network already reaches in a slice (the learned estimate otherwise can).
     """
     sim = preds.field("domain") == 0
-    events = preds.events[sim]
-    columns = [np.asarray(events[c], dtype=np.float64) for c in BOUND_FEATURES]
-    columns[-1] = np.abs(columns[-1])
-    columns += [np.asarray(score, dtype=np.float64)[sim] for score in scores]
-    features = np.stack(columns, axis=1)
+    extra = [np.asarray(score, dtype=np.float64)[sim] for score in scores]
+    features = np.column_stack([bound_features(preds.events[sim]), *extra])
     bound = independent_rejection_bound(
         features,
         preds.field("label")[sim],

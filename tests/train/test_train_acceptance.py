@@ -60,16 +60,13 @@ def test_criterion_1_is_beyond_the_independence_bound(run, default_data):
     fake fraction in every isolation decile; in the most isolated ones even the best
     classifier of the same inputs (gradient boosting on 250k events per fold, ~0.5 below its
     large-sample limit) keeps far less than 90 % of the unconstrained network's rejection."""
-    import numpy as np
-
     from datrig.data.reader import read_columns
     from datrig.validate.decorrelation_bound import independent_rejection_bound
-    from datrig.validate.report import BOUND_FEATURES
+    from datrig.validate.report import BOUND_FEATURES, bound_features
 
     none = run("photon_id", "none")["quant"]["sim"]
     sim = read_columns(default_data / "photons_sim.h5", [*BOUND_FEATURES, "label", "iso_calo"])
-    features = np.stack([np.asarray(sim[c], dtype=np.float64) for c in BOUND_FEATURES], axis=1)
-    features[:, -1] = np.abs(features[:, -1])
+    features = bound_features(sim)
     bound = independent_rejection_bound(
         features, sim["label"], sim["iso_calo"], efficiency=0.8, n_slices=10, seed=1
     )

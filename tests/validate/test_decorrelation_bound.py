@@ -50,6 +50,12 @@ def test_bad_features_are_a_clear_error() -> None:
         independent_rejection_bound(x, label, p, efficiency=0.8, n_slices=2, seed=0)
 
 
+def test_mismatched_lengths_are_a_clear_error() -> None:
+    x, label, p = _toy(1_000, np.random.default_rng(0))
+    with pytest.raises(DatrigError, match="must share N"):
+        independent_rejection_bound(x, label, p[:-1], efficiency=0.8, n_slices=2, seed=0)
+
+
 def test_too_few_background_events_give_nan_not_a_number() -> None:
     x, label, p = _toy(600, np.random.default_rng(0))
     bound = independent_rejection_bound(x, label, p, efficiency=0.8, n_slices=4, seed=0)
