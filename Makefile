@@ -41,6 +41,7 @@ hls: setup
 lint: setup
 	$(VENV)/bin/ruff check datrig tests benchmarks
 	$(VENV)/bin/ruff format --check datrig tests benchmarks
+	$(VENV)/bin/lint-imports  # the pipeline's layer order and no cycles (pyproject.toml)
 
 format: setup
 	$(VENV)/bin/ruff format datrig tests benchmarks

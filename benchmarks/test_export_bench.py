@@ -67,7 +67,7 @@ def onnx_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def project(onnx_path: Path, tmp_path_factory: pytest.TempPathFactory):
     from datrig.export.project import export_qonnx_model
-    from datrig.firmware.config import FirmwareConfig, VerificationSettings
+    from datrig.project.config import FirmwareConfig, VerificationSettings
 
     fw = FirmwareConfig(verification=VerificationSettings(n_events=2000, input_range=12.0))
     out = tmp_path_factory.mktemp("prj") / "mlp"
@@ -80,7 +80,7 @@ def test_export_conversion(benchmark, onnx_path: Path, tmp_path: Path) -> None:
     from datrig.export import qonnx as qx
     from datrig.export.hls import convert
     from datrig.export.project import _clean_reference
-    from datrig.firmware.config import FirmwareConfig
+    from datrig.project.config import FirmwareConfig
 
     def run() -> None:
         reference = _clean_reference(qx.load_qonnx(onnx_path), str(onnx_path))
@@ -90,7 +90,7 @@ def test_export_conversion(benchmark, onnx_path: Path, tmp_path: Path) -> None:
 
 
 def test_csim_library_events_per_s(benchmark, project) -> None:
-    from datrig.firmware.csim import CsimLibrary
+    from datrig.project.csim import CsimLibrary
 
     out, x = project
     library = CsimLibrary.from_project(out)
@@ -102,7 +102,7 @@ def test_csim_library_events_per_s(benchmark, project) -> None:
 def test_emulator_events_per_s(benchmark, project) -> None:
     from datrig.emulate.io import load_ir
     from datrig.emulate.runner import emulate
-    from datrig.firmware.csim import CsimLibrary
+    from datrig.project.csim import CsimLibrary
 
     out, x = project
     ir = load_ir(out)

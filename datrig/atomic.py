@@ -1,7 +1,16 @@
-"""Atomic outputs: a crash never leaves a half-written file or folder that looks complete.
+"""Atomic outputs: a crash never leaves a half-written file or folder that looks complete, and
+datrig never replaces anything it did not create.
 
 Everything is written under a temporary name in the destination's own directory (same
-filesystem) and renamed into place with :func:`os.replace` only once it is complete.
+filesystem) and renamed into place only once it is complete. A folder replaces the previous
+one in a single ``renameat2(RENAME_EXCHANGE)`` system call, so at every instant either the
+old or the new folder is in place; where the kernel lacks that call, the old folder is moved
+aside first and a crash in between is rolled back by the next writer (:func:`sweep_stale`).
+
+A folder is only replaced when it is missing, empty, or datrig's own artefact of the same
+kind (:class:`ArtefactKind`: a marker file that datrig writes into every such folder);
+anything else at the destination is a :class:`DatrigError`, checked before any work and again
+at the swap. Concurrent writers of one destination are serialised by :func:`destination_lock`.
 
 Temporary names carry the writer's host and pid (``.datrig-tmp-<host>-<pid>-...``). An
 exception or SIGINT/SIGTERM (see :mod:`datrig.cli`) removes them on the way out; a process
@@ -12,18 +21,67 @@ the same directory removes those whose writer is no longer running on this host.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datrig.errors import DatrigError
+
 TMP_PREFIX = ".datrig-tmp-"
+LOCK_SUFFIX = ".datrig-lock"
 _OWNED = re.compile(re.escape(TMP_PREFIX) + r"(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-")
+# A folder moved aside during a non-atomic swap: "<tmp prefix>old-<dest name>"
+_ASIDE = re.compile(r"old-(?P<dest>.+)$")
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+@dataclass(frozen=True)
+class ArtefactKind:
+    """How datrig recognises one of its own output folders: ``marker`` is a JSON file datrig
+    writes into every such folder, with ``key == value`` (e.g. ``"stage": "export"``)."""
+
+    name: str  # for messages, e.g. "hls4ml project"
+    marker: str
+    value: str
+    key: str = "stage"
+
+    def owns(self, folder: Path) -> bool:
+        try:
+            doc = json.loads((folder / self.marker).read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(doc, dict) and doc.get(self.key) == self.value
+
+
+def check_replaceable(dest: str | os.PathLike[str], kind: ArtefactKind) -> None:
+    """Raise unless ``dest`` is missing, an empty folder, or datrig's ``kind`` of artefact."""
+    dest = Path(dest)
+    if not os.path.lexists(dest):
+        return
+    if dest.is_symlink() or not dest.is_dir():
+        raise DatrigError(
+            f"{dest} exists and is not a folder; datrig writes a {kind.name} folder there only "
+            "if it is missing or one of its own: choose another --out"
+        )
+    if kind.owns(dest) or not any(dest.iterdir()):
+        return
+    found = sorted(p.name for p in dest.iterdir())[:4]
+    raise DatrigError(
+        f"{dest} holds files datrig did not write as a {kind.name} ({', '.join(found)}"
+        f"{', ...' if len(found) == 4 else ''}); nothing was changed: choose a new or empty "
+        "--out, or remove it yourself"
+    )
 
 
 def _host() -> str:
@@ -48,7 +106,9 @@ def sweep_stale(directory: str | os.PathLike[str]) -> list[Path]:
     """Remove temporaries in ``directory`` left by datrig processes that died on this host.
 
     Only names whose host is this machine and whose pid no longer runs are touched, so a
-    writer on another host of a shared filesystem, or a live one here, is never disturbed.
+    writer on another host of a shared filesystem, or a live one here, is never disturbed. A
+    previous folder that a dead writer had moved aside while its destination is now missing
+    is put back instead of removed.
     """
     removed = []
     host = _host()
@@ -61,6 +121,12 @@ def sweep_stale(directory: str | os.PathLike[str]) -> list[Path]:
         if owner is None or owner["host"] != host or _pid_alive(int(owner["pid"])):
             continue
         path = Path(entry.path)
+        aside = _ASIDE.search(entry.name[owner.end() :])
+        if aside and entry.is_dir(follow_symlinks=False):
+            dest = path.parent / aside["dest"]
+            if not os.path.lexists(dest):
+                os.rename(path, dest)  # roll back an interrupted swap
+                continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -70,8 +136,6 @@ def sweep_stale(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def _check_parent(dest: Path) -> None:
-    from datrig.errors import DatrigError
-
     parent = dest.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +150,8 @@ def _check_parent(dest: Path) -> None:
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary file path; on success it is renamed to ``dest``, on error removed."""
     dest = Path(dest)
+    if dest.is_dir():
+        raise DatrigError(f"{dest} is a folder; datrig writes a file there: choose another path")
     _check_parent(dest)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(), suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
@@ -100,24 +166,116 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory; on success it replaces ``dest`` (old contents removed)."""
+def atomic_dir(dest: str | os.PathLike[str], kind: ArtefactKind) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``dest`` in one step.
+
+    ``dest`` must be missing, empty or a ``kind`` artefact (checked now and at the swap); the
+    folder yielded must contain ``kind``'s marker by the end, or nothing is replaced.
+    """
     dest = Path(dest)
+    check_replaceable(dest, kind)
     _check_parent(dest)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=dest.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
-        if dest.exists():
-            trash = Path(tempfile.mkdtemp(prefix=_tmp_prefix(), dir=dest.parent))
-            os.replace(dest, trash / "old")
-            os.replace(tmp, dest)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
+        if not kind.owns(tmp):
+            raise DatrigError(f"internal error: the new {kind.name} has no {kind.marker}")
+        check_replaceable(dest, kind)
+        _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def replace_dir(
+    staging: str | os.PathLike[str], dest: str | os.PathLike[str], kind: ArtefactKind
+) -> None:
+    """Swap a finished staging folder into ``dest`` in one step (for artefacts built in a
+    persistent staging folder, such as a resumable training run). ``staging`` must already be
+    a complete ``kind``; ``dest`` must be missing, empty or a ``kind``."""
+    staging, dest = Path(staging), Path(dest)
+    if not kind.owns(staging):
+        raise DatrigError(f"internal error: {staging} is not a complete {kind.name}")
+    check_replaceable(dest, kind)
+    _swap_into_place(staging, dest)
+
+
+def _swap_into_place(tmp: Path, dest: Path) -> None:
+    """Put ``tmp`` at ``dest``; the previous ``dest`` (if any) ends up at ``tmp`` and is removed."""
+    if not os.path.lexists(dest):
+        os.rename(tmp, dest)
+        return
+    if _exchange(tmp, dest):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    aside = dest.parent / f"{_tmp_prefix()}old-{dest.name}"  # sweep_stale's roll-back name
+    shutil.rmtree(aside, ignore_errors=True)
+    os.rename(dest, aside)
+    os.rename(tmp, dest)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux ``renameat2``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # filesystem or kernel without RENAME_EXCHANGE
+    raise OSError(err, f"cannot swap {a} into {b}: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def destination_lock(dest: str | os.PathLike[str], *, wait: bool = True) -> Iterator[None]:
+    """Serialise writers of one destination with an advisory lock file next to it.
+
+    The lock file (``.<name>.datrig-lock``, empty) exists only while a writer holds it: the
+    holder removes it before releasing, and a waiter that wakes up on a removed file retries
+    on the new one, so two writers never both hold the lock. A second writer waits (saying
+    so) for the first to finish; with ``wait=False`` it stops with a clear error instead.
+    """
+    dest = Path(dest)
+    _check_parent(dest)
+    lock_path = dest.parent / f".{dest.name}{LOCK_SUFFIX}"
+    announced = False
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                os.close(fd)
+                raise DatrigError(
+                    f"another datrig process is writing {dest}; wait for it to finish"
+                ) from None
+            if not announced:
+                print(f"datrig: waiting for another datrig process writing {dest} ...",
+                      file=sys.stderr)  # fmt: skip
+                announced = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # the previous holder removed this file: lock the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        os.close(fd)  # releases the lock
 
 
 def _umask() -> int:
@@ -129,7 +287,12 @@ def _umask() -> int:
 def write_json(dest: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as stable (sorted, indented) JSON, atomically."""
     with atomic_path(dest) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """The stable JSON text datrig writes (sorted keys, 2-space indent, trailing newline)."""
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
 def write_bytes(dest: str | os.PathLike[str], data: bytes) -> None:

@@ -11,14 +11,13 @@ config. ``--force`` redoes every step after the data.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from datrig.errors import DatrigError
-from datrig.firmware.report import PREFER
+from datrig.argtypes import non_negative_int, positive_int
+from datrig.firmware.backends import PREFER
 
 # What `make hls` deploys when no --da is given: the decorrelated/robust model of each kind.
 DEFAULT_DA = "disco"
@@ -33,10 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--da", default=DEFAULT_DA, choices=list(PENALTIES), help="DA penalty")
     parser.add_argument("--data", type=Path, help="dataset directory (default: simulate, cached)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
-    parser.add_argument("--epochs", type=int, help="QAT epochs (model default)")
-    parser.add_argument("--n-train", type=int, help="QAT train events per domain (model default)")
+    parser.add_argument("--epochs", type=positive_int, help="QAT epochs (model default)")
     parser.add_argument(
-        "--events", type=int, default=VERIFY_EVENTS, help="test events for emulator vs C-sim"
+        "--n-train", type=positive_int, help="QAT train events per domain (model default)"
+    )
+    parser.add_argument(
+        "--events",
+        type=positive_int,
+        default=VERIFY_EVENTS,
+        help="test events for emulator vs C-sim",
     )
     parser.add_argument("--no-synth", action="store_true", help="skip RTL synthesis in the report")
     parser.add_argument(
@@ -46,55 +50,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where report numbers come from (default: best available tool)",
     )
     parser.add_argument("--force", action="store_true", help="redo QAT, export and report")
-    parser.add_argument("--seed", type=int, default=1, help="seed of every step")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="seed of every step")
 
 
 def _say(step: str, message: str) -> None:
     print(f"datrig hls [{step}] {message}", file=sys.stderr, flush=True)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def ensure_run(args: argparse.Namespace, data_dir: Path) -> Path:
     """Train unless the run directory already holds a complete run of the same config."""
     from datrig.paths import run_dir
-    from datrig.train.command import build_config
-    from datrig.train.loop import train
+    from datrig.train.runs import ensure_run as ensure
+    from datrig.train.runs import resolve_config
 
-    qat_args = argparse.Namespace(
-        model=args.model, da=args.da, lam=None, bits=None, epochs=args.epochs, batch_size=None,
-        lr=None, n_train=args.n_train, n_test=None, seed=args.seed,
-    )  # fmt: skip
-    cfg = build_config(qat_args, data_dir)
-    out = run_dir(args.model, args.da)
-    outputs = ("checkpoint.pt", "metrics.json", "predictions_test.h5")
-    done = all((out / f).is_file() for f in outputs)
-    wanted = cfg.to_dict()
-    saved = _read_json(out / "config.json") or {}
-    same_config = {key: saved.get(key) for key in wanted} == wanted
-    if done and same_config and not args.force:
-        _say("qat", f"up to date: {out}")
-        return out
-    _say("qat", f"training {args.model} with --da {args.da} (lam={cfg.lam:g}) into {out}")
-    train(cfg, out, resume=False, progress=True)
-    return out
+    cfg = resolve_config(
+        args.model, args.da, data_dir, args.seed, epochs=args.epochs, n_train=args.n_train
+    )
+    return ensure(cfg, run_dir(args.model, args.da), force=args.force, say=lambda m: _say("qat", m))
 
 
 def ensure_project(args: argparse.Namespace, run: Path, project: Path, fw: Any) -> None:
     """Export and verify unless the project was made from this checkpoint and firmware config."""
-    from datrig.export.inputs import read_inputs
     from datrig.export.project import export_checkpoint
+    from datrig.project.inputs import read_inputs
+    from datrig.project.meta import project_is_current
     from datrig.provenance import file_sha256
 
     checkpoint = run / "checkpoint.pt"
-    meta = _read_json(project / "datrig_project.json") or {}
-    made_from = meta.get("inputs", {}).get("checkpoint", {}).get("sha256")
-    current = made_from == file_sha256(checkpoint) and meta.get("firmware_config") == fw.to_json()
+    current = project_is_current(project, file_sha256(checkpoint), fw)
     if current and not args.force:
         _say("export", f"up to date: {project}")
         return
@@ -106,16 +89,14 @@ def ensure_project(args: argparse.Namespace, run: Path, project: Path, fw: Any) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from datrig.data.default import ensure_default_data
-    from datrig.export.inputs import read_inputs
-    from datrig.firmware.config import config_for_model
-    from datrig.firmware.report import build_report, summary_lines, write_report
-    from datrig.firmware.verify import verify_project
+    from datrig.firmware.backends import ReportOptions
+    from datrig.firmware.report import build_report, report_target, summary_lines, write_report
     from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir
+    from datrig.project.config import config_for_model
+    from datrig.project.meta import FirmwareProject
     from datrig.runtime import configure_torch, seed_everything
+    from datrig.sim.default import ensure_default_data
 
-    if args.events < 1:
-        raise DatrigError("--events must be at least 1")
     start = time.monotonic()
     configure_torch()
     seed_everything(args.seed)
@@ -127,15 +108,15 @@ def run(args: argparse.Namespace) -> int:
     project = hls_project_dir(args.model)
     ensure_project(args, run_path, project, fw)
 
-    inputs = read_inputs(run_path / "predictions_test.h5", limit=args.events)
+    firmware = FirmwareProject.load(project)
+    inputs = firmware.read_inputs(run_path / "predictions_test.h5", limit=args.events)
     _say("verify", f"emulator vs C-simulation on {len(inputs):,} test events (sim + data) ...")
-    comparison = verify_project(project, n_events=len(inputs), inputs=inputs, seed=args.seed)
+    comparison = firmware.verify(inputs)
     _say("verify", comparison.message())
 
     _say("report", "latency and resources against the trigger budget ...")
-    report = build_report(
-        project, fw, prefer=args.report_source, synth_rtl=not args.no_synth, seed=args.seed
-    )
+    options = ReportOptions(synth=not args.no_synth, seed=args.seed)
+    report = build_report(report_target(firmware), prefer=args.report_source, options=options)
     _, md_path = write_report(report, project)
     for note in report.notes:
         _say("report", f"note: {note}")

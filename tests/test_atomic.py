@@ -5,8 +5,23 @@ import os
 
 import pytest
 
-from datrig.atomic import TMP_PREFIX, atomic_dir, atomic_path, write_json
+from datrig.atomic import (
+    TMP_PREFIX,
+    ArtefactKind,
+    atomic_dir,
+    atomic_path,
+    check_replaceable,
+    destination_lock,
+    replace_dir,
+    write_json,
+)
 from datrig.errors import DatrigError
+
+KIND = ArtefactKind("test artefact", "marker.json", "test")
+
+
+def _mark(folder, value="test"):
+    (folder / "marker.json").write_text(json.dumps({"stage": value}))
 
 
 def test_atomic_path_renames_on_success(tmp_path):
@@ -35,25 +50,101 @@ def test_atomic_path_keeps_old_file_on_crash(tmp_path):
     assert dest.read_text() == "old"
 
 
-def test_atomic_dir_replaces_existing(tmp_path):
+def test_atomic_dir_replaces_an_artefact_of_its_kind(tmp_path):
     dest = tmp_path / "project"
     dest.mkdir()
+    _mark(dest)
     (dest / "stale").write_text("x")
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest, KIND) as tmp:
         (tmp / "fresh").write_text("y")
-    assert sorted(p.name for p in dest.iterdir()) == ["fresh"]
+        _mark(tmp)
+    assert sorted(p.name for p in dest.iterdir()) == ["fresh", "marker.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 
 
 def test_atomic_dir_crash_keeps_previous_project(tmp_path):
     dest = tmp_path / "project"
     dest.mkdir()
-    (dest / "good").write_text("x")
-    with pytest.raises(ValueError), atomic_dir(dest) as tmp:
+    _mark(dest)
+    with pytest.raises(ValueError), atomic_dir(dest, KIND) as tmp:
         (tmp / "partial").write_text("y")
+        _mark(tmp)
         raise ValueError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
-    assert sorted(p.name for p in dest.iterdir()) == ["good"]
+    assert sorted(p.name for p in dest.iterdir()) == ["marker.json"]
+
+
+@pytest.mark.parametrize("what", ["foreign folder", "other kind", "file", "dot"])
+def test_nothing_datrig_did_not_create_is_replaced(tmp_path, monkeypatch, what):
+    dest = tmp_path / "out"
+    if what == "file":
+        dest.write_text("my notes")
+    elif what == "dot":
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "notes.txt").write_text("mine")
+        dest = tmp_path / "."
+    else:
+        dest.mkdir()
+        (dest / "thesis.tex").write_text("mine")
+        if what == "other kind":
+            _mark(dest, "qat")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(DatrigError, match=r"nothing was changed|not a folder"):
+        check_replaceable(dest, KIND)
+    with pytest.raises(DatrigError), atomic_dir(dest, KIND) as tmp:
+        _mark(tmp)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_folder_without_the_marker_is_never_swapped_in(tmp_path):
+    with pytest.raises(DatrigError, match="internal error"), atomic_dir(tmp_path / "d", KIND):
+        pass  # forgot to write the marker: an incomplete artefact
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replace_dir_swaps_a_staging_folder(tmp_path):
+    staging, dest = tmp_path / ".run.partial", tmp_path / "run"
+    for folder, content in ((staging, "new"), (dest, "old")):
+        folder.mkdir()
+        _mark(folder)
+        (folder / "content").write_text(content)
+    replace_dir(staging, dest, KIND)
+    assert (dest / "content").read_text() == "new" and not staging.exists()
+
+
+def test_interrupted_non_atomic_swap_is_rolled_back(tmp_path):
+    """Without RENAME_EXCHANGE the old folder is moved aside first; if the writer dies before
+    the new one is in place, the next writer puts the old one back."""
+    from datrig.atomic import _host
+
+    aside = tmp_path / f"{TMP_PREFIX}{_host()}-{_dead_pid()}-old-project"
+    aside.mkdir()
+    (aside / "good").write_text("x")
+    write_json(tmp_path / "other.json", {})  # any atomic write sweeps
+    assert (tmp_path / "project" / "good").read_text() == "x" and not aside.exists()
+
+
+def test_concurrent_writers_are_serialised_and_leave_no_lock(tmp_path):
+    import subprocess
+    import sys
+
+    dest = tmp_path / "project"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from datrig.atomic import destination_lock\n"
+         f"with destination_lock({str(dest)!r}):\n"
+         "    print('locked', flush=True); time.sleep(1.5)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "locked"
+    with (
+        pytest.raises(DatrigError, match="another datrig process is writing"),
+        destination_lock(dest, wait=False),
+    ):
+        pass
+    with destination_lock(dest):  # waits for the holder
+        assert holder.wait(timeout=30) == 0
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_write_json_is_stable(tmp_path):
@@ -87,8 +178,8 @@ def test_outputs_get_normal_permissions(tmp_path):
     old = os.umask(0o022)
     try:
         write_json(tmp_path / "a.json", {})
-        with atomic_dir(tmp_path / "d"):
-            pass
+        with atomic_dir(tmp_path / "d", KIND) as tmp:
+            _mark(tmp)
     finally:
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
@@ -126,21 +217,18 @@ def test_sigterm_removes_partial_output(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "data"
+    env = {**os.environ, "DATRIG_PAUSE_AT": "simulate:wrote-photons_sim.h5"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "datrig.cli", "simulate", "--out", str(out), "--n", "3000000",
+        [sys.executable, "-m", "datrig.cli", "simulate", "--out", str(out), "--n", "300",
          "--quiet", "--seed", "1"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (out.exists() and any(p.name.startswith(TMP_PREFIX) for p in out.iterdir())):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "simulate never started writing"
-        time.sleep(0.05)
+    assert "datrig-paused-at" in proc.stderr.readline()
+    assert any(p.name.startswith(TMP_PREFIX) for p in tmp_path.iterdir())  # mid-write
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "terminated; no partial output was kept" in err
-    assert [p.name for p in out.iterdir()] == []
+    assert list(tmp_path.iterdir()) == []

@@ -8,16 +8,14 @@ its float twin within the tolerances stated below.
 
 from __future__ import annotations
 
-import json
-
 import h5py
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from datrig.cli import main
+from datrig.models.registry import MODELS
 
-MODELS = ("photon_id", "photon_energy", "diphoton", "photon_id_gnn")
 # Stated tolerances, float twin vs emulated firmware (the quantization cost of a small model).
 AUC_TOLERANCE = 0.01
 RESPONSE_TOLERANCE = 0.01
@@ -54,16 +52,16 @@ def _run_hls(model, tiny_data, workdir, monkeypatch):
     return run, project
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", list(MODELS))
 def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
-    from datrig.emulate.io import load_ir
     from datrig.emulate.runner import emulate
-    from datrig.firmware.csim import CsimLibrary
+    from datrig.project.meta import FirmwareProject
 
-    run, project = _run_hls(model, tiny_data, workdir, monkeypatch)
-    meta = json.loads((project / "datrig_project.json").read_text())
-    assert all(c["n_mismatch"] == 0 for c in meta["verification"].values()), meta["verification"]
-    assert (project / "report.json").is_file() and (project / "report.md").is_file()
+    run, project_dir = _run_hls(model, tiny_data, workdir, monkeypatch)
+    project = FirmwareProject.load(project_dir)
+    checks = project.meta.verification
+    assert all(c.n_mismatch == 0 for c in checks.values()), checks
+    assert (project_dir / "report.json").is_file() and (project_dir / "report.md").is_file()
 
     with h5py.File(run / "predictions_test.h5", "r") as fh:
         inputs = fh["inputs"][:]
@@ -72,10 +70,9 @@ def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
         y_quant = fh["output_quant"][:].astype(np.float64)
         task = fh.attrs["task"]
 
-    ir = load_ir(project)
-    result = emulate(ir, inputs)
+    result = emulate(project.ir, inputs)
     y_emu = result.output.reshape(len(inputs))
-    y_csim = CsimLibrary.from_project(project).predict(inputs).reshape(len(inputs))
+    y_csim = project.csim(inputs).reshape(len(inputs))
     n_diff = int(np.count_nonzero(y_emu != y_csim))
     assert n_diff == 0, f"{n_diff} of {len(inputs)} events differ between emulator and C-sim"
 

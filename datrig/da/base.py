@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from datrig.errors import DatrigError
+
 
 @dataclass
 class PenaltyInputs:
@@ -35,10 +37,27 @@ class PenaltyInputs:
 
 
 class Penalty(nn.Module):
-    """Base class: a scalar penalty, optionally with its own trainable helpers."""
+    """Base class: a scalar penalty, optionally with its own trainable helpers.
+
+    A penalty carries its own strength defaults: ``default_lam`` per model name (measured
+    trade-offs), ``generic_lam`` for models it has no measurement for (None: such a model
+    must be given ``--lam``; datrig never trains a penalty silently at strength 0).
+    """
 
     name: ClassVar[str] = "base"
     uses_domain_events: ClassVar[bool] = False  # needs unlabeled data-domain events
+    default_lam: ClassVar[dict[str, float]] = {}
+    generic_lam: ClassVar[float | None] = None
+
+    @classmethod
+    def lam_for(cls, model: str) -> float:
+        """The default strength for ``model`` (see class docstring)."""
+        lam = cls.default_lam.get(model, cls.generic_lam)
+        if lam is None:
+            raise DatrigError(
+                f"penalty {cls.name!r} has no default strength for model {model!r}; pass --lam"
+            )
+        return float(lam)
 
     def __init__(self, **options: Any) -> None:
         super().__init__()

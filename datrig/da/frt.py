@@ -39,6 +39,7 @@ def mmd_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class FrtPenalty(Penalty):
     name = "frt"
     uses_domain_events = True
+    generic_lam = 1.0
 
     def __init__(self, recon_weight: float = 0.1, max_mmd_events: int = 256, **options: Any):
         super().__init__(**options)

@@ -17,11 +17,14 @@ PENALTIES: dict[str, type[Penalty]] = {
 }
 
 
-def make_penalty(name: str, **options) -> Penalty:
+def penalty_class(name: str) -> type[Penalty]:
     try:
-        cls = PENALTIES[name]
+        return PENALTIES[name]
     except KeyError:
         raise DatrigError(
             f"unknown penalty {name!r}; choose one of {', '.join(PENALTIES)}"
         ) from None
-    return cls(**options)
+
+
+def make_penalty(name: str, **options) -> Penalty:
+    return penalty_class(name)(**options)

@@ -1,12 +1,17 @@
 """Open, validate and read datrig HDF5 files without loading more than was asked for.
 
 Every later stage reads data through these functions, so every way a file can be wrong
-(missing, not HDF5, foreign, truncated, wrong units, missing fields, NaNs) ends here in one
+(missing, not HDF5, foreign, truncated, empty, wrong units, missing fields, wrong dtypes,
+labels or domains out of range, attributes that contradict the rows, NaNs) ends here in one
 clear :class:`~datrig.errors.SchemaError` / :class:`~datrig.errors.DatrigError` line.
+
+Validation reads the ``label`` and ``domain`` columns once per file version (cached on the
+file's inode, size and modification time), so repeated reads of one file stay cheap.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -17,9 +22,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from datrig.data.schema import CELL_FEATURES, kinds, units_of
+from datrig.data.schema import CELL_FEATURES, DOMAINS, kinds, units_of
 from datrig.data.splits import split_slice
 from datrig.errors import DatrigError, SchemaError
+
+# Fields whose values are class codes, and the codes allowed.
+CODE_FIELDS: dict[str, tuple[int, ...]] = {"label": (0, 1), "converted": (0, 1)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,13 @@ def open_dataset(path: str | os.PathLike[str]) -> DatasetInfo:
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"{path}: no such file; run `datrig simulate --out {path.parent}` first")
+    stat = path.stat()
+    return _open_cached(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _open_cached(path_text: str, inode: int, size: int, mtime_ns: int) -> DatasetInfo:
+    path = Path(path_text)
     if not h5py.is_hdf5(path):
         raise SchemaError(f"{path}: not an HDF5 file; expected a file written by datrig simulate")
     try:
@@ -79,17 +94,19 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
             "re-run datrig simulate"
         )
     kind, table, fields = by_schema[schema_id]
-    if table not in fh:
+    if table not in fh or not isinstance(fh[table], h5py.Dataset):
         raise SchemaError(f"{path}: dataset {table!r} missing")
     ds = fh[table]
-    names = ds.dtype.names or ()
-    missing = [f for f in fields if f not in names]
+    if ds.ndim != 1 or ds.dtype.names is None:
+        raise SchemaError(
+            f"{path}: {table!r} must be a 1-D table of named fields (one row per "
+            f"{'candidate' if kind == 'photons' else 'event'}), got shape {ds.shape} of {ds.dtype}"
+        )
+    missing = [f for f in fields if f not in ds.dtype.names]
     if missing:
         raise SchemaError(f"{path}: {table} lacks field(s) {', '.join(missing)}")
-    try:
-        units = json.loads(_attr_str(attrs["units"]))
-    except (KeyError, json.JSONDecodeError):
-        raise SchemaError(f"{path}: missing or malformed 'units' attribute") from None
+    _check_dtypes(path, table, ds.dtype, fields)
+    units = _units(path, attrs)
     expected = units_of(fields)
     wrong = [
         f"{k} in {units.get(k)!r} (expected {u!r})"
@@ -99,20 +116,18 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
     if wrong:
         raise SchemaError(f"{path}: wrong units: {'; '.join(wrong)}")
     n_rows = int(ds.shape[0])
-    n_cells = None
-    if kind == "photons":
-        if "cells" not in fh:
-            raise SchemaError(f"{path}: dataset 'cells' missing")
-        cells = fh["cells"]
-        if cells.ndim != 3 or cells.shape[0] != n_rows or cells.shape[2] != len(CELL_FEATURES):
-            raise SchemaError(
-                f"{path}: cells has shape {cells.shape}, expected ({n_rows}, n_cells, "
-                f"{len(CELL_FEATURES)})"
-            )
-        n_cells = int(cells.shape[1])
+    if n_rows == 0:
+        raise SchemaError(f"{path}: {table!r} has no rows; simulate with --n >= 1")
+    if "n_rows" in attrs and int(attrs["n_rows"]) != n_rows:
+        raise SchemaError(
+            f"{path}: attribute n_rows = {int(attrs['n_rows'])} but {table!r} has {n_rows} rows "
+            "(truncated or edited file); re-create it"
+        )
+    n_cells = _check_cells(path, fh, n_rows) if kind == "photons" else None
     domain = _attr_str(attrs.get("domain", ""))
-    if domain not in ("sim", "data"):
+    if domain not in DOMAINS:
         raise SchemaError(f"{path}: domain attribute {domain!r} is neither 'sim' nor 'data'")
+    _check_codes(path, ds, domain)
     try:
         config = json.loads(_attr_str(attrs.get("config", "{}")))
     except json.JSONDecodeError:
@@ -131,6 +146,67 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
     )
 
 
+def _units(path: Path, attrs: Any) -> dict[str, str]:
+    try:
+        units = json.loads(_attr_str(attrs["units"]))
+    except (KeyError, json.JSONDecodeError):
+        raise SchemaError(f"{path}: missing or malformed 'units' attribute") from None
+    if not isinstance(units, dict):
+        raise SchemaError(f"{path}: 'units' attribute must map field names to units")
+    return units
+
+
+def _check_dtypes(
+    path: Path, table: str, dtype: np.dtype, fields: dict[str, tuple[str, str]]
+) -> None:
+    """Float fields must be floating point and code fields integers (any width)."""
+    wrong = []
+    for name, (expected, _unit) in fields.items():
+        got = dtype[name]
+        want_kind = np.dtype(expected).kind
+        ok = got.kind == "f" if want_kind == "f" else got.kind in "iu"
+        if not ok or got.shape != ():
+            wrong.append(f"{name} is {got} (expected {np.dtype(expected)})")
+    if wrong:
+        raise SchemaError(f"{path}: {table} has fields of the wrong type: {'; '.join(wrong)}")
+
+
+def _check_cells(path: Path, fh: h5py.File, n_rows: int) -> int:
+    if "cells" not in fh or not isinstance(fh["cells"], h5py.Dataset):
+        raise SchemaError(f"{path}: dataset 'cells' missing")
+    cells = fh["cells"]
+    if cells.ndim != 3 or cells.shape[0] != n_rows or cells.shape[2] != len(CELL_FEATURES):
+        raise SchemaError(
+            f"{path}: cells has shape {cells.shape}, expected ({n_rows}, n_cells, "
+            f"{len(CELL_FEATURES)}) = one row of cells per candidate x "
+            f"({', '.join(CELL_FEATURES)})"
+        )
+    if cells.dtype.kind != "f":
+        raise SchemaError(f"{path}: cells must be floating point, got {cells.dtype}")
+    if cells.shape[1] < 1:
+        raise SchemaError(f"{path}: cells has no cells per candidate")
+    return int(cells.shape[1])
+
+
+def _check_codes(path: Path, ds: h5py.Dataset, domain: str) -> None:
+    """Class codes in range, and every row's domain code equal to the file's domain."""
+    names = [n for n in (*CODE_FIELDS, "domain") if n in ds.dtype.names]
+    block = ds.fields(names)[()]
+    for name in names:
+        allowed = (DOMAINS[domain],) if name == "domain" else CODE_FIELDS[name]
+        values = np.asarray(block[name])
+        bad = ~np.isin(values, allowed)
+        if bad.any():
+            found = sorted(set(np.unique(values[bad]).tolist()))[:5]
+            what = (
+                f"domain attribute {domain!r} (code {DOMAINS[domain]})" if name == "domain" else ""
+            )
+            raise SchemaError(
+                f"{path}: field {name!r} has {int(bad.sum())} value(s) outside "
+                f"{list(allowed)} (e.g. {found})" + (f" contradicting the {what}" if what else "")
+            )
+
+
 def _check_finite(path: Path, name: str, values: np.ndarray) -> None:
     if values.dtype.kind == "f":
         bad = int(np.count_nonzero(~np.isfinite(values)))
@@ -140,10 +216,21 @@ def _check_finite(path: Path, name: str, values: np.ndarray) -> None:
             )
 
 
+def _rows(info: DatasetInfo, split: str | None, n_max: int | None) -> slice:
+    rows = split_slice(info.n_rows, split)
+    if n_max is not None:
+        rows = slice(rows.start, min(rows.stop, rows.start + max(int(n_max), 0)))
+    return rows
+
+
 def read_columns(
-    path: str | os.PathLike[str], fields: Sequence[str], split: str | None = None
+    path: str | os.PathLike[str],
+    fields: Sequence[str],
+    split: str | None = None,
+    n_max: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Read only ``fields`` of the rows of ``split`` (None = all) into 1-D numpy arrays."""
+    """Read only ``fields`` of the (first ``n_max``) rows of ``split`` (None = all) into 1-D
+    numpy arrays."""
     info = open_dataset(path)
     fields = list(fields)
     unknown = [f for f in fields if f not in info.fields]
@@ -154,7 +241,7 @@ def read_columns(
         )
     if not fields:
         return {}
-    rows = split_slice(info.n_rows, split)
+    rows = _rows(info, split, n_max)
     with h5py.File(info.path, "r") as fh:
         block = fh[info.table].fields(fields)[rows]
     out = {}
@@ -165,22 +252,26 @@ def read_columns(
     return out
 
 
-def read_cells(path: str | os.PathLike[str], split: str | None = None) -> np.ndarray:
+def read_cells(
+    path: str | os.PathLike[str], split: str | None = None, n_max: int | None = None
+) -> np.ndarray:
     """Cells of the rows of ``split``: float32 (n, n_cells, 4) = (energy, d_eta, d_phi, layer)."""
     info = open_dataset(path)
     if info.kind != "photons":
         raise SchemaError(f"{info.path}: a {info.kind} file has no cells; pass a photons file")
-    rows = split_slice(info.n_rows, split)
+    rows = _rows(info, split, n_max)
     with h5py.File(info.path, "r") as fh:
         cells = np.asarray(fh["cells"][rows], dtype=np.float32)
     _check_finite(info.path, "cells", cells)
     return cells
 
 
-def read_rows(path: str | os.PathLike[str], split: str | None = None) -> np.ndarray:
+def read_rows(
+    path: str | os.PathLike[str], split: str | None = None, n_max: int | None = None
+) -> np.ndarray:
     """All fields of the rows of ``split`` as a structured array."""
     info = open_dataset(path)
-    rows = split_slice(info.n_rows, split)
+    rows = _rows(info, split, n_max)
     with h5py.File(info.path, "r") as fh:
         block = fh[info.table][rows]
     for name in info.fields:

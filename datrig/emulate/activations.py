@@ -99,8 +99,8 @@ def _tree_sum(values: list[np.ndarray], frac: int, acc_t: FixedType) -> np.ndarr
 
 def _softmax_lut(layer: LayerIR, exp_idx: np.ndarray) -> np.ndarray:
     """Shared tail of the latency and stable softmax: exp lookup, tree sum, 1/sum lookup."""
-    acc_t = FixedType.from_json(layer.attrs["accum_t"])
-    inv_inp_t = FixedType.from_json(layer.attrs["inv_inp_t"])
+    acc_t = layer.types["accum_t"]
+    inv_inp_t = layer.types["inv_inp_t"]
     exp_t, inv_t = layer.tensor_types["exp_table"], layer.tensor_types["inv_table"]
     exp_res = quantize(layer.tensors["exp_table"][exp_idx], exp_t.fractional, acc_t)
     total = _tree_sum([exp_res[..., i] for i in range(exp_res.shape[-1])], acc_t.fractional, acc_t)
@@ -144,7 +144,7 @@ def softmax(layer: LayerIR, xs: list[Any]) -> np.ndarray:
         n_exp = len(layer.tensors["exp_table"])
         return _softmax_lut(layer, top_bits_index(x.mantissa, x.type, n_exp))
     if impl == "stable":
-        norm_t = FixedType.from_json(layer.attrs["inp_norm_t"])
+        norm_t = layer.types["inp_norm_t"]
         x_max = x.mantissa.max(axis=-1, keepdims=True)
         d = quantize(x_max - x.mantissa, x.type.fractional, norm_t)
         return _softmax_lut(layer, top_bits_index(d, norm_t, len(layer.tensors["exp_table"])))

@@ -83,7 +83,7 @@ def _dense_step(
     x_iv, x_t = ivs[0], ts[0]
     w, b = layer.tensors["weight"], layer.tensors["bias"]
     wt, bt = layer.tensor_types["weight"], layer.tensor_types["bias"]
-    acc_t = FixedType.from_json(layer.attrs["accum_t"])
+    acc_t = layer.types["accum_t"]
     shift = acc_t.fractional - (x_t.fractional + wt.fractional)
     if shift < 0:
         return None  # products are rounded one by one: the reference kernel does that
@@ -140,8 +140,7 @@ def _reference_step(layer: LayerIR, in_types: list[FixedType]) -> Fn:
 def compile_plan(ir: NetworkIR) -> list[Step] | None:
     """Steps in execution order, or None when some type is too wide for float64 mantissas."""
     widths = [layer.result_t.width for layer in ir.layers]
-    widths += [FixedType.from_json(layer.attrs["accum_t"]).width for layer in ir.layers
-               if "accum_t" in layer.attrs]  # fmt: skip
+    widths += [t.width for layer in ir.layers for t in layer.types.values()]
     if max(widths) > fastops.FLOAT_SAFE_BITS:
         return None
     intervals: dict[str, Interval] = {}

@@ -21,7 +21,7 @@ from datrig.provenance import file_sha256
 
 IR_JSON = "emulator_ir.json"
 IR_NPZ = "emulator_ir.npz"
-SCHEMA = "datrig-emulator-ir/1"
+SCHEMA = "datrig-emulator-ir/2"  # 2: named arithmetic types in LayerIR.types
 
 
 def _layer_to_json(layer: LayerIR) -> dict[str, Any]:
@@ -33,6 +33,7 @@ def _layer_to_json(layer: LayerIR) -> dict[str, Any]:
         "shape": list(layer.shape),
         "attrs": layer.attrs,
         "tensor_types": {k: t.to_json() for k, t in layer.tensor_types.items()},
+        "types": {k: t.to_json() for k, t in layer.types.items()},
         "tensors": sorted(layer.tensors),
     }
 
@@ -92,6 +93,7 @@ def load_ir(directory: str | os.PathLike[str]) -> NetworkIR:
                     tensor_types={
                         k: FixedType.from_json(t) for k, t in obj["tensor_types"].items()
                     },
+                    types={k: FixedType.from_json(t) for k, t in obj["types"].items()},
                 )
                 for i, obj in enumerate(doc["layers"])
             ]

@@ -131,7 +131,9 @@ class LayerIR:
     """One firmware layer: its kind, inputs, output type, constant tensors and attributes.
 
     ``tensors`` hold integer mantissas (int64) and ``tensor_types`` their fixed-point types;
-    ``attrs`` hold plain JSON-able attributes (shapes, activation name, accum_t, table sizes).
+    ``types`` the other named types of the layer's arithmetic (``accum_t``, and for softmax
+    ``inv_inp_t``, ``inp_norm_t``); ``attrs`` plain JSON-able attributes (permutation,
+    activation implementation, table sizes).
     """
 
     name: str
@@ -142,6 +144,7 @@ class LayerIR:
     attrs: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     tensor_types: dict[str, FixedType] = field(default_factory=dict)
+    types: dict[str, FixedType] = field(default_factory=dict)
 
 
 @dataclass

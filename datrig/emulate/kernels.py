@@ -48,7 +48,7 @@ def dense(layer: LayerIR, xs: list[Tensor]) -> np.ndarray:
     x = _single(layer, xs)
     w, b = layer.tensors["weight"], layer.tensors["bias"]
     wt, bt = layer.tensor_types["weight"], layer.tensor_types["bias"]
-    acc_t = FixedType.from_json(layer.attrs["accum_t"])
+    acc_t = layer.types["accum_t"]
     n_in = w.shape[0]
     prod_frac = x.type.fractional + wt.fractional
     check_width(x.type.width + wt.width, f"layer {layer.name} products")

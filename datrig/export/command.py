@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from datrig.argtypes import non_negative_int, positive_int
 from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir, run_dir
 
@@ -15,25 +16,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, help="run directory (default: runs/<model>/<da>/)")
     parser.add_argument("--out", type=Path, help="project directory (default hls_projects/<model>)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
-    parser.add_argument("--events", type=int, help="verification events (default: from config)")
-    parser.add_argument("--seed", type=int, default=1, help="seed for random calibration inputs")
+    parser.add_argument(
+        "--events", type=positive_int, help="verification events (default: from config)"
+    )
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=1, help="seed for random calibration inputs"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from datrig.export.inputs import read_inputs
     from datrig.export.project import export_checkpoint
-    from datrig.firmware.config import config_for_model
+    from datrig.project.config import config_for_model
+    from datrig.project.inputs import read_inputs
     from datrig.runtime import configure_torch, seed_everything
 
     configure_torch()
     seed_everything(args.seed)
     fw = config_for_model(args.model, args.config)
-    if args.events:
-        fw = dataclasses.replace(
-            fw, verification=dataclasses.replace(fw.verification, n_events=args.events)
-        )
+    if args.events is not None:
+        fw = fw.with_events(args.events)
     run_path = args.run or run_dir(args.model, args.da)
     checkpoint = run_path / "checkpoint.pt"
     if not checkpoint.is_file():

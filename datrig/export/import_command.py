@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from datrig.argtypes import non_negative_int, positive_int
 from datrig.paths import FIRMWARE_CONFIGS_DIR, hls_project_dir
 
 
@@ -19,22 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=FIRMWARE_CONFIGS_DIR / "default.yml",
         help="firmware YAML (default firmware_configs/default.yml)",
     )
-    parser.add_argument("--events", type=int, help="verification events (default: from config)")
-    parser.add_argument("--seed", type=int, default=1, help="seed for random inputs")
+    parser.add_argument(
+        "--events", type=positive_int, help="verification events (default: from config)"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="seed for random inputs")
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from datrig.export.inputs import read_inputs
     from datrig.export.project import export_qonnx_model
-    from datrig.firmware.config import config_for_model
+    from datrig.paths import firmware_config_path
+    from datrig.project.config import config_for_model
+    from datrig.project.inputs import read_inputs
 
-    fw = config_for_model(args.name, args.config)
-    if args.events:
-        fw = dataclasses.replace(
-            fw, verification=dataclasses.replace(fw.verification, n_events=args.events)
-        )
+    config = args.config
+    if config == FIRMWARE_CONFIGS_DIR / "default.yml":
+        config = firmware_config_path("default")  # also from outside the source tree
+    fw = config_for_model(args.name, config)
+    if args.events is not None:
+        fw = fw.with_events(args.events)
     inputs = read_inputs(args.input) if args.input else None
     out = args.out or hls_project_dir(args.name)
     result = export_qonnx_model(args.onnx, args.name, out, fw, inputs=inputs, seed=args.seed)

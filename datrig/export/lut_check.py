@@ -120,9 +120,9 @@ def _softmax_bound(layer: LayerIR, input_t: FixedType) -> LutBound:
     from datrig.emulate.lut import top_bits_value
 
     n_out = int(np.prod(layer.shape))
-    norm_t = FixedType.from_json(layer.attrs["inp_norm_t"])
-    acc_t = FixedType.from_json(layer.attrs["accum_t"])
-    inv_inp_t = FixedType.from_json(layer.attrs["inv_inp_t"])
+    norm_t = layer.types["inp_norm_t"]
+    acc_t = layer.types["accum_t"]
+    inv_inp_t = layer.types["inv_inp_t"]
     exp_tab, exp_t = layer.tensors["exp_table"], layer.tensor_types["exp_table"]
     inv_tab, inv_t = layer.tensors["inv_table"], layer.tensor_types["inv_table"]
 

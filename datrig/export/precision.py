@@ -271,8 +271,24 @@ def _set_type(layer: Any, type_name: str, precision: Any) -> None:
         return
     weight = key.removesuffix("_t")
     if weight in layer.weights:
-        layer.weights[weight].update_precision(precision)
-        layer.set_attr(key, layer.weights[weight].type)
+        var = layer.weights[weight]
+        if layer.name.lower() not in var.type.name.lower():
+            # hls4ml names some weight types after a shared C++ typedef (a MatMul-derived
+            # Dense's bias and BatchNorm's scale/bias are all ``model_default_t``): changing
+            # that one would retype every layer using it (seen: BatchNorm scales cut to 2 bits)
+            import copy
+
+            shared = var.type.name
+            var.type = copy.copy(var.type)  # keeps the backend's type class (definition_cpp)
+            var.type.name = f"{layer.name}_{key}"
+            config = layer.get_attr("config_cpp")  # the C++ config hls4ml already rendered
+            if config:
+                layer.set_attr(
+                    "config_cpp",
+                    config.replace(f"typedef {shared} {key};", f"typedef {var.type.name} {key};"),
+                )
+        var.update_precision(precision)
+        layer.set_attr(key, var.type)
         return
     if key not in layer.types:
         raise DatrigError(

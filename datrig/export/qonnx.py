@@ -194,3 +194,12 @@ def temporary_onnx_path() -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory(prefix="datrig-export-") as folder:
         yield Path(folder) / "model.onnx"
+
+
+def to_reference_layout(x: np.ndarray, reference_shape: tuple[int, ...]) -> np.ndarray:
+    """Project-layout inputs -> the exporter's layout (channels-first for the Deep Sets)."""
+    if tuple(x.shape[1:]) == tuple(reference_shape):
+        return x
+    if x.ndim == 3 and tuple(x.shape[:0:-1]) == tuple(reference_shape):
+        return np.ascontiguousarray(x.transpose(0, 2, 1))
+    return x.reshape(len(x), *reference_shape)

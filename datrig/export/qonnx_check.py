@@ -8,9 +8,7 @@ activation: then the tensor feeding it is compared exactly and the output within
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 from typing import Any
 
 import numpy as np
@@ -20,34 +18,31 @@ from datrig.emulate.ir import LayerIR, NetworkIR
 from datrig.errors import DatrigError
 from datrig.export import qonnx as qx
 from datrig.export.lut_check import argmax_agreement, final_lut_layer, lut_bound
-from datrig.firmware.csim import csim_predict
-from datrig.firmware.verify import Comparison, compare_outputs
+from datrig.project.csim import CsimLibrary
+from datrig.project.verify import Comparison, compare_outputs
 
 ONNX_LUT_OPS = {"softmax": "Softmax", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
 def compare_with_qonnx(
-    hls_model: Any,
+    library: CsimLibrary,
     ir: NetworkIR,
     reference: Any,
     x: np.ndarray,
-    y_csim: np.ndarray,
     min_argmax_agreement: float = 0.95,
 ) -> list[Comparison]:
-    """QONNX-vs-C-sim comparisons on project-layout inputs ``x`` (C-sim outputs ``y_csim``).
+    """QONNX-vs-C-sim comparisons on project-layout inputs ``x``.
 
     A softmax classifier whose argmax agrees on fewer than ``min_argmax_agreement`` of the
     events counts every event as a mismatch of the output comparison (VerificationError later).
     """
-    from datrig.export.project import to_reference_layout
-
     grid = None
     if not qx.feeds_quantizer(reference):
         input_t = ir.layers[0].result_t
         x = to_float(from_float(x, input_t), input_t)
         grid = input_t.to_hls4ml()
-        y_csim = csim_predict(hls_model, x)
-    x_ref = to_reference_layout(x, qx.input_shape(reference))
+    y_csim = library.predict(x)
+    x_ref = qx.to_reference_layout(x, qx.input_shape(reference))
     lut = final_lut_layer(ir)
     out_name = reference.graph.output[0].name
     if lut is None:
@@ -59,7 +54,7 @@ def compare_with_qonnx(
     pre_name = lut.inputs[0]
     pre_onnx = _onnx_lut_input(reference, lut)
     tensors = qx.execute_qonnx_tensors(reference, x_ref, [pre_onnx, out_name])
-    pre_csim = _csim_trace(hls_model, x, pre_name)
+    pre_csim = _csim_trace(library, x, pre_name)
     pre_ref = _to_project_layout(tensors[pre_onnx], pre_csim.shape)
     exact = dataclasses.replace(
         compare_outputs("qonnx_vs_csim_lut_input", pre_ref, pre_csim),
@@ -103,19 +98,12 @@ def _onnx_lut_input(reference: Any, lut: LayerIR) -> str:
     return str(producer.input[0])
 
 
-def _csim_trace(hls_model: Any, x: np.ndarray, layer_name: str) -> np.ndarray:
-    """One layer's C-sim output via hls4ml's trace build; the written project is restored to
-    the plain (untraced) C++ afterwards so the handed-over sources are the normal ones."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            _, trace = hls_model.trace(np.ascontiguousarray(x, dtype=np.float64))
-    finally:
-        hls_model.config.trace_output = False
-        with contextlib.redirect_stdout(io.StringIO()):
-            hls_model.write()
+def _csim_trace(library: CsimLibrary, x: np.ndarray, layer_name: str) -> np.ndarray:
+    """One layer's C-sim output, from the library's compiled-in tracing."""
+    trace = library.trace(x)
     if layer_name not in trace:
         raise DatrigError(f"C-sim trace has no layer {layer_name!r} (traced: {', '.join(trace)})")
-    return np.asarray(trace[layer_name], dtype=np.float64).reshape(len(x), -1)
+    return trace[layer_name].reshape(len(x), -1)
 
 
 def _to_project_layout(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -74,8 +74,8 @@ def _weights(layer: Any, **names: str) -> tuple[dict[str, np.ndarray], dict[str,
     return tensors, types
 
 
-def _accum(layer: Any) -> dict[str, Any]:
-    return fixed_type(layer.get_attr("accum_t").precision, f"layer {layer.name} accum_t").to_json()
+def _accum(layer: Any) -> FixedType:
+    return fixed_type(layer.get_attr("accum_t").precision, f"layer {layer.name} accum_t")
 
 
 def _check_product(layer: Any) -> None:
@@ -87,11 +87,11 @@ def _check_product(layer: Any) -> None:
         )
 
 
-def _check_strategy(layer: Any, accum: dict[str, Any]) -> None:
+def _check_strategy(layer: Any, accum: FixedType) -> None:
     strategy = str(layer.get_attr("strategy", "latency")).lower()
     if strategy not in ("latency", "resource"):
         raise DatrigError(f"layer {layer.name}: strategy {strategy!r} is not emulated")
-    if strategy == "resource" and accum["overflow"] != Overflow.WRAP.name:
+    if strategy == "resource" and accum.overflow is not Overflow.WRAP:
         # The resource kernel sums in another order; only wrapping sums are order-free.
         raise DatrigError(
             f"layer {layer.name}: Resource strategy with a saturating accum_t is not emulated; "
@@ -105,9 +105,9 @@ def _dense(layer: Any) -> LayerIR:
     n_in, n_out = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
     tensors["weight"] = tensors["weight"].reshape(n_in, n_out)
     tensors["bias"] = tensors["bias"].reshape(n_out)
-    attrs = {"accum_t": _accum(layer)}
-    _check_strategy(layer, attrs["accum_t"])
-    return _layer(layer, "dense", attrs, tensors, types)
+    accum = _accum(layer)
+    _check_strategy(layer, accum)
+    return _layer(layer, "dense", None, tensors, types, {"accum_t": accum})
 
 
 def _conv1d(layer: Any) -> LayerIR:
@@ -125,9 +125,9 @@ def _conv1d(layer: Any) -> LayerIR:
     n_chan, n_filt = int(get("n_chan")), int(get("n_filt"))
     tensors["weight"] = tensors["weight"].reshape(n_chan, n_filt)
     tensors["bias"] = tensors["bias"].reshape(n_filt)
-    attrs = {"accum_t": _accum(layer)}
-    _check_strategy(layer, attrs["accum_t"])
-    return _layer(layer, "pointwise_conv1d", attrs, tensors, types)
+    accum = _accum(layer)
+    _check_strategy(layer, accum)
+    return _layer(layer, "pointwise_conv1d", None, tensors, types, {"accum_t": accum})
 
 
 def _table_activation(layer: Any, name: str) -> LayerIR:
@@ -232,19 +232,19 @@ def _softmax(layer: Any) -> LayerIR:
             raise DatrigError(f"{where}: softmax table size {n} is not a power of two")
     exp_t, inv_t = _config_type(layer, "exp_table_t"), _config_type(layer, "inv_table_t")
     inv_inp_t = _config_type(layer, "inv_inp_t")
-    attrs["accum_t"] = _config_type(layer, "accum_t").to_json()
-    attrs["inv_inp_t"] = inv_inp_t.to_json()
+    arith = {"accum_t": _config_type(layer, "accum_t"), "inv_inp_t": inv_inp_t}
     exp_scale = float(number("exp_scale").rstrip("f"))
     if impl == "stable":
         addr_t = _config_type(layer, "inp_norm_t")
-        attrs["inp_norm_t"] = addr_t.to_json()
+        arith["inp_norm_t"] = addr_t
     else:
         addr_t = fixed_type(layer.get_input_variable().type.precision, f"{where} input")
     tensors = {
         "exp_table": lut.exp_table(n_exp, addr_t, exp_t, exp_scale, negative=impl == "stable"),
         "inv_table": lut.invert_table(n_inv, inv_inp_t, inv_t),
     }
-    return _layer(layer, "softmax", attrs, tensors, {"exp_table": exp_t, "inv_table": inv_t})
+    tables = {"exp_table": exp_t, "inv_table": inv_t}
+    return _layer(layer, "softmax", attrs, tensors, tables, arith)
 
 
 def _batchnorm(layer: Any) -> LayerIR:
@@ -269,6 +269,7 @@ def _layer(
     attrs: dict[str, Any] | None = None,
     tensors: dict[str, np.ndarray] | None = None,
     types: dict[str, FixedType] | None = None,
+    arithmetic: dict[str, FixedType] | None = None,
 ) -> LayerIR:
     return LayerIR(
         name=layer.name,
@@ -279,6 +280,7 @@ def _layer(
         attrs=attrs or {},
         tensors=tensors or {},
         tensor_types=types or {},
+        types=arithmetic or {},
     )
 
 

@@ -1,1 +1,1 @@
-"""Firmware checks: C-simulation, verification against the emulator, latency/resource reports."""
+"""Latency/resource reports of a verified project: vendor HLS, open-source RTL, estimate."""

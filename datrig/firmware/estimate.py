@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, NetworkIR
+from datrig.emulate.ir import NetworkIR
 from datrig.firmware.report_types import DA_RTL, ESTIMATE_ANALYTIC, Measurements, Source
 
 DENSE_KINDS = ("dense", "pointwise_conv1d")
@@ -47,8 +47,7 @@ def estimate(ir: NetworkIR, *, latency_cutoff: float) -> Measurements:
         rows = int(np.prod(layer.shape[:-1])) if len(layer.shape) > 1 else 1
         terms = csd_digits(w).sum(axis=0) + (np.asarray(layer.tensors["bias"]) != 0)
         adders = np.maximum(terms - 1, 0)
-        acc = layer.attrs.get("accum_t")
-        width = FixedType.from_json(acc).width if isinstance(acc, dict) else layer.result_t.width
+        width = layer.types.get("accum_t", layer.result_t).width
         lut += rows * int(adders.sum()) * width
         depth += math.ceil(math.log2(max(int(terms.max()), 1))) if terms.size else 0
     cycles = math.ceil(depth / max(latency_cutoff, 1.0)) + 1

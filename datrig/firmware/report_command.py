@@ -6,17 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from datrig.firmware.report import DEFAULT_SIM_EVENTS, PREFER
+from datrig.argtypes import non_negative_int, positive_int
+from datrig.firmware.backends import PREFER, ReportOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name (e.g. photon_id)")
     parser.add_argument("--project", type=Path, help="project dir (default hls_projects/MODEL)")
     parser.add_argument(
-        "--config", type=Path, help="firmware YAML (default firmware_configs/MODEL.yml)"
+        "--config",
+        type=Path,
+        help="firmware YAML whose budgets to check (default: the project's own config)",
     )
     parser.add_argument(
-        "--seed", type=int, default=1, help="seed of the RTL-vs-emulator test inputs"
+        "--seed", type=non_negative_int, default=1, help="seed of the RTL-vs-emulator inputs"
     )
     parser.add_argument(
         "--no-synth", action="store_true", help="skip synthesis (yosys ~1 min, vendor HLS longer)"
@@ -28,30 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where numbers come from (default: best available)",
     )
     parser.add_argument(
-        "--events", type=int, default=DEFAULT_SIM_EVENTS, help="events simulated bit-exactly in RTL"
+        "--events",
+        type=positive_int,
+        default=ReportOptions().n_events,
+        help="events simulated bit-exactly in RTL",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from datrig.errors import DatrigError
-    from datrig.firmware.config import config_for_model
-    from datrig.firmware.report import build_report, summary_lines, write_report
+    from datrig.firmware.report import build_report, report_target, summary_lines, write_report
     from datrig.paths import hls_project_dir
+    from datrig.project.meta import FirmwareProject
 
-    if args.events < 1:
-        raise DatrigError("--events must be at least 1")
-    project = args.project or hls_project_dir(args.model)
-    cfg = config_for_model(args.model, args.config)
-    print(f"datrig report: measuring {project} ...", file=sys.stderr)
-    report = build_report(
-        project,
-        cfg,
-        prefer=args.source,
-        synth_rtl=not args.no_synth,
-        seed=args.seed,
-        n_events=args.events,
-    )
-    json_path, md_path = write_report(report, project)
+    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    target = report_target(project, args.config)
+    print(f"datrig report: measuring {project.path} ...", file=sys.stderr)
+    options = ReportOptions(synth=not args.no_synth, seed=args.seed, n_events=args.events)
+    report = build_report(target, prefer=args.source, options=options)
+    json_path, md_path = write_report(report, project.path)
     for note in report.notes:
         print(f"datrig report: note: {note}", file=sys.stderr)
     for line in summary_lines(report):

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from datrig.errors import SchemaError
-
 HLS4ML_HLS = "hls4ml HLS"
 DA_RTL = "distributed-arithmetic RTL"
 
@@ -61,41 +59,3 @@ class Measurements:
         if name not in QUANTITIES:
             raise KeyError(f"unknown report quantity {name!r}")
         self.values[name] = (value, source)
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """Trigger budgets and clock from a firmware config (``None`` = no budget set)."""
-
-    clock_period_ns: float
-    latency_ns: float | None = None
-    lut: float | None = None
-    ff: float | None = None
-    dsp: float | None = None
-    bram: float | None = None
-    ii: float | None = None
-    part: str = "xcvu13p-flga2577-2-e"
-
-    @classmethod
-    def from_config(cls, fw_config: Any) -> Budgets:
-        """Read budgets from a ``FirmwareConfig`` (its ``budget`` member, or flat attributes)."""
-        holder = _get(fw_config, "budget") or _get(fw_config, "budgets") or fw_config
-        clock = _get(fw_config, "clock_period_ns") or _get(holder, "clock_period_ns")
-        if clock is None or float(clock) <= 0:
-            raise SchemaError("firmware config has no positive clock_period_ns; set it in the YAML")
-        kwargs: dict[str, Any] = {"clock_period_ns": float(clock)}
-        for name in ("latency_ns", "lut", "ff", "dsp", "bram", "ii"):
-            value = _get(holder, name)
-            if value is None:
-                value = _get(fw_config, name)
-            kwargs[name] = None if value is None else float(value)
-        part = _get(fw_config, "part")
-        if part:
-            kwargs["part"] = str(part)
-        return cls(**kwargs)
-
-
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)

@@ -188,7 +188,7 @@ def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
     if w_mant.ndim != 2:
         raise UnsupportedLayerError(f"layer {layer.name!r}: weight must be 2-D (n_in, n_out)")
     wt, bt = layer.tensor_types["weight"], layer.tensor_types["bias"]
-    acc_t = FixedType.from_json(layer.attrs["accum_t"])
+    acc_t = layer.types["accum_t"]
     x_frac = int(np.max(x.kif[2]))
     prod_frac = x_frac + _used_fractional_bits(w_mant, wt.fractional)
     if acc_t.fractional < prod_frac:

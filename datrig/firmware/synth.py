@@ -15,15 +15,6 @@ from dataclasses import dataclass, field
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware.rtl import RTLDesign
 
-# part-number prefix -> yosys synth_xilinx family
-FAMILIES: dict[str, str] = {
-    "xcvu": "xcup",  # Virtex UltraScale(+): treated as UltraScale+ (the project default part)
-    "xczu": "xcup",
-    "xcku": "xcup",
-    "xcau": "xcup",
-    "xc7": "xc7",
-}
-
 _CELL = re.compile(r"^\s+(\S+)\s+(\d+)\s*$")
 
 
@@ -47,13 +38,6 @@ def yosys_version() -> str | None:
     out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False).stdout
     match = re.search(r"Yosys\s+(\S+)", out)
     return match.group(1) if match else "unknown"
-
-
-def family_for(part: str) -> str:
-    for prefix, family in FAMILIES.items():
-        if part.lower().startswith(prefix):
-            return family
-    return "xcup"
 
 
 def count_cells(stat_text: str) -> dict[str, int]:
@@ -83,14 +67,14 @@ def summarise(cells: dict[str, int]) -> tuple[int, int, int, int, int]:
     return lut, ff, dsp, bram, carry
 
 
-def synthesise(design: RTLDesign, *, part: str, timeout_s: float = 1800.0) -> SynthesisResult:
-    """Run ``synth_xilinx -flatten`` on the design; the log is ``<out_dir>/yosys.log``."""
+def synthesise(design: RTLDesign, *, family: str, timeout_s: float = 1800.0) -> SynthesisResult:
+    """Run ``synth_xilinx -flatten -family <family>`` (the device's yosys family, see
+    :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``."""
     version = yosys_version()
     if version is None:
         raise ToolMissingError(
             "yosys not found; install it (`make tools` or apt-get install yosys)"
         )
-    family = family_for(part)
     sources = " ".join(str(p.resolve()) for p in design.sources())
     script = (
         f"read_verilog -sv {sources}; synth_xilinx -flatten -family {family} -top {design.top}; "

@@ -15,6 +15,7 @@ under any permutation within a channel, so only the channel/cell interleaving ma
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,3 +65,10 @@ class QuantDeepSets(EncoderHeadSequential):
             self.pool.weight.copy_(averaging_matrix(n_prev, n_cells))
         self.pool.weight.requires_grad_(False)
         self.n_head_modules = 2
+
+
+def build_deepsets(cfg: dict[str, Any]) -> QuantDeepSets:
+    """The Deep Sets network of a checkpoint's ``model_config``."""
+    return QuantDeepSets(
+        cfg["n_inputs"], cfg["n_cells"], tuple(cfg["hidden"]), QuantConfig.from_dict(cfg["quant"])
+    )

@@ -8,6 +8,7 @@ everything up to it, task head = the last linear layer).
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -37,3 +38,13 @@ class QuantMLP(EncoderHeadSequential):
         with torch.no_grad():
             self.fc_out.bias.fill_(output_init)
         self.n_head_modules = 2  # fc_out, output_quant
+
+
+def build_mlp(cfg: dict[str, Any]) -> QuantMLP:
+    """The MLP of a checkpoint's ``model_config``."""
+    return QuantMLP(
+        cfg["n_inputs"],
+        tuple(cfg["hidden"]),
+        QuantConfig.from_dict(cfg["quant"]),
+        output_init=cfg.get("output_init", 0.0),
+    )

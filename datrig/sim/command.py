@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from datrig.data.default import DEFAULT_N_DIPHOTON, DEFAULT_N_PHOTONS
 from datrig.errors import DatrigError
+from datrig.sim.default import DEFAULT_N_DIPHOTON, DEFAULT_N_PHOTONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

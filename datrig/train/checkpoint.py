@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from datrig.atomic import atomic_path
+from datrig.data.features import Normalisation
 from datrig.errors import DatrigError
-from datrig.models.features import Normalisation
-from datrig.models.registry import ModelSpec, get_model_spec
+from datrig.models.registry import get_model_spec
+from datrig.models.spec import ModelSpec
 
 
 @dataclass
@@ -50,8 +51,11 @@ class LoadedModel:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """Atomic and byte-reproducible: torch names the records of its zip archive after the
+    file it is given, so it gets an open handle (records ``archive/...``), never the
+    temporary file's name (which carries the pid)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -64,6 +68,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DatrigError(
             f"{path}: unreadable checkpoint ({type(exc).__name__}); retrain"
         ) from None
+    if not isinstance(payload, dict):
+        raise DatrigError(f"{path}: not a datrig checkpoint (a {type(payload).__name__})")
     missing = {"model", "model_config", "state_dict", "normalisation", "epoch"} - set(payload)
     if missing:
         raise DatrigError(f"{path}: not a datrig checkpoint (missing {sorted(missing)})")
@@ -92,7 +98,6 @@ def prepare_inputs(
 ) -> np.ndarray:
     """Normalised network ``inputs`` (artefact layout, float32) of ``split`` of a dataset file."""
     from datrig.data.reader import open_dataset
-    from datrig.train.dataset import _raw_features, select_cells
 
     info = open_dataset(path)
     if info.kind != loaded.spec.kind:
@@ -100,10 +105,4 @@ def prepare_inputs(
             f"{path} holds {info.kind} events; "
             f"model {loaded.spec.name} needs a {loaded.spec.kind} file"
         )
-    raw = _raw_features(loaded.spec, Path(path), split, None)
-    if loaded.spec.inputs == "cells":
-        n_cells = loaded.normalisation.n_cells
-        if raw.shape[1] < n_cells:
-            raise DatrigError(f"{path}: {raw.shape[1]} cells per candidate, model needs {n_cells}")
-        raw = select_cells(raw, n_cells)
-    return loaded.normalisation.apply(raw)
+    return loaded.normalisation.network_inputs(path, split)

@@ -6,50 +6,62 @@ import argparse
 import sys
 from pathlib import Path
 
+from datrig.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from datrig.da.registry import PENALTIES
-from datrig.models.registry import MODELS, get_model_spec
+from datrig.models.registry import MODELS
 from datrig.paths import DEFAULT_DATA_DIR, run_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to train")
     parser.add_argument("--da", default="none", choices=list(PENALTIES), help="DA penalty")
-    parser.add_argument("--lam", type=float, default=None, help="penalty strength (model default)")
-    parser.add_argument("--bits", type=int, default=None, help="weight/activation bits (default 8)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (model default)")
-    parser.add_argument("--batch-size", type=int, default=None, help="events per batch")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate")
-    parser.add_argument("--n-train", type=int, default=None, help="train events per domain")
-    parser.add_argument("--n-test", type=int, default=None, help="test events per domain (all)")
+    parser.add_argument(
+        "--lam", type=non_negative_float, default=None, help="penalty strength (penalty default)"
+    )
+    parser.add_argument(
+        "--bits", type=positive_int, default=None, help="weight/activation bits (default 8)"
+    )
+    parser.add_argument("--epochs", type=positive_int, default=None, help="epochs (model default)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="events per batch")
+    parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
+    parser.add_argument(
+        "--n-train", type=positive_int, default=None, help="train events per domain"
+    )
+    parser.add_argument(
+        "--n-test", type=positive_int, default=None, help="test events per domain (all)"
+    )
     parser.add_argument(
         "--data", type=Path, default=None, help="dataset directory (default: simulate)"
     )
     parser.add_argument("--out", type=Path, default=None, help="run directory (runs/<model>/<da>)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the interrupted (or finished) run"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue even though settings or data changed",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_config(args: argparse.Namespace, data_dir: Path):
-    from datrig.quant.config import QuantConfig
-    from datrig.train.config import TrainConfig
+    """The run's TrainConfig from the command line (unset options: model/penalty defaults)."""
+    from datrig.train.runs import resolve_config
 
-    spec = get_model_spec(args.model)
-    quant = QuantConfig()
-    if args.bits is not None:
-        quant = quant.with_bits(args.bits)
-    return TrainConfig(
-        model=spec.name,
-        da=args.da,
-        lam=spec.default_lam.get(args.da, 0.0) if args.lam is None else args.lam,
-        epochs=args.epochs or spec.default_epochs,
-        batch_size=args.batch_size or spec.default_batch_size,
-        lr=args.lr or spec.default_lr,
-        seed=args.seed,
-        n_train=args.n_train or spec.default_n_train,
+    return resolve_config(
+        args.model,
+        args.da,
+        data_dir,
+        args.seed,
+        lam=args.lam,
+        bits=args.bits,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        n_train=args.n_train,
         n_test=args.n_test,
-        data_dir=str(data_dir),
-        quant=quant.to_dict(),
     )
 
 
@@ -62,12 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir = args.data
     if data_dir is None:
-        from datrig.data.default import ensure_default_data
+        from datrig.sim.default import ensure_default_data
 
         data_dir = ensure_default_data(DEFAULT_DATA_DIR)  # fixed data seed: cached once
     cfg = build_config(args, Path(data_dir))
     out = args.out or run_dir(cfg.model, cfg.da)
-    metrics = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    metrics = train(cfg, out, resume=args.resume, progress=not args.quiet, force=args.force)
     flavour = metrics.get("quant", {}).get("sim", {})
     summary = ", ".join(f"{k}={v:.4g}" for k, v in flavour.items() if isinstance(v, float))
     print(f"{out}: quantized model on sim test: {summary}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from datrig.errors import DatrigError
@@ -10,7 +11,11 @@ from datrig.errors import DatrigError
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a run; same config + same data => same bytes."""
+    """Everything that determines a run; same config + same data => same bytes.
+
+    Every value is checked here: zero or negative sizes, non-finite or negative strengths and
+    learning rates are errors, never "use the default".
+    """
 
     model: str
     da: str = "none"
@@ -28,22 +33,32 @@ class TrainConfig:
     metric_max_events: int = 10_000  # dCor on at most this many events (O(n^2))
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise DatrigError(f"--{name.replace('_', '-')} must be >= 1")
+        for name in ("epochs", "batch_size", "n_val", "metric_max_events"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise DatrigError(
+                    f"--{name.replace('_', '-')} must be an integer >= 1, got {value}"
+                )
         if self.n_train is not None and self.n_train < 10:
-            raise DatrigError("--n-train must be >= 10 events")
-        if self.lam < 0:
-            raise DatrigError("--lam must be >= 0")
+            raise DatrigError(f"--n-train must be >= 10 events, got {self.n_train}")
+        if self.n_test is not None and self.n_test < 1:
+            raise DatrigError(f"--n-test must be >= 1 event, got {self.n_test}")
+        if not math.isfinite(self.lam) or self.lam < 0:
+            raise DatrigError(f"--lam must be a finite number >= 0, got {self.lam}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise DatrigError(f"--lr must be a finite number > 0, got {self.lr}")
+        if self.seed < 0:
+            raise DatrigError(f"--seed must be >= 0, got {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
-    def same_run(self, other: TrainConfig) -> list[str]:
-        """Settings that differ (ignoring ``epochs``, which a resume may extend)."""
+    def differences(self, other: TrainConfig) -> list[str]:
+        """``name: old -> new`` for every setting that differs."""
         a, b = self.to_dict(), other.to_dict()
-        return sorted(k for k in a if k != "epochs" and a[k] != b[k])
+        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a if a[k] != b[k]]

@@ -14,15 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from datrig.data.features import Normalisation, fit_normalisation, raw_features, select_cells
 from datrig.errors import DatrigError
-from datrig.models.features import Normalisation, check_finite, fit_normalisation
-from datrig.models.registry import ModelSpec
-
-DOMAIN_CODES = {"sim": 0, "data": 1}
-
-
-def dataset_path(data_dir: Path, kind: str, domain: str) -> Path:
-    return Path(data_dir) / f"{kind}_{domain}.h5"
+from datrig.models.spec import ModelSpec
 
 
 @dataclass
@@ -46,29 +40,6 @@ class EventArrays:
         )
 
 
-def _raw_features(spec: ModelSpec, path: Path, split: str, n_max: int | None) -> np.ndarray:
-    from datrig.data.reader import read_cells, read_columns
-
-    if spec.inputs == "cells":
-        raw = read_cells(path, split)
-    else:
-        cols = read_columns(path, spec.feature_names, split)
-        raw = np.stack([cols[n].astype(np.float32) for n in spec.feature_names], axis=1)
-    raw = raw[:n_max]
-    check_finite(raw, spec.feature_names, str(path))
-    return raw
-
-
-def select_cells(cells: np.ndarray, n_keep: int) -> np.ndarray:
-    """The ``n_keep`` highest-energy cells of each candidate (N, n_keep, 4), energy-ordered.
-
-    Deep Sets is permutation invariant, so the order only makes the selection deterministic
-    (stable sort: ties keep file order).
-    """
-    order = np.argsort(-cells[..., 0], axis=1, kind="stable")[:, :n_keep]
-    return np.take_along_axis(cells, order[..., None], axis=1)
-
-
 def n_cells_for(spec: ModelSpec, n_cells_in_file: int) -> int:
     """Largest power of two <= the file's cells, capped by the spec (exact 1/n averaging)."""
     n = min(spec.extra.get("max_cells", 32), n_cells_in_file)
@@ -79,7 +50,7 @@ def n_cells_for(spec: ModelSpec, n_cells_in_file: int) -> int:
 
 def fit_for(spec: ModelSpec, sim_path: Path, n_max: int | None) -> Normalisation:
     """Normalisation fitted on the sim train split (first ``n_max`` rows)."""
-    raw = _raw_features(spec, sim_path, "train", n_max)
+    raw = raw_features(sim_path, spec.feature_names, spec.inputs == "cells", "train", n_max)
     n_cells = None
     if spec.inputs == "cells":
         n_cells = n_cells_for(spec, raw.shape[1])
@@ -103,16 +74,13 @@ def load_events(
         raise DatrigError(
             f"{path} holds {info.kind} events but model {spec.name} needs a {spec.kind} file"
         )
-    raw = _raw_features(spec, path, split, n_max)
-    if spec.inputs == "cells":
-        raw = select_cells(raw, norm.n_cells)
-    inputs = norm.apply(raw)
+    inputs = norm.network_inputs(path, split, n_max)
     need = ["label", "domain"]
     if spec.protected != "domain":
         need.append(spec.protected)
     if spec.task == "regression":
         need += ["e_true", "e_raw"]
-    cols = {k: v[:n_max] for k, v in read_columns(path, need, split).items()}
+    cols = read_columns(path, need, split, n_max)
     n = len(inputs)
     label = cols["label"].astype(np.int8)
     domain = cols["domain"].astype(np.int8)

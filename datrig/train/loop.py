@@ -2,10 +2,18 @@
 
 Determinism: shuffling uses ``default_rng([seed, epoch])`` and nothing else draws random numbers
 after initialisation, so a resumed run is bit-identical to an uninterrupted one.
+
+Integrity: a run is trained in a staging folder next to its destination
+(``.<name>.datrig-partial``, where ``--resume`` finds an interrupted run) and swapped into place
+only when training and evaluation have finished, so the previous complete run survives every
+failure and a folder at the destination is always a complete run (its ``run.json`` is written
+last). A non-finite loss or weight stops training with a clear message; such a checkpoint is
+never written, let alone marked complete.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,12 +23,15 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from datrig.atomic import write_json
+from datrig.atomic import ArtefactKind, check_replaceable, replace_dir, write_json
 from datrig.da.base import Penalty, PenaltyInputs
 from datrig.da.registry import make_penalty
+from datrig.data.features import Normalisation
+from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
-from datrig.models.features import Normalisation
-from datrig.models.registry import ModelSpec, get_model_spec
+from datrig.faults import pause_point
+from datrig.models.registry import get_model_spec
+from datrig.models.spec import ModelSpec
 from datrig.provenance import file_sha256, sidecar
 from datrig.quant.config import QuantConfig
 from datrig.quant.float_twin import float_mode
@@ -33,6 +44,8 @@ from datrig.train.outputs import plot_curves, write_predictions
 
 EVAL_BATCH = 8192
 HUBER_DELTA = 0.05  # energy-correction units; close to L1, so the loss targets the median
+RUN = ArtefactKind("QAT run", "run.json", "qat")  # run.json: written last
+PARTIAL = ArtefactKind("partial QAT run", "config.json", "qat")  # config.json: written first
 
 
 def _penalised(spec: ModelSpec, out: torch.Tensor, e_raw: torch.Tensor) -> torch.Tensor:
@@ -82,30 +95,70 @@ def _class_weights(spec: ModelSpec, label: np.ndarray) -> np.ndarray:
     return w
 
 
+class TrainingDiverged(DatrigError):
+    """The loss or the weights became NaN/inf."""
+
+
+def staging_dir(out_dir: Path) -> Path:
+    """Where a run is trained before it replaces ``out_dir`` (and where --resume looks)."""
+    return out_dir.parent / f".{out_dir.name}.datrig-partial"
+
+
 class Trainer:
     """One run; ``run()`` trains (or resumes) and writes every artefact into ``out_dir``."""
 
     def __init__(
-        self, cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool = True
+        self,
+        cfg: TrainConfig,
+        out_dir: Path,
+        resume: bool = False,
+        progress: bool = True,
+        force: bool = False,
     ):
         self.cfg, self.out_dir, self.resume, self.progress = cfg, Path(out_dir), resume, progress
+        self.force = force
         self.spec = get_model_spec(cfg.model)
-        self.ckpt_path = self.out_dir / "checkpoint.pt"
+        self.work_dir = staging_dir(self.out_dir)
+        self.ckpt_path = self.work_dir / "checkpoint.pt"
         data_dir = Path(cfg.data_dir)
-        self.sim_path = ds.dataset_path(data_dir, self.spec.kind, "sim")
-        self.data_path = ds.dataset_path(data_dir, self.spec.kind, "data")
+        self.sim_path = dataset_file(data_dir, self.spec.kind, "sim")
+        self.data_path = dataset_file(data_dir, self.spec.kind, "data")
 
     # -- setup ---------------------------------------------------------------------------
-    def _resume_payload(self) -> dict[str, Any] | None:
-        if not (self.resume and self.ckpt_path.is_file()):
+    def _prepare_work_dir(self) -> None:
+        """Start (or keep, to resume) the staging folder."""
+        if not self.resume and self.work_dir.exists():
+            shutil.rmtree(self.work_dir)  # an abandoned partial of this very run: restart
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+
+    def _resume_source(self) -> Path | None:
+        """The checkpoint to continue: an interrupted run's, else a finished run's (to extend
+        it with more epochs, which needs --force)."""
+        if not self.resume:
             return None
-        payload = read_checkpoint(self.ckpt_path)
+        if self.ckpt_path.is_file():
+            return self.ckpt_path
+        finished = self.out_dir / "checkpoint.pt"
+        return finished if finished.is_file() and RUN.owns(self.out_dir) else None
+
+    def _resume_payload(self) -> dict[str, Any] | None:
+        source = self._resume_source()
+        if source is None:
+            return None
+        payload = read_checkpoint(source)
         previous = TrainConfig.from_dict(payload.get("train_config", {"model": payload["model"]}))
-        diff = previous.same_run(self.cfg)
-        if diff:
+        changed = previous.differences(self.cfg)
+        saved_inputs = payload.get("inputs", {})
+        changed += [
+            f"{name} data file {getattr(self, f'{name}_path')} (sha256 differs)"
+            for name, sha in self.input_hashes.items()
+            if saved_inputs.get(name) != sha
+        ]
+        if changed and not self.force:
             raise DatrigError(
-                f"{self.ckpt_path} was trained with different settings ({', '.join(diff)}); "
-                "drop --resume to restart or use another --out"
+                f"cannot resume {source}: it was trained with other settings or data "
+                f"({'; '.join(changed)}); drop --resume to restart, use another --out, or add "
+                "--force to continue with the new ones"
             )
         return payload
 
@@ -159,7 +212,14 @@ class Trainer:
         )
         penalty.helper_step(pin)
         pen = penalty(pin)
-        loss = task + lam * pen
+        loss = task + lam * pen if lam else task
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged: the loss became {loss.item()} (task {task.item():.4g}, "
+                f"penalty {pen.item():.4g}); lower --lr (now {self.cfg.lr:g}) or --lam (now "
+                f"{lam:g}). The run was not written; its last good checkpoint is kept in "
+                f"{self.work_dir}"
+            )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -175,17 +235,16 @@ class Trainer:
         cfg, spec = self.cfg, self.spec
         configure_torch()
         seed_everything(cfg.seed)
+        check_replaceable(self.out_dir, RUN)  # before any work: never overwrite foreign files
+        check_replaceable(self.work_dir, PARTIAL)
+        self.input_hashes = {"sim": file_sha256(self.sim_path), "data": file_sha256(self.data_path)}
         payload = self._resume_payload()
+        self._prepare_work_dir()
         if payload is not None:
             self.norm = Normalisation.from_dict(payload["normalisation"])
         else:
-            self.ckpt_path.unlink(missing_ok=True)  # a clean restart never mixes runs
             self.norm = ds.fit_for(spec, self.sim_path, cfg.n_train)
         penalty = make_penalty(cfg.da, **cfg.penalty_options)
-        self.input_hashes = {
-            "sim": file_sha256(self.sim_path) if self.sim_path.is_file() else "",
-            "data": file_sha256(self.data_path) if self.data_path.is_file() else "",
-        }
         self._load_training_data(self.norm, penalty)
         self.model_config = self._model_config(self.norm)
         torch.manual_seed(cfg.seed)
@@ -228,6 +287,12 @@ class Trainer:
         self.curves["val_task"].append(self._val_loss())
 
     def _save(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
+        bad = [n for n, t in self.model.state_dict().items() if not torch.isfinite(t).all()]
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged: non-finite weights in {', '.join(bad[:3])} after epoch "
+                f"{epoch + 1}; lower --lr (now {self.cfg.lr:g}) or --lam (now {self.cfg.lam:g})"
+            )
         save_checkpoint(
             self.ckpt_path,
             {
@@ -241,15 +306,18 @@ class Trainer:
                 "optimizer": optimizer.state_dict(),
                 "penalty": penalty.checkpoint_state(),
                 "curves": self.curves,
+                "inputs": self.input_hashes,
                 "complete": epoch + 1 == self.cfg.epochs,
             },
         )
+        pause_point(f"qat:saved-epoch-{epoch + 1}")
 
     def run(self) -> dict[str, Any]:
         cfg, spec = self.cfg, self.spec
         penalty, optimizer = self.prepare()
         write_json(
-            self.out_dir / "config.json", {**cfg.to_dict(), "model_config": self.model_config}
+            self.work_dir / "config.json",
+            {**cfg.to_dict(), "model_config": self.model_config, "stage": PARTIAL.value},
         )
         bar = tqdm(
             range(self.start_epoch, cfg.epochs),
@@ -269,9 +337,12 @@ class Trainer:
             )
             self._save(epoch, penalty, optimizer)
         bar.close()
-        write_json(self.out_dir / "curves.json", self.curves)
-        plot_curves(self.out_dir / "curves.png", self.curves, f"{spec.name} / {cfg.da}")
-        return self._evaluate(self.norm)
+        write_json(self.work_dir / "curves.json", self.curves)
+        plot_curves(self.work_dir / "curves.png", self.curves, f"{spec.name} / {cfg.da}")
+        metrics = self._evaluate(self.norm)
+        pause_point("qat:before-swap")
+        replace_dir(self.work_dir, self.out_dir, RUN)
+        return metrics
 
     # -- evaluation ----------------------------------------------------------------------
     def _evaluate(self, norm: Normalisation) -> dict[str, Any]:
@@ -313,7 +384,7 @@ class Trainer:
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
         write_predictions(
-            self.out_dir / "predictions_test.h5",
+            self.work_dir / "predictions_test.h5",
             x,
             rows,
             out_float,
@@ -326,11 +397,17 @@ class Trainer:
                 "protected": spec.protected,
             },
         )
-        write_json(self.out_dir / "metrics.json", metrics)
-        write_json(self.out_dir / "run.json", provenance)
+        write_json(self.work_dir / "metrics.json", metrics)
+        write_json(self.work_dir / RUN.marker, provenance)  # last: marks the run complete
         return metrics
 
 
-def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+def train(
+    cfg: TrainConfig,
+    out_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    force: bool = False,
+) -> dict:
     """Train (or resume) one run and write all artefacts; returns the metrics dict."""
-    return Trainer(cfg, out_dir, resume=resume, progress=progress).run()
+    return Trainer(cfg, out_dir, resume=resume, progress=progress, force=force).run()

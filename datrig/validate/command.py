@@ -1,4 +1,9 @@
-"""``datrig validate``: physics validation of a model's DA methods on the firmware's outputs."""
+"""``datrig validate``: physics validation of a model's DA methods on the firmware's outputs.
+
+Without ``--runs`` it compares every registered penalty: the runs ``runs/<model>/<da>/`` that
+are missing (or were trained with other settings) are trained first, seeded and cached, on
+the default data (or ``--data``), unless ``--no-train`` is given.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +14,87 @@ from pathlib import Path
 from tqdm import tqdm
 
 from datrig import paths
+from datrig.argtypes import non_negative_int
 from datrig.errors import DatrigError
 from datrig.validate.predictions import PREDICTIONS_FILE, load_predictions
-from datrig.validate.report import METHOD_ORDER, RunColumns, build_report
+from datrig.validate.report import RunColumns, build_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from datrig.da.registry import PENALTIES
+
     parser.add_argument("--model", required=True, help="model name, e.g. photon_id")
     parser.add_argument(
         "--runs",
         nargs="+",
         type=Path,
         metavar="RUN_DIR",
-        help="QAT run directories (default: runs/<model>/<da>/ for da in "
-        + ", ".join(METHOD_ORDER)
+        help="QAT run directories (default: runs/<model>/<da>/ for every registered penalty: "
+        + ", ".join(PENALTIES)
         + ")",
     )
+    parser.add_argument(
+        "--no-train",
+        action="store_true",
+        help="compare only the runs that exist; never train the missing ones",
+    )
+    parser.add_argument("--data", type=Path, help="dataset of missing runs (default: simulated)")
     parser.add_argument("--out", type=Path, help="report directory (default: reports/<model>/)")
     parser.add_argument(
         "--no-firmware",
         action="store_true",
         help="validate the float and Brevitas outputs only (skip export + emulation)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed for baseline cross-fitting")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=1, help="seed of missing runs and baselines"
+    )
 
 
-def default_runs(model: str) -> list[Path]:
-    """Every existing run of ``model``, one per DA method, in the report's method order."""
-    found = [
+def existing_runs(model: str) -> list[Path]:
+    """Every existing run of ``model``, one per registered DA method, in registry order."""
+    from datrig.da.registry import PENALTIES
+
+    return [
         paths.run_dir(model, da)
-        for da in METHOD_ORDER
+        for da in PENALTIES
         if (paths.run_dir(model, da) / PREDICTIONS_FILE).is_file()
     ]
-    if not found:
-        raise DatrigError(
-            f"no runs of model {model!r} under {paths.RUNS_DIR}/{model}/; run "
-            f"`datrig qat --model {model} --da none` (and disco, adversarial, frt) first"
+
+
+def method_runs(model: str, data_dir: Path | None, seed: int) -> list[Path]:
+    """One current run per registered penalty, training those that are missing or stale."""
+    from datrig.da.registry import PENALTIES
+    from datrig.models.registry import get_model_spec
+    from datrig.sim.default import ensure_default_data
+    from datrig.train.runs import ensure_run, resolve_config
+
+    get_model_spec(model)  # unknown model: one clear line before any work
+    data_dir = data_dir or ensure_default_data(paths.DEFAULT_DATA_DIR)
+    runs = []
+    for da in tqdm(list(PENALTIES), desc=f"runs of {model}", unit="method", file=sys.stderr):
+        cfg = resolve_config(model, da, data_dir, seed)
+        runs.append(
+            ensure_run(
+                cfg,
+                paths.run_dir(model, da),
+                say=lambda m: print(f"datrig validate [qat] {m}", file=sys.stderr),
+            )
         )
-    return found
+    return runs
 
 
 def run(args: argparse.Namespace) -> int:
-    run_dirs = list(args.runs) if args.runs else default_runs(args.model)
+    if args.runs:
+        run_dirs = list(args.runs)
+    elif args.no_train:
+        run_dirs = existing_runs(args.model)
+        if not run_dirs:
+            raise DatrigError(
+                f"no runs of model {args.model!r} under {paths.RUNS_DIR}/{args.model}/; drop "
+                "--no-train to train them, or pass --runs"
+            )
+    else:
+        run_dirs = method_runs(args.model, args.data, args.seed)
     out_dir = args.out or paths.report_dir(args.model)
     columns = []
     for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):

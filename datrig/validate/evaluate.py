@@ -192,18 +192,13 @@ def evaluate_diphoton(preds: RunPredictions, score: np.ndarray) -> ColumnResult:
     return out
 
 
-FAMILIES: dict[str, str] = {
-    "photon_id": "photon_id",
-    "photon_id_gnn": "photon_id",
-    "photon_energy": "energy",
-    "diphoton": "diphoton",
-}
-
-
 def family(preds: RunPredictions) -> str:
-    """Which figures of merit apply: by model name, else by task and protected variable."""
-    if preds.model in FAMILIES:
-        return FAMILIES[preds.model]
+    """Which figures of merit apply: the model's own ``family`` in the registry; a model that
+    is not registered (predictions of a user's run) by its task and protected variable."""
+    from datrig.models.registry import MODELS
+
+    if preds.model in MODELS:
+        return MODELS[preds.model].family
     if preds.task == "regression":
         return "energy"
     return "diphoton" if preds.protected == "m_gg" else "photon_id"

@@ -43,7 +43,6 @@ from datrig.validate.figures import model_figures
 from datrig.validate.markdown import CONVENTIONS, model_markdown
 from datrig.validate.predictions import PREDICTIONS_FILE, RunPredictions
 
-METHOD_ORDER = ("none", "disco", "adversarial", "frt")
 BOUND_FEATURES = (*SHOWER_SHAPES, "pt", "eta")  # photon_id's inputs (eta enters as |eta|)
 
 
@@ -81,7 +80,10 @@ def _method_key(preds: RunPredictions, taken: set[str]) -> str:
 
 
 def _order(methods: Sequence[str]) -> list[str]:
-    rank = {name: i for i, name in enumerate(METHOD_ORDER)}
+    """Methods in the penalty registry's order (``none`` first); unknown names last."""
+    from datrig.da.registry import PENALTIES
+
+    rank = {name: i for i, name in enumerate(PENALTIES)}
     return sorted(methods, key=lambda k: (rank.get(k.split("@")[0], len(rank)), k))
 
 

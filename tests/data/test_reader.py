@@ -172,3 +172,85 @@ def test_nan_in_requested_column(small_dir, tmp_path):
         read_columns(path, ["eta"])
     with pytest.raises(DatrigError, match="NaN"):
         read_rows(path)
+
+
+def _rewrite(path: Path, edit_rows=None, edit_attrs=None) -> None:
+    """Rewrite the candidates table (and/or attributes) of a copied photons file."""
+    with h5py.File(path, "r+") as fh:
+        if edit_rows is not None:
+            rows = edit_rows(fh["candidates"][:])
+            del fh["candidates"]
+            fh.create_dataset("candidates", data=rows)
+        if edit_attrs is not None:
+            edit_attrs(fh.attrs)
+
+
+def _retype(rows: np.ndarray, field: str, dtype: str) -> np.ndarray:
+    new = np.dtype([(n, dtype if n == field else rows.dtype[n]) for n in rows.dtype.names])
+    out = np.empty(rows.shape, new)
+    for n in rows.dtype.names:
+        out[n] = rows[n] if n != field or dtype != "S8" else rows[n].astype("S8")
+    return out
+
+
+def _set(field: str, index: int, value):
+    def edit(rows):
+        rows[field][index] = value
+        return rows
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit_rows", "edit_attrs", "match"),
+    [
+        (lambda r: _retype(r, "label", "<f4"), None, r"label is float32 \(expected int8\)"),
+        (lambda r: _retype(r, "Reta", "S8"), None, r"Reta is \|S8 \(expected float32\)"),
+        (
+            _set("label", 7, 5),
+            None,
+            r"field 'label' has 1 value\(s\) outside \[0, 1\] \(e.g. \[5\]\)",
+        ),
+        (_set("domain", 3, 0), None, "contradicting the domain attribute 'data'"),
+        (
+            None,
+            lambda a: a.__setitem__("domain", "sim"),
+            "contradicting the domain attribute 'sim'",
+        ),
+        (None, lambda a: a.__setitem__("n_rows", 999), "attribute n_rows = 999 but"),
+        (lambda r: r[:0], None, "has no rows"),
+        (lambda r: r.reshape(50, 20), None, "must be a 1-D table of named fields"),
+    ],
+)
+def test_wrong_contents_are_refused(small_dir, tmp_path, edit_rows, edit_attrs, match):
+    """Not only field names: dtypes, code ranges, the domain and the attributes (issue 9.5)."""
+    path = _copy(small_dir / "photons_data.h5", tmp_path)
+    _rewrite(path, edit_rows, edit_attrs)
+    with pytest.raises(SchemaError) as exc:
+        open_dataset(path)
+    assert __import__("re").search(match, _one_line(exc)), str(exc.value)
+
+
+def test_cells_of_the_wrong_type_are_refused(small_dir, tmp_path):
+    path = _copy(small_dir / "photons_sim.h5", tmp_path)
+    with h5py.File(path, "r+") as fh:
+        cells = fh["cells"][:].astype(np.int32)
+        del fh["cells"]
+        fh.create_dataset("cells", data=cells)
+    with pytest.raises(SchemaError, match="cells must be floating point"):
+        open_dataset(path)
+
+
+def test_the_inspect_command_says_one_line_for_an_empty_file(small_dir, tmp_path, capsys):
+    from datrig.cli import main
+
+    path = _copy(small_dir / "photons_sim.h5", tmp_path)
+    with h5py.File(path, "r+") as fh:
+        rows = fh["candidates"][:0]
+        del fh["candidates"], fh["cells"]
+        fh.create_dataset("candidates", data=rows)
+        fh.create_dataset("cells", shape=(0, N_CELLS, 4), dtype="<f4")
+        fh.attrs["n_rows"] = 0
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no rows" in err[0]

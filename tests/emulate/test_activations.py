@@ -56,8 +56,8 @@ def test_softmax_tree_sum_order_is_visible_with_saturation() -> None:
     acc = FixedType(3, 3, True, Rounding.TRN, Overflow.SAT)
     layer = LayerIR(
         "sm", "softmax", ["x"], FixedType(8, 8), (5,),
-        attrs={"implementation": "latency", "accum_t": acc.to_json(),
-               "inv_inp_t": FixedType(3, 3).to_json()},
+        attrs={"implementation": "latency"},
+        types={"accum_t": acc, "inv_inp_t": FixedType(3, 3)},
         tensors={"exp_table": np.array([3, -3, 0, 0]), "inv_table": np.arange(8)},
         tensor_types={"exp_table": FixedType(4, 4), "inv_table": FixedType(8, 8)},
     )  # fmt: skip

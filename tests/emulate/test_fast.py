@@ -78,7 +78,7 @@ def _random_dense_net(seed: int, acc: FixedType, res: FixedType, t_in: FixedType
             LayerIR("in", "input", [], t_in, (7,)),
             LayerIR("lin", "linear", ["in"], lin_t, (7,)),
             LayerIR(
-                "fc", "dense", ["lin"], res, (5,), attrs={"accum_t": acc.to_json()},
+                "fc", "dense", ["lin"], res, (5,), types={"accum_t": acc},
                 tensors={"weight": w, "bias": b},
                 tensor_types={"weight": FixedType(6, 1), "bias": FixedType(8, 3)},
             ),

@@ -16,7 +16,7 @@ T4_2 = FixedType(8, 6)  # 2 fractional bits
 def dense_layer(w, b, acc: FixedType, res: FixedType) -> LayerIR:
     return LayerIR(
         "fc", "dense", ["in"], res, (np.shape(w)[1],),
-        attrs={"accum_t": acc.to_json()},
+        types={"accum_t": acc},
         tensors={"weight": np.asarray(w, dtype=np.int64), "bias": np.asarray(b, dtype=np.int64)},
         tensor_types={"weight": FixedType(6, 1), "bias": FixedType(8, 4)},
     )  # fmt: skip

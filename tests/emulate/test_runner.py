@@ -81,8 +81,8 @@ def test_misset_precisions_bit_exact(mlp_misset) -> None:
     ir = network_ir_from_hls4ml(mlp_misset)
     kinds = {layer.name: layer for layer in ir.layers}
     # The overrides really reached the model (otherwise this test would prove little).
-    acc = [layer.attrs["accum_t"] for layer in kinds.values() if layer.kind == "dense"]
-    assert {a["overflow"] for a in acc} == {"WRAP", "SAT"}
+    acc = [layer.types["accum_t"] for layer in kinds.values() if layer.kind == "dense"]
+    assert {a.overflow.name for a in acc} == {"WRAP", "SAT"}
     x = stress_inputs(np.random.default_rng(1), N_EVENTS, (12,))
     assert_bit_exact(mlp_misset, ir, x)
 

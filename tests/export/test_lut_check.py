@@ -61,11 +61,11 @@ def _softmax_layer(n_classes: int, types: dict[str, FixedType]) -> LayerIR:
         ["x"],
         RES_T,
         (n_classes,),
-        attrs={
-            "implementation": "stable",
-            "accum_t": types["accum_t"].to_json(),
-            "inv_inp_t": types["inv_inp_t"].to_json(),
-            "inp_norm_t": norm_t.to_json(),
+        attrs={"implementation": "stable"},
+        types={
+            "accum_t": types["accum_t"],
+            "inv_inp_t": types["inv_inp_t"],
+            "inp_norm_t": norm_t,
         },
         tensors={
             "exp_table": lut.exp_table(n, norm_t, types["exp_table_t"], 1.0, negative=True),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from datrig.errors import DatrigError, SchemaError, ToolMissingError
-from datrig.firmware.config import FirmwareConfig, VerificationSettings
+from datrig.project.config import FirmwareConfig, VerificationSettings
 
 torch = pytest.importorskip("torch")
 
@@ -104,8 +104,9 @@ def test_project_is_verified_bit_exact(which: str, request: pytest.FixtureReques
         assert by_name[name].atol == 0.0
     meta = json.loads((result.project_dir / "datrig_project.json").read_text())
     assert meta["verification"]["emulator_vs_csim"]["n_mismatch"] == 0
-    assert len(meta["inputs"]["onnx"]["sha256"]) == 64
+    assert meta["source"]["kind"] == "onnx" and len(meta["source"]["sha256"]) == 64
     assert meta["firmware_config"]["part"] == "xcvu13p-flga2577-2-e"
+    assert result.meta.csim.traced_layers  # the library can name a diverging layer
     for f in ("emulator_ir.json", "emulator_ir.npz", "model_qonnx.onnx", "firmware/myproject.cpp"):
         assert (result.project_dir / f).is_file(), f
     assert not list(result.project_dir.parent.glob(".datrig-tmp-*"))
@@ -119,63 +120,56 @@ def test_input_type_comes_from_first_quantizer(mlp_project) -> None:
 
 def test_deepsets_project_is_channels_last(deepsets_project) -> None:
     meta = deepsets_project.meta
-    assert meta["input_shape"] == [8, 4]  # (n_cells, n_features), as predictions_test.h5
-    assert meta["reference_input_shape"] == [4, 8]
+    assert meta.input_shape == (8, 4)  # (n_cells, n_features), as predictions_test.h5
+    assert meta.reference_input_shape == (4, 8)
+
+
+def _load(result):
+    from datrig.project.meta import FirmwareProject
+
+    return FirmwareProject.load(result.project_dir)
 
 
 def test_reloaded_library_matches_and_verify_passes(mlp_project) -> None:
-    from datrig.firmware.csim import csim_predict
-    from datrig.firmware.verify import verify_project
+    from datrig.project.verify import seeded_inputs
 
+    project = _load(mlp_project)
     x = np.random.default_rng(5).uniform(-12, 12, size=(300, 12))
-    y = csim_predict(mlp_project.project_dir, x)
+    y = project.csim(x)
     assert y.shape == (300, 1)
-    result = verify_project(mlp_project.project_dir, n_events=3000, seed=9)
+    result = project.verify(seeded_inputs((12,), 3000, 12.0, seed=9))
     assert result.ok and result.n_events == 3000
 
 
-@pytest.mark.slow  # ~20 s: reconverts, recompiles and traces the project
 def test_verify_reports_tampered_emulator(mlp_project, tmp_path: Path) -> None:
-    """A corrupted IR weight must be caught, with the count and the first diverging layer."""
+    """A corrupted IR weight must be caught, with the count and the first diverging layer
+    (traced by the project's own library: no reconversion, no g++)."""
     import shutil
 
     from datrig.emulate.io import load_ir, save_ir
     from datrig.errors import VerificationError
-    from datrig.firmware.verify import verify_project
+    from datrig.project.meta import FirmwareProject
+    from datrig.project.verify import seeded_inputs
 
-    project = tmp_path / "copy"
-    shutil.copytree(mlp_project.project_dir, project)
-    ir = load_ir(project)
+    copy = tmp_path / "copy"
+    shutil.copytree(mlp_project.project_dir, copy)
+    ir = load_ir(copy)
     dense = next(layer for layer in ir.layers if "weight" in layer.tensors)
     dense.tensors["weight"] = dense.tensors["weight"].copy()
     dense.tensors["weight"].flat[0] += 1
-    save_ir(ir, project)
+    save_ir(ir, copy)
     with pytest.raises(
         VerificationError, match=rf"events differ.*first diverging layer: {dense.name}"
     ):
-        verify_project(project, n_events=500, seed=2)
-
-
-def test_csim_command_writes_outputs(mlp_project, tmp_path: Path) -> None:
-    from datrig.cli import main
-
-    x = np.random.default_rng(1).uniform(-4, 4, size=(50, 12))
-    np.save(tmp_path / "x.npy", x)
-    out = tmp_path / "y.npy"
-    args = ["csim", "--project", str(mlp_project.project_dir), "--input", str(tmp_path / "x.npy")]
-    assert main([*args, "--out", str(out)]) == 0
-    from datrig.firmware.csim import csim_predict
-
-    np.testing.assert_array_equal(np.load(out), csim_predict(mlp_project.project_dir, x))
+        FirmwareProject.load(copy).verify(seeded_inputs((12,), 500, 12.0, seed=2))
 
 
 def test_wrong_input_shape_is_a_clear_error(mlp_project) -> None:
-    from datrig.firmware.csim import csim_predict
-
+    project = _load(mlp_project)
     with pytest.raises(SchemaError, match="each event needs 12 values"):
-        csim_predict(mlp_project.project_dir, np.zeros((3, 7)))
+        project.csim(np.zeros((3, 7)))
     with pytest.raises(SchemaError, match="NaN"):
-        csim_predict(mlp_project.project_dir, np.full((2, 12), np.nan))
+        project.csim(np.full((2, 12), np.nan))
 
 
 def test_missing_gxx_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,8 +32,8 @@ def test_layers_types_and_exact_weights(hls_mlp) -> None:
         np.testing.assert_array_equal(
             np.ldexp(ir_layer.tensors["weight"].astype(float), -wt.fractional), hls_w.data
         )
-        acc = ir_layer.attrs["accum_t"]
-        assert acc["width"] == hls_layer.get_attr("accum_t").precision.width
+        acc = ir_layer.types["accum_t"]
+        assert acc.width == hls_layer.get_attr("accum_t").precision.width
 
 
 def test_sigmoid_is_converted_with_its_table(tmp_path: Path) -> None:

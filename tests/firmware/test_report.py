@@ -10,23 +10,23 @@ import pytest
 
 from datrig.emulate.io import save_ir
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import estimate
-from datrig.firmware.config import FirmwareConfig, TriggerBudget
+from datrig.firmware.backends import ReportOptions, ReportTarget
 from datrig.firmware.report import build_report, check_budgets, write_report
 from datrig.firmware.report_types import (
     DA_RTL,
     ESTIMATE_ANALYTIC,
     MEASURED_SIM,
-    Budgets,
     Measurements,
     Source,
 )
+from datrig.project.config import FirmwareConfig, TriggerBudget
 
 
 def tiny_mlp(seed=0):
     rng = np.random.default_rng(seed)
-    acc = FixedType(18, 9).to_json()
+    acc = FixedType(18, 9)
     types = {"weight": FixedType(6, 1), "bias": FixedType(10, 3)}
     return NetworkIR(
         "tiny",
@@ -38,9 +38,10 @@ def tiny_mlp(seed=0):
                 ["x"],
                 FixedType(10, 4),
                 (3,),
-                {"accum_t": acc},
+                {},
                 {"weight": rng.integers(-31, 32, (4, 3)), "bias": rng.integers(-9, 9, (3,))},
                 dict(types),
+                {"accum_t": acc},
             ),
             LayerIR("r0", "relu", ["fc0"], FixedType(6, 3, False), (3,)),
             LayerIR(
@@ -49,9 +50,10 @@ def tiny_mlp(seed=0):
                 ["r0"],
                 FixedType(10, 4),
                 (1,),
-                {"accum_t": acc},
+                {},
                 {"weight": rng.integers(-31, 32, (3, 1)), "bias": rng.integers(-9, 9, (1,))},
                 dict(types),
+                {"accum_t": acc},
             ),
         ],
         ["fc1"],
@@ -62,6 +64,12 @@ def config(**budget):
     return FirmwareConfig(model="tiny", clock_period_ns=5.0, budget=TriggerBudget(**budget))
 
 
+def target(path, ir=None, **budget):
+    ir = ir or tiny_mlp()
+    save_ir(ir, path)
+    return ReportTarget(path, ir, config(**budget))
+
+
 SRC = Source("tool", "1.0", DA_RTL, MEASURED_SIM)
 
 
@@ -69,9 +77,7 @@ def test_budget_pass_fail_and_latency_in_ns():
     meas = Measurements()
     for name, value in (("latency_cycles", 12), ("ii", 1), ("lut", 900), ("ff", 50), ("dsp", 0)):
         meas.set(name, value, SRC)
-    rep = check_budgets(
-        meas, Budgets.from_config(config(latency_ns=50, lut=1000, ff=40)), model="m"
-    )
+    rep = check_budgets(meas, config(latency_ns=50, lut=1000, ff=40), model="m")
     assert rep.get("latency_ns").value == 60.0
     assert rep.get("latency_ns").passed is False  # 60 ns > 50 ns
     assert rep.get("latency_cycles").budget == 10  # floor(50 / 5)
@@ -81,14 +87,18 @@ def test_budget_pass_fail_and_latency_in_ns():
     assert rep.passed is False
     meas.set("latency_cycles", 10, SRC)
     meas.set("ff", 40, SRC)
-    assert check_budgets(
-        meas, Budgets.from_config(config(latency_ns=50, lut=1000, ff=40)), model="m"
-    ).passed
+    assert check_budgets(meas, config(latency_ns=50, lut=1000, ff=40), model="m").passed
 
 
-def test_budgets_need_a_clock():
-    with pytest.raises(SchemaError, match="clock_period_ns"):
-        Budgets.from_config({"latency_ns": 10})
+def test_resources_as_a_fraction_of_the_device():
+    meas = Measurements()
+    meas.set("lut", 8640, SRC)
+    meas.set("dsp", 0, SRC)
+    rep = check_budgets(meas, config(), model="m")  # default part: xcvu13p, 1,728,000 LUT
+    assert rep.get("lut").fraction == 8640 / 1_728_000 == 0.005
+    assert rep.get("dsp").fraction == 0.0
+    assert rep.get("latency_ns").fraction is None
+    assert rep.to_json()["quantities"]["lut"]["fraction_of_device"] == 0.005
 
 
 def test_csd_digits():
@@ -99,8 +109,7 @@ def test_csd_digits():
 
 
 def test_analytic_estimate_report(tmp_path):
-    save_ir(tiny_mlp(), tmp_path)
-    rep = build_report(tmp_path, config(), prefer="estimate")
+    rep = build_report(target(tmp_path), prefer="estimate")
     lut = rep.get("lut")
     assert lut.source.kind == ESTIMATE_ANALYTIC and lut.source.implementation == DA_RTL
     assert lut.value > 0 and rep.get("dsp").value == 0
@@ -114,25 +123,30 @@ def test_analytic_estimate_report(tmp_path):
 def test_unsupported_layer_falls_back_to_estimate(tmp_path):
     ir = tiny_mlp()
     ir.layers[2] = LayerIR("r0", "sigmoid", ["fc0"], FixedType(6, 3, False), (3,))
-    save_ir(ir, tmp_path)
     # The emulator has no sigmoid either, but the estimate needs no emulation.
-    rep = build_report(tmp_path, config(), prefer="rtl", synth_rtl=False)
+    rep = build_report(target(tmp_path, ir), prefer="rtl", options=ReportOptions(synth=False))
     assert rep.get("lut").source.kind == ESTIMATE_ANALYTIC
     assert any("r0 (sigmoid)" in n for n in rep.notes)
 
 
 def test_missing_project_and_bad_source(tmp_path):
     with pytest.raises(DatrigError, match="datrig export"):
-        build_report(tmp_path / "nope", config())
+        build_report(ReportTarget(tmp_path / "nope", tiny_mlp(), config()))
     with pytest.raises(DatrigError, match="unknown report source"):
-        build_report(tmp_path, config(), prefer="magic")
+        build_report(target(tmp_path), prefer="magic")
+
+
+def test_an_unusable_named_source_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no vitis_hls / vivado_hls
+    with pytest.raises(ToolMissingError, match=r"vendor.*Vivado/Vitis"):
+        build_report(target(tmp_path), prefer="vendor")
 
 
 @pytest.mark.tools
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_rtl_report_without_synthesis(tmp_path):
-    save_ir(tiny_mlp(), tmp_path)
-    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=False, seed=3, n_events=200)
+    opts = ReportOptions(synth=False, seed=3, n_events=200)
+    rep = build_report(target(tmp_path, latency_ns=100), options=opts)
     lat = rep.get("latency_cycles")
     assert lat.source.kind == MEASURED_SIM and lat.value >= 2
     assert rep.get("ii").value == 1
@@ -146,11 +160,11 @@ def test_rtl_report_without_synthesis(tmp_path):
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 def test_designs_too_large_for_yosys_use_the_cost_model(tmp_path, monkeypatch):
-    from datrig.firmware import report
+    from datrig.firmware import rtl_flow
 
-    monkeypatch.setattr(report, "MAX_YOSYS_LUT", 1)
-    save_ir(tiny_mlp(), tmp_path)
-    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=True, seed=3, n_events=50)
+    monkeypatch.setattr(rtl_flow, "MAX_YOSYS_LUT", 1)
+    opts = ReportOptions(synth=True, seed=3, n_events=50)
+    rep = build_report(target(tmp_path, latency_ns=100), options=opts)
     assert rep.get("lut").source.tool == "da4ml"
     assert any("yosys synthesis skipped" in n and "exceeds 1" in n for n in rep.notes)
 
@@ -158,11 +172,11 @@ def test_designs_too_large_for_yosys_use_the_cost_model(tmp_path, monkeypatch):
 @pytest.mark.tools
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_large_designs_simulate_fewer_events(tmp_path, monkeypatch):
-    from datrig.firmware import report
+    from datrig.firmware import rtl_flow
 
-    monkeypatch.setattr(report, "MAX_FULL_RTL_SIM_LUT", 1)
-    monkeypatch.setattr(report, "LARGE_DESIGN_SIM_EVENTS", 16)
-    save_ir(tiny_mlp(), tmp_path)
-    rep = build_report(tmp_path, config(latency_ns=100), synth_rtl=False, seed=3, n_events=100)
+    monkeypatch.setattr(rtl_flow, "MAX_FULL_RTL_SIM_LUT", 1)
+    monkeypatch.setattr(rtl_flow, "LARGE_DESIGN_SIM_EVENTS", 16)
+    opts = ReportOptions(synth=False, seed=3, n_events=100)
+    rep = build_report(target(tmp_path, latency_ns=100), options=opts)
     assert rep.details["rtl_sim_events_bit_exact"] == 16
     assert any("RTL simulated on 16 of the 100 events" in n for n in rep.notes)

@@ -12,7 +12,7 @@ from datrig.emulate.fixed import to_float
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.runner import emulate
 from datrig.firmware import rtl, rtl_sim, synth
-from datrig.firmware.report import random_input_mantissas
+from datrig.firmware.rtl_flow import random_input_mantissas
 
 HAS_IVERILOG = rtl_sim.iverilog_version() is not None
 HAS_YOSYS = shutil.which("yosys") is not None
@@ -31,7 +31,7 @@ def small_mlp(sizes, rounding=Rounding.RND_CONV, overflow=Overflow.SAT, seed=0, 
                 [prev],
                 FixedType(10, 4, True, rounding, overflow),
                 (n_out,),
-                attrs={"accum_t": FixedType(18, 9).to_json()},
+                types={"accum_t": FixedType(18, 9)},
                 tensors={
                     "weight": rng.integers(-31, 32, (n_in, n_out)),
                     "bias": rng.integers(-64, 64, (n_out,)),
@@ -85,7 +85,7 @@ def test_unsupported_kind_and_mode_are_named():
 
 def test_lossy_accumulator_is_refused():
     ir = small_mlp([3, 2, 1])
-    ir.layers[1].attrs["accum_t"] = FixedType(12, 6).to_json()  # 6 frac bits < 4 + 5
+    ir.layers[1].types["accum_t"] = FixedType(12, 6)  # 6 frac bits < 4 + 5
     with pytest.raises(rtl.UnsupportedLayerError, match="rounds each product"):
         rtl.trace_network(ir)
 
@@ -128,7 +128,7 @@ def test_rtl_simulation_detects_a_wrong_expectation(tmp_path):
 def test_yosys_synthesis_counts_cells(tmp_path):
     ir = small_mlp([4, 3, 1], seed=11)
     design = rtl.write_verilog(rtl.trace_network(ir), tmp_path / "rtl", clock_period_ns=5.0)
-    res = synth.synthesise(design, part="xcvu13p-flga2577-2-e")
+    res = synth.synthesise(design, family="xcup")
     assert res.family == "xcup"
     assert res.dsp == 0 and res.bram_18k == 0  # adders only
     assert res.lut > 0

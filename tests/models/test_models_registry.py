@@ -3,22 +3,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.data.schema import DIPHOTON_FIELDS, PHOTON_FIELDS, SHOWER_SHAPES
+from datrig.data.features import TRANSFORMS, check_finite, fit_normalisation
+from datrig.data.schema import DIPHOTON_FIELDS, PHOTON_FIELDS
 from datrig.errors import DatrigError
 from datrig.models import registry
-from datrig.models.features import TRANSFORMS, check_finite, fit_normalisation
 
 
 def test_models_and_their_columns_exist_in_the_schema():
+    from datrig.da.registry import PENALTIES
+
     assert set(registry.MODELS) == {"photon_id", "photon_energy", "diphoton", "photon_id_gnn"}
-    assert registry.SHOWER_SHAPES == SHOWER_SHAPES
     for spec in registry.MODELS.values():
         fields = PHOTON_FIELDS if spec.kind == "photons" else DIPHOTON_FIELDS
         if spec.inputs != "cells":
             assert set(spec.feature_names) <= set(fields)
             assert set(spec.transforms) <= set(TRANSFORMS)
         assert spec.protected == "domain" or spec.protected in fields
-        assert set(spec.default_lam) == {"none", "disco", "adversarial", "frt"}
+        assert spec.family in ("photon_id", "energy", "diphoton")
+        for penalty in PENALTIES.values():  # every shipped pair trains without --lam
+            assert penalty.lam_for(spec.name) >= 0
 
 
 def test_unknown_model_lists_valid_names():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def default_data():
-    from datrig.data.default import ensure_default_data
+    from datrig.sim.default import ensure_default_data
 
     return ensure_default_data(progress=False)
 

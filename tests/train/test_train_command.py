@@ -18,9 +18,12 @@ def test_unknown_model_and_penalty_list_valid_names(capsys):
     assert "adversarial" in capsys.readouterr().err
 
 
-def _copy(tiny_data, tmp_path):
+def _copy(tiny_data, tmp_path, manifest=False):
+    """A copy of the tiny dataset; without its manifest, it reads like a user's own files."""
     out = tmp_path / "data"
     shutil.copytree(tiny_data, out)
+    if not manifest:
+        (out / "simulate.json").unlink()
     return out
 
 
@@ -58,6 +61,17 @@ def test_missing_field_gives_clear_error(tiny_data, tmp_path, capsys):
                  "--epochs", "1", "--quiet"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "weta2" in err
+
+
+def test_edited_member_of_a_simulated_dataset_is_refused(tiny_data, tmp_path, capsys):
+    data = _copy(tiny_data, tmp_path, manifest=True)
+    _rewrite_table(data / "photons_sim.h5", lambda rows: rows[::-1].copy())
+    code = main(["qat", "--model", "photon_id", "--data", str(data), "--out", str(tmp_path / "r"),
+                 "--epochs", "1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "photons_sim.h5" in err[0] and "simulate.json" in err[0] and "re-run" in err[0]
+    assert not (tmp_path / "r").exists()
 
 
 def test_missing_dataset_dir(tmp_path, capsys):

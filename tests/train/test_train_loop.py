@@ -76,7 +76,9 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tmp_path, monk
     monkeypatch.setattr(loop.Trainer, "_batch_step", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", progress=False)
-    assert read_checkpoint(tmp_path / "resumed/checkpoint.pt")["epoch"] == 1
+    assert not (tmp_path / "resumed").exists()  # an unfinished run never looks like one
+    partial = loop.staging_dir(tmp_path / "resumed") / "checkpoint.pt"
+    assert read_checkpoint(partial)["epoch"] == 1
     monkeypatch.setattr(loop.Trainer, "_batch_step", original)
     train(cfg, tmp_path / "resumed", resume=True, progress=False)
     a = read_checkpoint(tmp_path / "straight/checkpoint.pt")
@@ -88,8 +90,10 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tmp_path, monk
 
 def test_resume_with_other_settings_is_refused(tiny_config, tmp_path):
     train(tiny_config(), tmp_path, progress=False)
-    with pytest.raises(DatrigError, match="different settings"):
+    with pytest.raises(DatrigError, match=r"other settings or data \(lam: 5.0 -> 1.0\)"):
         train(tiny_config(lam=1.0), tmp_path, resume=True, progress=False)
+    with pytest.raises(DatrigError, match=r"epochs: 1 -> 2.*--force"):
+        train(tiny_config(epochs=2), tmp_path, resume=True, progress=False)
 
 
 @pytest.mark.parametrize(

@@ -10,49 +10,19 @@ import numpy as np
 import pytest
 
 from datrig.errors import DatrigError
-from datrig.firmware.csim import PROJECT_FILE
+from datrig.project.meta import FirmwareProject
 from datrig.provenance import file_sha256
-from datrig.validate.firmware import (
-    PROJECT_META,
-    _project_checkpoint_sha,
-    _up_to_date,
-    firmware_outputs,
-)
+from datrig.validate.firmware import firmware_outputs
 from datrig.validate.predictions import load_predictions
 from tests.validate.validate_toys import photon_id_runs, real_photon_id_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_project_meta_name_matches_export():
-    assert PROJECT_META == PROJECT_FILE
-
-
-def test_checkpoint_hash_is_found_in_the_export_sidecar(tmp_path):
-    sha = "ab" * 32
-    (tmp_path / PROJECT_META).write_text(
-        json.dumps({"inputs": {"checkpoint": {"path": "x.pt", "sha256": sha}}})
-    )
-    assert _project_checkpoint_sha(tmp_path) == sha
-    assert _project_checkpoint_sha(tmp_path / "missing") is None
-
-
 def test_missing_checkpoint_says_what_to_do(tmp_path):
     preds = load_predictions(photon_id_runs(tmp_path, n=100)[0])
     with pytest.raises(DatrigError, match="--no-firmware"):
         firmware_outputs(preds, tmp_path / "proj", seed=0)
-
-
-def test_project_from_another_checkpoint_is_refused(tmp_path):
-    run = photon_id_runs(tmp_path, n=100)[0]
-    (run / "checkpoint.pt").write_bytes(b"weights")
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / PROJECT_META).write_text(
-        json.dumps({"inputs": {"checkpoint": {"sha256": "0" * 64}}})
-    )
-    with pytest.raises(DatrigError, match="exported from another checkpoint"):
-        firmware_outputs(load_predictions(run), project, seed=0, reuse_project=True)
 
 
 @pytest.mark.slow
@@ -65,24 +35,12 @@ def test_firmware_outputs_equal_brevitas_on_a_real_checkpoint(tmp_path, monkeypa
     fw = firmware_outputs(preds, project, seed=1)
     differ = int(np.count_nonzero(fw != preds.output_quant))
     assert differ == 0, f"{differ} of {fw.size} events differ between firmware and Brevitas"
-    meta = json.loads((project / PROJECT_META).read_text())
-    assert meta["inputs"]["checkpoint"]["sha256"] == file_sha256(run / "checkpoint.pt")
+    meta = FirmwareProject.load(project).meta
+    assert meta.source.kind == "checkpoint"
+    assert meta.source.sha256 == file_sha256(run / "checkpoint.pt")
     stamp = (project / "emulator_ir.npz").stat().st_mtime_ns
     np.testing.assert_array_equal(firmware_outputs(preds, project, seed=1), fw)
     assert (project / "emulator_ir.npz").stat().st_mtime_ns == stamp  # reused, not re-exported
-
-
-def test_cached_project_is_reused_only_for_same_checkpoint_and_config(tmp_path):
-    sha, config = "cd" * 32, {"reuse_factor": 1, "rounding": "RND_CONV"}
-    (tmp_path / "emulator_ir.json").write_text("{}")
-    (tmp_path / PROJECT_META).write_text(
-        json.dumps({"inputs": {"checkpoint": {"sha256": sha}}, "firmware_config": config})
-    )
-    assert _up_to_date(tmp_path, sha, config)
-    assert not _up_to_date(tmp_path, "ef" * 32, config)
-    assert not _up_to_date(tmp_path, sha, {**config, "reuse_factor": 2})
-    (tmp_path / "emulator_ir.json").unlink()
-    assert not _up_to_date(tmp_path, sha, config)
 
 
 @pytest.mark.slow

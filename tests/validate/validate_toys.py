@@ -163,7 +163,7 @@ def real_photon_id_run(run_dir: Path, n: int = 2000, seed: int = 0) -> Path:
     """A run with a real (untrained, seeded) Brevitas photon_id checkpoint and its outputs."""
     import torch
 
-    from datrig.models.features import Normalisation
+    from datrig.data.features import Normalisation
     from datrig.models.registry import get_model_spec
     from datrig.quant.config import QuantConfig
     from datrig.train.checkpoint import load_checkpoint, save_checkpoint

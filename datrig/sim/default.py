@@ -12,12 +12,15 @@ DEFAULT_N_PHOTONS = 500_000  # per domain: the test split holds 100k candidates 
 DEFAULT_N_DIPHOTON = 500_000  # per domain
 
 
-def _is_current(path: Path, kind: str, seed: int, n_rows: int, config: dict) -> bool:
+def _is_current(
+    data_dir: Path, kind: str, domain: str, seed: int, n_rows: int, config: dict
+) -> bool:
+    from datrig.data.manifest import dataset_file
     from datrig.data.reader import open_dataset
     from datrig.sim.config import GENERATOR_VERSION
 
     try:
-        info = open_dataset(path)
+        info = open_dataset(dataset_file(data_dir, kind, domain))
     except SchemaError:
         return False
     return (
@@ -38,17 +41,18 @@ def ensure_default_data(
 ) -> Path:
     """Return ``data_dir`` holding the four default files, simulating them if missing or stale
     (another seed, size, config or generator version)."""
+    from datrig.data.manifest import FILE_NAMES
     from datrig.sim.config import GeneratorConfig
-    from datrig.sim.simulate import FILE_NAMES, simulate
+    from datrig.sim.simulate import simulate
 
     data_dir = Path(data_dir)
     cfg = GeneratorConfig()
     config = cfg.to_dict()
     stale = [
         name
-        for (kind, _domain), name in FILE_NAMES.items()
+        for (kind, domain), name in FILE_NAMES.items()
         if not _is_current(
-            data_dir / name, kind, seed, n_photons if kind == "photons" else n_diphoton, config
+            data_dir, kind, domain, seed, n_photons if kind == "photons" else n_diphoton, config
         )
     ]
     if stale:

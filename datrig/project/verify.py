@@ -2,21 +2,24 @@
 
 Three implementations of one network exist: the QONNX executor (reference semantics), hls4ml's
 C-simulation (what the firmware computes) and datrig's emulator. C-sim vs emulator must agree
-exactly; QONNX vs C-sim exactly too, except the output of a final lookup-table activation
-(softmax, sigmoid, tanh): there the tensor feeding it is compared exactly and the output within
-a bound derived from the tables (:mod:`datrig.export.lut_check`).
+exactly, on every event and every output; this module holds the one comparison of the two
+(:func:`emulator_vs_csim`, used at export and by ``datrig verify``) and the one generator of
+seeded test inputs (:func:`seeded_inputs`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from datrig.emulate.ir import NetworkIR
+from datrig.emulate.runner import emulate
 from datrig.errors import VerificationError
+from datrig.project.csim import CsimLibrary
+
+MAX_TRACE_EVENTS = 16  # mismatching events replayed layer by layer to name the first bad layer
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Comparison:
+        return cls(**obj)
 
     def message(self) -> str:
         where = (
@@ -83,63 +90,40 @@ def compare_outputs(name: str, a: np.ndarray, b: np.ndarray, atol: float = 0.0) 
     )
 
 
-def first_diverging_layer(hls_model: Any, ir: Any, inputs: np.ndarray) -> str | None:
-    """The first layer (in execution order) whose C-sim trace differs from the emulator's.
+def seeded_inputs(
+    shape: tuple[int, ...], n_events: int, input_range: float, seed: int
+) -> np.ndarray:
+    """Uniform float64 inputs over +-``input_range`` (the firmware config's
+    ``verification.input_range``), which covers every input quantizer's saturation region."""
+    if n_events < 1:
+        raise VerificationError(f"need at least 1 event to verify, got {n_events}")
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-input_range, input_range, size=(n_events, *shape))
 
-    Recompiles the hls4ml model with tracing (a few seconds), so call it on the few events
-    that mismatch, not on all of them.
-    """
-    from datrig.emulate.runner import emulate
 
+def first_diverging_layer(library: CsimLibrary, ir: NetworkIR, inputs: np.ndarray) -> str | None:
+    """The first layer (execution order) whose C-sim output differs from the emulator's."""
     x = np.ascontiguousarray(np.asarray(inputs, dtype=np.float64))
-    with contextlib.redirect_stdout(io.StringIO()):
-        _, hls_trace = hls_model.trace(x)
+    csim_trace = library.trace(x)
     emu_trace = emulate(ir, x, trace=True).trace
     for layer in ir.layers:
-        if layer.name not in hls_trace or layer.name not in emu_trace:
+        if layer.name not in csim_trace or layer.name not in emu_trace:
             continue
-        c = np.asarray(hls_trace[layer.name], dtype=np.float64).reshape(len(x), -1)
+        c = csim_trace[layer.name].reshape(len(x), -1)
         e = np.asarray(emu_trace[layer.name], dtype=np.float64).reshape(len(x), -1)
         if c.shape != e.shape or np.any(c != e):
             return layer.name
     return None
 
 
-def verify_project(
-    project_dir: Any, *, n_events: int, inputs: np.ndarray | None = None, seed: int = 1
-) -> Comparison:
-    """Emulator vs the project's stored C-sim library on ``inputs`` (or seeded random events).
-
-    Random inputs are uniform over +-``verification.input_range`` of the project's firmware
-    config, which covers every input quantizer's saturation region. On mismatch the project is
-    reconverted in a temporary folder and traced to name the first diverging layer.
-    """
-    import tempfile
-
-    from datrig.emulate.io import load_ir
-    from datrig.emulate.runner import emulate
-    from datrig.firmware.csim import CsimLibrary, read_project_meta
-
-    meta = read_project_meta(project_dir)
-    shape = tuple(meta["input_shape"])
-    if inputs is None:
-        r = float(meta["firmware_config"]["verification"]["input_range"])
-        rng = np.random.default_rng(seed)
-        inputs = rng.uniform(-r, r, size=(n_events, *shape))
-    x = np.ascontiguousarray(np.asarray(inputs, dtype=np.float64)[:n_events])
-    if tuple(x.shape[1:]) != shape:
-        raise VerificationError(f"inputs have shape {x.shape}; the project needs (N, {shape})")
-    y_csim = CsimLibrary.from_project(project_dir).predict(x)
-    ir = load_ir(project_dir)
+def emulator_vs_csim(ir: NetworkIR, library: CsimLibrary, inputs: np.ndarray) -> Comparison:
+    """Emulator vs C-sim on ``inputs``, bit for bit; a mismatch names the first bad layer."""
+    x = np.ascontiguousarray(np.asarray(inputs, dtype=np.float64))
+    y_csim = library.predict(x)
     y_emu = emulate(ir, x).output
     result = compare_outputs("emulator_vs_csim", y_emu, y_csim)
     if result.ok:
         return result
-    from datrig.export.project import MAX_TRACE_EVENTS, rebuild_hls_model
-
     bad = np.flatnonzero(np.any(y_emu.reshape(len(x), -1) != y_csim, axis=1))
-    with tempfile.TemporaryDirectory(prefix="datrig-trace-") as work:
-        hls_model = rebuild_hls_model(project_dir, work)
-        layer = first_diverging_layer(hls_model, ir, x[bad[:MAX_TRACE_EVENTS]])
-    result = Comparison(**{**result.to_json(), "first_diverging_layer": layer})
-    raise VerificationError(result.message())
+    layer = first_diverging_layer(library, ir, x[bad[:MAX_TRACE_EVENTS]])
+    return replace(result, first_diverging_layer=layer)

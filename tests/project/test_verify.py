@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datrig.errors import VerificationError
-from datrig.firmware.verify import Comparison, compare_outputs
+from datrig.project.verify import Comparison, compare_outputs
 
 
 def test_mismatch_report_counts_events_and_first_event() -> None:

@@ -7,13 +7,12 @@ from pathlib import Path
 
 from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir
+from datrig.project.args import add_input_arguments, add_project_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--model", help="model name: uses hls_projects/<model>/")
-    who.add_argument("--project", type=Path, help="project directory")
-    parser.add_argument("--input", type=Path, required=True, help="inputs X.npy or .h5")
+    add_project_arguments(parser)
+    add_input_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="outputs Y.npy (N, n_out)")
     parser.add_argument("--seed", type=int, default=1, help="unused: C-sim is deterministic")
 
@@ -22,15 +21,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from datrig.atomic import atomic_path
-    from datrig.export.inputs import read_inputs
-    from datrig.firmware.csim import CsimLibrary
+    from datrig.project.meta import FirmwareProject
 
-    project = args.project or hls_project_dir(args.model)
     if args.out.suffix != ".npy":
         raise DatrigError(f"--out must be a .npy file, got {args.out}")
-    library = CsimLibrary.from_project(project)
-    y = library.predict(read_inputs(args.input))
-    with atomic_path(args.out) as tmp:
-        np.save(tmp, y)
+    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    y = project.csim(project.read_inputs(args.input, args.events))
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, y)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")
     return 0

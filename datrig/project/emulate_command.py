@@ -10,20 +10,16 @@ import numpy as np
 
 from datrig.atomic import atomic_path, write_json
 from datrig.errors import DatrigError
-from datrig.export.inputs import read_inputs
 from datrig.paths import hls_project_dir
+from datrig.project.args import add_input_arguments, add_project_arguments
 from datrig.provenance import sidecar
 
 CHUNK = 65536  # events per emulator call (bounded memory, visible progress)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--model", help="project name: reads hls_projects/NAME/emulator_ir.*")
-    where.add_argument("--project", type=Path, help="project directory with emulator_ir.*")
-    parser.add_argument(
-        "--input", type=Path, required=True, help="X.npy (n_events, ...) or predictions_test.h5"
-    )
+    add_project_arguments(parser)
+    add_input_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="output .npy (float64)")
     parser.add_argument(
         "--method",
@@ -37,21 +33,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from datrig.emulate.io import load_ir
     from datrig.emulate.runner import emulate
+    from datrig.project.meta import FirmwareProject
 
-    project = args.project or hls_project_dir(args.model)
-    ir = load_ir(project)
-    x = read_inputs(args.input)
     if args.out.suffix != ".npy":
         raise DatrigError(f"--out must end in .npy, got {args.out}")
+    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    x = project.read_inputs(args.input, args.events)
     parts = []
     with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
         for start in range(0, len(x), CHUNK):
-            parts.append(emulate(ir, x[start : start + CHUNK], method=args.method).output)
+            parts.append(emulate(project.ir, x[start : start + CHUNK], method=args.method).output)
             bar.update(len(parts[-1]))
-    n_out = int(np.prod(ir.layer(ir.outputs[0]).shape))
-    y = np.concatenate(parts) if parts else np.zeros((0, n_out))
+    y = np.concatenate(parts).reshape(len(x), -1)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
         np.save(fh, y)
     write_json(
@@ -59,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
         sidecar(
             stage="emulate",
             seed=args.seed,
-            inputs={"input": args.input, "ir": project / "emulator_ir.npz"},
+            inputs={"input": args.input, "ir": project.path / "emulator_ir.npz"},
             n_events=len(y),
-            network=ir.name,
+            network=project.ir.name,
         ),
     )
-    print(f"emulated {len(y)} events with {ir.name} -> {args.out}", file=sys.stderr)
+    print(f"emulated {len(y)} events with {project.ir.name} -> {args.out}", file=sys.stderr)
     return 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datrig.data.default import ensure_default_data
 from datrig.data.reader import open_dataset
+from datrig.sim.default import ensure_default_data
 
 
 def test_simulates_then_caches_then_resimulates_on_new_seed(tmp_path, capsys):

@@ -1,0 +1,164 @@
+"""The open-source measurement: distributed-arithmetic RTL of the emulated network.
+
+da4ml traces the emulator IR into adder trees (checked bit for bit in its interpreter),
+writes pipelined Verilog, iverilog simulates it bit-exactly against datrig's emulator
+(latency and II read from the simulation) and yosys ``synth_xilinx`` counts LUT/FF/DSP/BRAM.
+Each missing tool degrades one number to da4ml's own cost model, and the report says which.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.atomic import ArtefactKind, atomic_dir, write_json
+from datrig.errors import VerificationError
+from datrig.firmware import estimate, rtl, rtl_sim, synth
+from datrig.firmware.report_types import (
+    DA_RTL,
+    ESTIMATE_TOOL,
+    MEASURED_SIM,
+    MEASURED_SYNTH,
+    Measurements,
+    Source,
+)
+from datrig.project.config import FirmwareConfig
+
+RTL_DIR = "rtl"
+RTL = ArtefactKind("RTL design", "rtl.json", "rtl")
+
+
+def analytic(ir: Any, fw: FirmwareConfig) -> Measurements:
+    return estimate.estimate(ir, latency_cutoff=rtl.latency_cutoff_for(fw.clock_period_ns))
+
+
+def random_input_mantissas(ir: Any, n_events: int, seed: int) -> np.ndarray:
+    """Seeded inputs spread over the whole input type, as the emulator would cast them."""
+    from datrig.emulate.fixed import quantize
+
+    t = ir.layers[0].result_t
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(t.min_mantissa, t.max_mantissa + 1, (n_events, *ir.layers[0].shape))
+    return quantize(raw, t.fractional, t)
+
+
+def rtl_measurements(
+    ir: Any, project_dir: Path, fw: FirmwareConfig, run_synth: bool, seed: int, n_events: int
+) -> Measurements:
+    """da4ml trace -> interpreter check -> Verilog -> iverilog (bit-exact) -> yosys."""
+    from datrig.emulate.fixed import to_float
+    from datrig.emulate.runner import emulate
+
+    try:
+        traced = rtl.trace_network(ir)
+    except rtl.UnsupportedLayerError as exc:
+        meas = analytic(ir, fw)
+        meas.notes.insert(
+            0, f"RTL path not possible ({exc}); falling back to the analytic estimate"
+        )
+        return meas
+
+    x = random_input_mantissas(ir, n_events, seed)
+    expected = emulate(ir, to_float(x, ir.layers[0].result_t)).mantissas
+    n_bad = rtl.check_interpreter(traced, x, expected)
+    if n_bad:
+        raise VerificationError(
+            f"da4ml's interpreter differs from datrig's emulator on {n_bad} of {n_events} events; "
+            "the RTL would not implement the emulated network (report this as a bug)"
+        )
+    da_version = rtl.da4ml_version()
+    meas = Measurements(clock_period_ns=fw.clock_period_ns)
+    meas.extra["rtl_dir"] = str(project_dir / RTL_DIR)
+    meas.extra["da4ml_interpreter_events_checked"] = n_events
+    meas.extra["trace_seconds"] = round(traced.trace_seconds, 3)
+    with atomic_dir(project_dir / RTL_DIR, RTL) as tmp:
+        design = rtl.write_verilog(traced, tmp, clock_period_ns=fw.clock_period_ns)
+        meas.extra["pipeline_stages"] = design.n_stages
+        meas.extra["adder_levels_per_stage"] = design.latency_cutoff
+        meas.notes.append(
+            f"RTL pipelined to <= {design.latency_cutoff:g} adder levels per stage for a "
+            f"{fw.clock_period_ns:g} ns clock (da4ml delay model); timing closure is not "
+            "checked (no place and route)"
+        )
+        model_src = Source("da4ml", da_version, DA_RTL, ESTIMATE_TOOL)
+        n_sim = n_events
+        if traced.estimated_lut > MAX_FULL_RTL_SIM_LUT and n_events > LARGE_DESIGN_SIM_EVENTS:
+            n_sim = LARGE_DESIGN_SIM_EVENTS
+            meas.notes.append(
+                f"large design (~{traced.estimated_lut:,.0f} LUT): RTL simulated on {n_sim} of "
+                f"the {n_events} events (all {n_events} checked in da4ml's interpreter)"
+            )
+        _simulate_into(meas, design, x[:n_sim], expected[:n_sim], model_src)
+        _synthesise_into(meas, design, fw, run_synth, model_src)
+        write_json(tmp / RTL.marker, {"stage": RTL.value, "top": design.top, "n_events": n_sim})
+    return meas
+
+
+def _simulate_into(
+    meas: Measurements, design: Any, x: Any, expected: Any, fallback: Source
+) -> None:
+    if rtl_sim.iverilog_version() is None:
+        meas.notes.append(
+            "iverilog not found: latency/II not simulated; using da4ml's pipeline stage count "
+            "(+1 input register) instead"
+        )
+        meas.set("latency_cycles", design.n_stages + 1, fallback)
+        meas.set("ii", 1, fallback)
+        return
+    sim = rtl_sim.simulate(design, x, expected)
+    if sim.n_mismatch:
+        raise VerificationError(
+            f"RTL simulation differs from datrig's emulator on {sim.n_mismatch} of "
+            f"{sim.n_events} events; see {design.out_dir}"
+        )
+    src = Source(sim.tool, sim.version, DA_RTL, MEASURED_SIM)
+    meas.set("latency_cycles", sim.latency_cycles, src)
+    meas.set("ii", sim.ii_cycles, src)
+    meas.extra["rtl_sim_events_bit_exact"] = sim.n_events
+    meas.extra["rtl_sim_seconds"] = round(sim.seconds, 3)
+
+
+# iverilog took > 6 min for 1000 events of a 200k-LUT netlist here (~2.5 min for 64): large
+# designs get fewer simulated events.
+MAX_FULL_RTL_SIM_LUT = 50_000
+LARGE_DESIGN_SIM_EVENTS = 64
+
+# yosys synth_xilinx took ~30-60 s for a 13k-LUT MLP here and grows faster than linearly.
+MAX_YOSYS_LUT = 80_000
+
+
+def _synthesise_into(
+    meas: Measurements, design: Any, fw: FirmwareConfig, run: bool, fallback: Source
+) -> None:
+    reason = None
+    estimated_lut = design.traced.estimated_lut
+    if not run:
+        reason = "yosys synthesis skipped (--no-synth)"
+    elif synth.yosys_version() is None:
+        reason = "yosys not found"
+    elif estimated_lut > MAX_YOSYS_LUT:
+        reason = (
+            f"yosys synthesis skipped: ~{estimated_lut:,.0f} LUT by da4ml's model exceeds "
+            f"{MAX_YOSYS_LUT:,} (yosys would take tens of minutes on this design)"
+        )
+    if reason is None:
+        res = synth.synthesise(design, family=fw.device.yosys_family)
+        src = Source("yosys synth_xilinx", res.version, DA_RTL, MEASURED_SYNTH)
+        for name, value in (
+            ("lut", res.lut),
+            ("ff", res.ff),
+            ("dsp", res.dsp),
+            ("bram", res.bram_18k),
+        ):
+            meas.set(name, value, src)
+        meas.extra["yosys_family"] = res.family
+        meas.extra["yosys_seconds"] = round(res.seconds, 3)
+        meas.extra["yosys_cells"] = res.cells
+        return
+    meas.notes.append(f"{reason}: LUT/FF from da4ml's own cost model; DSP/BRAM are 0 by design")
+    meas.set("lut", round(design.traced.estimated_lut), fallback)
+    meas.set("ff", design.reg_bits, fallback)
+    meas.set("dsp", 0, fallback)
+    meas.set("bram", 0, fallback)

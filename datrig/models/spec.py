@@ -1,0 +1,61 @@
+"""What a named model is: the data it reads, what it predicts, what its penalty protects.
+
+A :class:`ModelSpec` is the single description the trainer, the exporter, the validation and
+the scans use; ``build(cfg)`` makes the Brevitas network from a JSON-able model config (stored
+in the checkpoint as ``model_config``). Each shipped model is one module defining its spec,
+listed once in :mod:`datrig.models.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from datrig.data.features import CELL_TRANSFORMS, Feature
+from datrig.data.schema import CELL_FEATURES
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a named model is trained on and for.
+
+    ``protected`` is the variable the penalty decorrelates the output from (``"domain"`` means
+    sim-vs-data invariance using unlabeled data-domain events); ``penalty_subset`` picks the
+    events it applies to: ``"fakes"``/``"background"`` (label 0, sim only) or ``"all"``.
+    ``penalised`` is what the penalty sees: the classifier ``score`` (sigmoid of the logit) or
+    the predicted ``energy`` (``e_raw * output`` in GeV, whose spectrum must not depend on the
+    domain because the true spectrum does not).
+    """
+
+    name: str
+    kind: Literal["photons", "diphoton"]
+    inputs: tuple[Feature, ...] | Literal["cells"]
+    task: Literal["classification", "regression"]
+    target: str
+    protected: str
+    penalty_subset: Literal["fakes", "background", "all"]
+    penalised: Literal["score", "energy"]
+    output_kind: Literal["logit", "energy_correction"]
+    family: Literal["photon_id", "energy", "diphoton"]  # which figures of merit validate it
+    build: Callable[[dict[str, Any]], nn.Module]
+    hidden: tuple[int, ...]
+    extra_protected: tuple[str, ...] = ()
+    default_epochs: int = 20
+    default_batch_size: int = 1024
+    default_n_train: int = 150_000
+    default_lr: float = 3e-3
+    output_init: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(CELL_FEATURES) if self.inputs == "cells" else [f.column for f in self.inputs]
+
+    @property
+    def transforms(self) -> list[str]:
+        return (
+            list(CELL_TRANSFORMS) if self.inputs == "cells" else [f.transform for f in self.inputs]
+        )

@@ -1,0 +1,120 @@
+"""Network inputs of a firmware project, from whatever a user has at hand.
+
+A project exported from a QAT run is self-contained: it records which schema file its model
+reads (photons or diphoton), which columns (or cells), their transforms and the normalisation
+(:class:`InputSpec`), so ``datrig emulate/csim/verify --input photons_data.h5`` runs the
+firmware on any sample of datrig's schema, from any seed or from the user. Also accepted:
+a ``.npy`` of network inputs, and a run's ``predictions_test.h5`` (its ``inputs`` dataset).
+Inputs are returned in the project layout (channels-last for the Deep Sets model).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.data.features import Normalisation
+from datrig.errors import DatrigError, SchemaError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How raw events become this network's inputs: the schema kind of the files it reads and
+    the feature normalisation (columns or cells, transforms, center/scale)."""
+
+    kind: str  # "photons" | "diphoton"
+    normalisation: Normalisation
+
+    def from_file(
+        self, path: str | os.PathLike[str], split: str | None = None, limit: int | None = None
+    ) -> np.ndarray:
+        """float64 network inputs (project layout) of a datrig schema file."""
+        from datrig.data.reader import open_dataset
+
+        info = open_dataset(path)
+        if info.kind != self.kind:
+            raise SchemaError(
+                f"{path} holds {info.kind} events; this project's network reads {self.kind} files"
+            )
+        x = self.normalisation.network_inputs(path, split, limit)
+        return np.asarray(x, dtype=np.float64)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "normalisation": self.normalisation.to_dict()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> InputSpec:
+        return cls(obj["kind"], Normalisation.from_dict(obj["normalisation"]))
+
+
+def is_schema_file(path: Path) -> bool:
+    """A datrig HDF5 schema file (photons/diphoton), as opposed to a predictions file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            return "datrig_schema" in fh.attrs
+    except OSError:
+        return False
+
+
+def read_inputs(
+    path: str | os.PathLike[str], spec: InputSpec | None = None, limit: int | None = None
+) -> np.ndarray:
+    """float64 network inputs (N, ...) from ``X.npy``, a ``predictions_test.h5`` or (with the
+    project's ``spec``) a datrig schema file."""
+    import h5py
+
+    path = Path(path)
+    if limit is not None and limit < 1:
+        raise DatrigError(f"the number of events must be at least 1, got {limit}")
+    if not path.is_file():
+        raise DatrigError(f"input file {path} not found")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise SchemaError(f"{path} is not a plain numpy array: {exc}") from None
+    elif path.suffix in (".h5", ".hdf5"):
+        if not h5py.is_hdf5(path):
+            raise SchemaError(f"{path} is not a readable HDF5 file (truncated or not HDF5)")
+        if is_schema_file(path):
+            if spec is None:
+                raise SchemaError(
+                    f"{path} is a datrig event file, but this project does not record its "
+                    "network's input variables (made by `datrig import`); pass a .npy of "
+                    "network inputs instead"
+                )
+            x = spec.from_file(path, limit=limit)
+        else:
+            x = _predictions_inputs(path, limit)
+    else:
+        raise SchemaError(f"{path}: inputs must be .npy or .h5, got {path.suffix!r}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise SchemaError(f"{path}: inputs must be numeric, got dtype {x.dtype}")
+    x = np.asarray(x[:limit] if limit is not None else x, dtype=np.float64)
+    if len(x) == 0:
+        raise SchemaError(f"{path}: no events")
+    if not np.all(np.isfinite(x)):
+        raise SchemaError(f"{path}: inputs contain {int(np.sum(~np.isfinite(x)))} NaN/inf values")
+    return x
+
+
+def _predictions_inputs(path: Path, limit: int | None) -> np.ndarray:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            if "inputs" not in fh:
+                raise SchemaError(
+                    f"{path} is neither a datrig event file (photons/diphoton schema) nor a "
+                    "predictions_test.h5 with an 'inputs' dataset; pass one of those or a .npy"
+                )
+            ds = fh["inputs"]
+            return ds[: limit if limit is not None else ds.shape[0]]
+    except OSError as exc:
+        raise SchemaError(f"{path} is not a readable HDF5 file ({exc})") from None

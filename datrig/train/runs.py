@@ -1,0 +1,84 @@
+"""Runs as cached artefacts: the resolved config of a run, and training only what is missing.
+
+A run folder is current when it is a complete run (:data:`datrig.train.loop.RUN`) whose
+``config.json`` holds exactly the config this invocation would train with; ``datrig hls``,
+``datrig validate`` and the scans all ask :func:`ensure_run`, so a run is trained once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from datrig.da.registry import penalty_class
+from datrig.models.registry import get_model_spec
+from datrig.quant.config import QuantConfig
+from datrig.train.config import TrainConfig
+from datrig.train.loop import RUN, train
+
+
+def resolve_config(
+    model: str,
+    da: str,
+    data_dir: str | Path,
+    seed: int,
+    *,
+    lam: float | None = None,
+    bits: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    quant: QuantConfig | None = None,
+) -> TrainConfig:
+    """The run's TrainConfig: every option left None takes the model's or penalty's default."""
+    spec = get_model_spec(model)
+    quant = quant or QuantConfig()
+    if bits is not None:
+        quant = quant.with_bits(bits)
+    return TrainConfig(
+        model=spec.name,
+        da=da,
+        lam=penalty_class(da).lam_for(spec.name) if lam is None else lam,
+        epochs=spec.default_epochs if epochs is None else epochs,
+        batch_size=spec.default_batch_size if batch_size is None else batch_size,
+        lr=spec.default_lr if lr is None else lr,
+        seed=seed,
+        n_train=spec.default_n_train if n_train is None else n_train,
+        n_test=n_test,
+        data_dir=str(data_dir),
+        quant=quant.to_dict(),
+    )
+
+
+def run_is_current(out: str | Path, cfg: TrainConfig) -> bool:
+    """A complete run of exactly ``cfg`` is at ``out``."""
+    out = Path(out)
+    if not RUN.owns(out):
+        return False
+    try:
+        saved = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = cfg.to_dict()
+    return {key: saved.get(key) for key in wanted} == wanted
+
+
+def ensure_run(
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] = lambda message: None,
+) -> Path:
+    """Train ``cfg`` into ``out`` unless a complete run of the same config is there."""
+    out = Path(out)
+    if run_is_current(out, cfg) and not force:
+        say(f"up to date: {out}")
+        return out
+    say(f"training {cfg.model} with --da {cfg.da} (lam={cfg.lam:g}) into {out}")
+    train(cfg, out, resume=False, progress=progress)
+    return out
