@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from tests.project_fixture import photon_id_project  # noqa: F401  (a session fixture)
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DATRIG_THREADS", "1")
 # sklearn/numpy OpenMP pools oversubscribe a 2-core machine (20 s tests took minutes)

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -135,12 +136,13 @@ def compile_project(hls_model: Any, fw: FirmwareConfig) -> CsimInfo:
     """Write and compile the converted model's C-simulation library (relocatable, traceable)."""
     require_compiler()
     hls_model.config.trace_output = True
-    hls_model.config.config["Stamp"] = _content_stamp(hls_model, fw)
     out_dir = Path(hls_model.config.get_output_dir()).resolve()
+    stamp = _content_stamp(hls_model, fw)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            hls_model.write()
-            _relocatable_build_script(out_dir)
+            hls_model.write()  # hls4ml's writer draws a random stamp here ...
+            hls_model.config.config["Stamp"] = stamp  # ... datrig's is the content's
+            _make_relocatable_and_reproducible(out_dir, stamp)
             library = Path(hls_model.config.backend.compile(hls_model)).resolve()
     except Exception as exc:
         raise DatrigError(f"compiling the hls4ml C-simulation failed: {exc}") from None
@@ -158,10 +160,20 @@ def compile_project(hls_model: Any, fw: FirmwareConfig) -> CsimInfo:
     )
 
 
-def _relocatable_build_script(out_dir: Path) -> None:
-    """Point hls4ml's ``build_lib.sh`` at weights beside the library (see module docstring)."""
+def _make_relocatable_and_reproducible(out_dir: Path, stamp: str) -> None:
+    """Point hls4ml's ``build_lib.sh`` at weights beside the library (see module docstring),
+    and replace the random stamp and the temporary build folder hls4ml records with the
+    content stamp and ``.``: the same export gives the same files, wherever it was built."""
+    config = out_dir / "hls4ml_config.yml"
+    lines = config.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("OutputDir:"):
+            lines[i] = "OutputDir: ."
+        elif line.startswith("Stamp:"):
+            lines[i] = f"Stamp: '{stamp}'"
+    config.write_text("\n".join(lines) + "\n")
     script = out_dir / "build_lib.sh"
-    text = script.read_text()
+    text = re.sub(r"(?m)^LIB_STAMP=.*$", f"LIB_STAMP={stamp}", script.read_text())
     absolute = 'WEIGHTS_DIR="\\"${BASEDIR}/firmware/weights\\""'
     includes = 'INCFLAGS="-Ifirmware/ap_types/"'
     if absolute not in text or includes not in text:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from datrig.argtypes import positive_int
+from datrig.data.splits import SPLITS
 
 
 def add_project_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,4 +31,9 @@ def add_input_arguments(
         type=positive_int,
         default=default_events,
         help="use the first N events" + (f" (default {default_events})" if default_events else ""),
+    )
+    parser.add_argument(
+        "--split",
+        choices=list(SPLITS),
+        help="with a datrig event file: only this split's rows (e.g. test, as in a QAT run)",
     )

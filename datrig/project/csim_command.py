@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".npy":
         raise DatrigError(f"--out must be a .npy file, got {args.out}")
     project = FirmwareProject.load(args.project or hls_project_dir(args.model))
-    y = project.csim(project.read_inputs(args.input, args.events))
+    y = project.csim(project.read_inputs(args.input, args.events, args.split))
     with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
         np.save(fh, y)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")

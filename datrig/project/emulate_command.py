@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".npy":
         raise DatrigError(f"--out must end in .npy, got {args.out}")
     project = FirmwareProject.load(args.project or hls_project_dir(args.model))
-    x = project.read_inputs(args.input, args.events)
+    x = project.read_inputs(args.input, args.events, args.split)
     parts = []
     with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
         for start in range(0, len(x), CHUNK):

@@ -63,10 +63,13 @@ def is_schema_file(path: Path) -> bool:
 
 
 def read_inputs(
-    path: str | os.PathLike[str], spec: InputSpec | None = None, limit: int | None = None
+    path: str | os.PathLike[str],
+    spec: InputSpec | None = None,
+    limit: int | None = None,
+    split: str | None = None,
 ) -> np.ndarray:
     """float64 network inputs (N, ...) from ``X.npy``, a ``predictions_test.h5`` or (with the
-    project's ``spec``) a datrig schema file."""
+    project's ``spec``) a datrig schema file (``split``: only that split's rows)."""
     import h5py
 
     path = Path(path)
@@ -89,11 +92,13 @@ def read_inputs(
                     "network's input variables (made by `datrig import`); pass a .npy of "
                     "network inputs instead"
                 )
-            x = spec.from_file(path, limit=limit)
+            x = spec.from_file(path, split=split, limit=limit)
         else:
             x = _predictions_inputs(path, limit)
     else:
         raise SchemaError(f"{path}: inputs must be .npy or .h5, got {path.suffix!r}")
+    if split is not None and not (path.suffix in (".h5", ".hdf5") and is_schema_file(path)):
+        raise SchemaError(f"{path}: --split applies to datrig event files only")
     if not np.issubdtype(x.dtype, np.number):
         raise SchemaError(f"{path}: inputs must be numeric, got dtype {x.dtype}")
     x = np.asarray(x[:limit] if limit is not None else x, dtype=np.float64)

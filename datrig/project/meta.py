@@ -155,9 +155,11 @@ class FirmwareProject:
         c = self.meta.csim
         return CsimLibrary(self.path / c.library, c.project_name, c.n_in, c.n_out, c.traced_layers)
 
-    def read_inputs(self, source: str | os.PathLike[str], limit: int | None = None) -> np.ndarray:
+    def read_inputs(
+        self, source: str | os.PathLike[str], limit: int | None = None, split: str | None = None
+    ) -> np.ndarray:
         """Network inputs from a .npy, a predictions file or a datrig event file."""
-        x = read_inputs(source, self.meta.inputs, limit)
+        x = read_inputs(source, self.meta.inputs, limit, split)
         if tuple(x.shape[1:]) != self.meta.input_shape:
             raise SchemaError(
                 f"{source}: inputs have shape {x.shape[1:]} per event; project {self.path} "

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         candidate = run_dir(args.model, args.da) / "predictions_test.h5"
         source = candidate if candidate.is_file() else None
     if source is not None:
-        x = project.read_inputs(source, args.events)
+        x = project.read_inputs(source, args.events, args.split)
     else:
         fw = project.meta.firmware
         x = seeded_inputs(

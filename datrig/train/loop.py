@@ -214,11 +214,15 @@ class Trainer:
         pen = penalty(pin)
         loss = task + lam * pen if lam else task
         if not torch.isfinite(loss):
+            kept = (
+                f"its last good checkpoint (not marked complete) is kept in {self.work_dir}"
+                if self.ckpt_path.is_file()
+                else "nothing was written"
+            )
             raise TrainingDiverged(
                 f"training diverged: the loss became {loss.item()} (task {task.item():.4g}, "
                 f"penalty {pen.item():.4g}); lower --lr (now {self.cfg.lr:g}) or --lam (now "
-                f"{lam:g}). The run was not written; its last good checkpoint is kept in "
-                f"{self.work_dir}"
+                f"{lam:g}). The run was not written; {kept}"
             )
         optimizer.zero_grad()
         loss.backward()
@@ -284,7 +288,14 @@ class Trainer:
             n_batches += 1
         self.curves["train_task"].append(float(sums[0] / n_batches))
         self.curves["train_penalty"].append(float(sums[1] / n_batches))
-        self.curves["val_task"].append(self._val_loss())
+        val = self._val_loss()
+        if not np.isfinite(val):
+            raise TrainingDiverged(
+                f"training diverged: the validation loss after epoch {epoch + 1} is {val} (the "
+                f"network's outputs are no longer finite); lower --lr (now {cfg.lr:g}) or --lam "
+                f"(now {cfg.lam:g}). The run was not written"
+            )
+        self.curves["val_task"].append(val)
 
     def _save(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
         bad = [n for n, t in self.model.state_dict().items() if not torch.isfinite(t).all()]
@@ -313,6 +324,14 @@ class Trainer:
         pause_point(f"qat:saved-epoch-{epoch + 1}")
 
     def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        except BaseException:
+            if self.work_dir.exists() and not self.ckpt_path.is_file():
+                shutil.rmtree(self.work_dir)  # nothing to resume from: leave nothing behind
+            raise
+
+    def _run(self) -> dict[str, Any]:
         cfg, spec = self.cfg, self.spec
         penalty, optimizer = self.prepare()
         write_json(

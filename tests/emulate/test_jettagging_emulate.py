@@ -1,5 +1,6 @@
-"""The QKeras jet-tagging reference model (16-64-32-32-5, softmax) from ../shared/refmodels:
-emulator == C-simulation bit for bit, layer by layer (skipped when the file is absent)."""
+"""The QKeras jet-tagging model (16-64-32-32-5, softmax), built in tests/qonnx_models.py and,
+when present, the real file of ../shared/refmodels: emulator == C-simulation bit for bit,
+layer by layer."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ import pytest
 from datrig.emulate.runner import emulate
 from datrig.export.to_ir import network_ir_from_hls4ml
 from tests.emulate.emu_models import qonnx_file_to_hls
+from tests.qonnx_models import qkeras_style_jet_tagger, real_refmodel
 
-JET_ONNX = (
-    Path(__file__).resolve().parents[3]
-    / "shared/refmodels/jettagging_qkeras/qkeras_jettagging.onnx"
-)
+REAL = real_refmodel("jettagging_qkeras/qkeras_jettagging.onnx")
 N_EVENTS = 20000
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not available")
-@pytest.mark.skipif(not JET_ONNX.is_file(), reason=f"{JET_ONNX} not present")
-def test_jettagging_bit_exact(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["generated"] + (["real"] if REAL else []))
+def test_jettagging_bit_exact(source: str, tmp_path: Path) -> None:
+    onnx_path = REAL if source == "real" else qkeras_style_jet_tagger(tmp_path / "jet.onnx")
     # hls4ml's own test uses default_precision fixed<32,16>; the QKeras quantizers set the rest.
-    hls_model = qonnx_file_to_hls(JET_ONNX, tmp_path, "fixed<32,16>")
+    hls_model = qonnx_file_to_hls(onnx_path, tmp_path / "prj", "fixed<32,16>")
     ir = network_ir_from_hls4ml(hls_model)
     assert [layer.kind for layer in ir.layers].count("dense") == 4
     assert ir.layers[-1].kind == "softmax"

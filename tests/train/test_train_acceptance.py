@@ -19,20 +19,14 @@ def default_data():
 
 @pytest.fixture(scope="module")
 def run(default_data, tmp_path_factory):
-    from datrig.models.registry import get_model_spec
-    from datrig.train.config import TrainConfig
     from datrig.train.loop import train
+    from datrig.train.runs import resolve_config
 
     cache: dict[tuple[str, str], dict] = {}
 
     def get(model: str, da: str) -> dict:
         if (model, da) not in cache:
-            spec = get_model_spec(model)
-            cfg = TrainConfig(
-                model=model, da=da, lam=spec.default_lam[da], epochs=spec.default_epochs,
-                batch_size=spec.default_batch_size, lr=spec.default_lr,
-                n_train=spec.default_n_train, data_dir=str(default_data), seed=1,
-            )  # fmt: skip
+            cfg = resolve_config(model, da, default_data, seed=1)
             out = tmp_path_factory.mktemp(f"{model}_{da}")
             cache[model, da] = train(cfg, out, progress=False)
         return cache[model, da]

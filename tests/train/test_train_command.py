@@ -86,3 +86,39 @@ def test_cli_run_writes_outputs(tiny_data, tmp_path):
                  "--n-test", "200", "--bits", "6", "--seed", "4", "--quiet"])  # fmt: skip
     assert code == 0
     assert (tmp_path / "r/metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [
+        ("--epochs", "0", "--epochs: must be at least 1"),
+        ("--n-train", "0", "--n-train: must be at least 1"),
+        ("--batch-size", "0", "--batch-size: must be at least 1"),
+        ("--n-test", "-3", "--n-test: must be at least 1"),
+        ("--lam", "nan", "--lam: must be a finite number"),
+        ("--lam", "-1", "--lam: must be >= 0"),
+        ("--lr", "-1", "--lr: must be > 0"),
+        ("--seed", "-2", "--seed: must be >= 0"),
+    ],
+)
+def test_zero_negative_and_nan_settings_are_errors(tiny_data, tmp_path, capsys, option, value,
+                                                   match):  # fmt: skip
+    """Never "use the default" silently (issue 9.9)."""
+    argv = ["qat", "--model", "photon_id", "--data", str(tiny_data), "--out", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, option, value])
+    assert exc.value.code == 2 and match in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_divergence_stops_with_one_line_and_no_complete_run(tiny_data, tmp_path, capsys):
+    """A huge learning rate drives the loss to NaN: a clear message, no run, no checkpoint
+    marked complete, nothing left behind (issue 9.8)."""
+    code = main(["qat", "--model", "photon_id", "--da", "disco", "--data", str(tiny_data),
+                 "--out", str(tmp_path / "r"), "--epochs", "1", "--n-train", "500",
+                 "--lr", "1e6", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "training diverged" in err[0] and "lower --lr (now 1e+06)" in err[0]
+    assert "The run was not written" in err[0]
+    assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,7 @@ def test_same_seed_same_bytes(tiny_config, tmp_path):
         read_checkpoint(tmp_path / "a/checkpoint.pt")["state_dict"],
         read_checkpoint(tmp_path / "b/checkpoint.pt")["state_dict"],
     )
-    for name in ("metrics.json", "curves.json", "config.json"):
+    for name in ("metrics.json", "curves.json", "config.json", "checkpoint.pt"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     with (
         h5py.File(tmp_path / "a/predictions_test.h5") as fa,
