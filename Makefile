@@ -6,7 +6,7 @@ MODEL  ?= photon_id
 SEED   ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-all bench verify hls lint format clean
+.PHONY: setup tools test test-all bench verify hls validate lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ verify: setup
 
 hls: setup
 	$(VENV)/bin/datrig hls --model $(MODEL) --seed $(SEED)
+
+# Compare every registered DA method on the firmware's outputs (trains the missing runs).
+validate: setup
+	$(VENV)/bin/datrig validate --model $(MODEL) --seed $(SEED)
 
 lint: setup
 	$(VENV)/bin/ruff check datrig tests benchmarks

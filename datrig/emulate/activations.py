@@ -151,11 +151,3 @@ def softmax(layer: LayerIR, xs: list[Any]) -> np.ndarray:
     if impl == "legacy":
         return _softmax_legacy(layer, x)
     raise DatrigError(f"layer {layer.name}: softmax implementation {impl!r} is not emulated")
-
-
-ACTIVATION_KERNELS = {
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "leaky_relu": leaky_relu,
-    "softmax": softmax,
-}

@@ -1,4 +1,4 @@
-"""The fast path: a NetworkIR compiled once into float64-mantissa steps, proven exact.
+"""The fast path: float64-mantissa layer steps, proven exact (assembled by ``emulate.plan``).
 
 Why: the int64 reference kernels spend most of their time converting around the matmul and
 re-checking ranges. Here every mantissa stays a float64 integer (exact below 2**53), interval
@@ -11,28 +11,19 @@ are always bit-identical to ``datrig.emulate.kernels`` (checked in tests/emulate
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from datrig.emulate import fastops
 from datrig.emulate.fixed import quantize
 from datrig.emulate.intervals import Interval, dense_sum, plan_cast
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow
-from datrig.emulate.kernels import Tensor, kernel_for
+from datrig.emulate.ir import FixedType, LayerIR, Overflow
 
 Fn = Callable[[list[np.ndarray]], np.ndarray]
 FLOAT32_EXACT_BITS = 24
 
 
-@dataclass
-class Step:
-    """One layer: ``fn`` maps float64 input mantissas to float64 output mantissas."""
-
-    layer: LayerIR
-    fn: Fn
-    interval: Interval
-    native: bool  # False: runs the int64 reference kernel
+Builder = Callable[[LayerIR, list[Interval], list[FixedType]], "tuple[Fn, Interval] | None"]
 
 
 def _cast_fn(x: Interval, frac_in: int, to: FixedType) -> tuple[Callable, Interval]:
@@ -51,23 +42,23 @@ def _cast_fn(x: Interval, frac_in: int, to: FixedType) -> tuple[Callable, Interv
     return cast, plan.result
 
 
-def _input_step(layer: LayerIR, _: list[Interval], __: list[FixedType]) -> tuple[Fn, Interval]:
+def input_step(layer: LayerIR, _: list[Interval], __: list[FixedType]) -> tuple[Fn, Interval]:
     t = layer.result_t
     return (lambda xs: fastops.from_float(xs[0], t)), Interval.of_type(t)
 
 
-def _linear_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
+def linear_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
     cast, out = _cast_fn(ivs[0], ts[0].fractional, layer.result_t)
     return (lambda xs: cast(xs[0])), out
 
 
-def _relu_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
+def relu_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
     pos = Interval(max(ivs[0].lo, 0), max(ivs[0].hi, 0))
     cast, out = _cast_fn(pos, ts[0].fractional, layer.result_t)
     return (lambda xs: cast(np.maximum(xs[0], 0.0), fresh=True)), out
 
 
-def _reshape_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
+def reshape_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> tuple[Fn, Interval]:
     cast, out = _cast_fn(ivs[0], ts[0].fractional, layer.result_t)
     if layer.kind == "transpose":
         perm = [0, *(int(p) + 1 for p in layer.attrs["perm"])]
@@ -76,7 +67,7 @@ def _reshape_step(layer: LayerIR, ivs: list[Interval], ts: list[FixedType]) -> t
     return (lambda xs: cast(xs[0].reshape((len(xs[0]), *shape)))), out
 
 
-def _dense_step(
+def dense_step(
     layer: LayerIR, ivs: list[Interval], ts: list[FixedType]
 ) -> tuple[Fn, Interval] | None:
     """One matmul + bias, when products are exact in accum_t and no partial sum can saturate."""
@@ -114,47 +105,3 @@ def _dense_step(
         return cast(mm, fresh=True)
 
     return fn, out
-
-
-_BUILDERS = {
-    "input": _input_step,
-    "linear": _linear_step,
-    "relu": _relu_step,
-    "reshape": _reshape_step,
-    "transpose": _reshape_step,
-    "dense": _dense_step,
-    "pointwise_conv1d": _dense_step,
-}
-
-
-def _reference_step(layer: LayerIR, in_types: list[FixedType]) -> Fn:
-    kernel = kernel_for(layer)
-
-    def fn(xs: list[np.ndarray]) -> np.ndarray:
-        tensors = [Tensor(x.astype(np.int64), t) for x, t in zip(xs, in_types, strict=True)]
-        return kernel(layer, tensors).astype(np.float64)
-
-    return fn
-
-
-def compile_plan(ir: NetworkIR) -> list[Step] | None:
-    """Steps in execution order, or None when some type is too wide for float64 mantissas."""
-    widths = [layer.result_t.width for layer in ir.layers]
-    widths += [t.width for layer in ir.layers for t in layer.types.values()]
-    if max(widths) > fastops.FLOAT_SAFE_BITS:
-        return None
-    intervals: dict[str, Interval] = {}
-    types = {layer.name: layer.result_t for layer in ir.layers}
-    steps = []
-    for layer in ir.layers:
-        ivs = [intervals[name] for name in layer.inputs]
-        ts = [types[name] for name in layer.inputs]
-        builder = _BUILDERS.get(layer.kind)
-        built = builder(layer, ivs, ts) if builder else None
-        if built is None:
-            fn, iv, native = _reference_step(layer, ts), Interval.of_type(layer.result_t), False
-        else:
-            (fn, iv), native = built, True
-        intervals[layer.name] = iv
-        steps.append(Step(layer, fn, iv, native))
-    return steps

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datrig.emulate.activations import ACTIVATION_KERNELS
 from datrig.emulate.fixed import apply_overflow, check_width, quantize
 from datrig.emulate.ir import FixedType, LayerIR, Overflow
 from datrig.errors import DatrigError
@@ -153,27 +152,3 @@ def transpose(layer: LayerIR, xs: list[Tensor]) -> np.ndarray:
     x = _single(layer, xs)
     perm = [0, *(int(p) + 1 for p in layer.attrs["perm"])]
     return quantize(np.transpose(x.mantissa, perm), x.type.fractional, layer.result_t)
-
-
-KERNELS: dict[str, Kernel] = {
-    **ACTIVATION_KERNELS,
-    "dense": dense,
-    "pointwise_conv1d": dense,
-    "linear": linear,
-    "relu": relu,
-    "batchnorm": batchnorm,
-    "merge": merge,
-    "reshape": reshape,
-    "transpose": transpose,
-}
-
-
-def kernel_for(layer: LayerIR) -> Kernel:
-    try:
-        return KERNELS[layer.kind]
-    except KeyError:
-        known = ", ".join(sorted(KERNELS))
-        raise DatrigError(
-            f"layer {layer.name}: the emulator has no kernel for kind {layer.kind!r} "
-            f"(supported: {known})"
-        ) from None

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from datrig.emulate.fast import Step, compile_plan
 from datrig.emulate.fixed import from_float, to_float
 from datrig.emulate.ir import FixedType, NetworkIR
-from datrig.emulate.kernels import Tensor, kernel_for
+from datrig.emulate.kernels import Tensor
+from datrig.emulate.kinds import kernel_for
+from datrig.emulate.plan import Step, compile_plan
 from datrig.errors import DatrigError
 
 DEFAULT_CHUNK = 65536  # events per chunk: ~tens of MB for the shipped models

@@ -16,9 +16,8 @@ import math
 import numpy as np
 
 from datrig.emulate.ir import NetworkIR
+from datrig.emulate.kinds import kind_of
 from datrig.firmware.report_types import DA_RTL, ESTIMATE_ANALYTIC, Measurements, Source
-
-DENSE_KINDS = ("dense", "pointwise_conv1d")
 
 
 def csd_digits(values: np.ndarray) -> np.ndarray:
@@ -41,7 +40,7 @@ def estimate(ir: NetworkIR, *, latency_cutoff: float) -> Measurements:
     ff = int(np.prod(first.shape)) * first.result_t.width
     for layer in ir.layers[1:]:
         ff += int(np.prod(layer.shape)) * layer.result_t.width
-        if layer.kind not in DENSE_KINDS:
+        if not kind_of(layer).matmul:
             continue
         w = np.asarray(layer.tensors["weight"], dtype=np.int64)
         rows = int(np.prod(layer.shape[:-1])) if len(layer.shape) > 1 else 1

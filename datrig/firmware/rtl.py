@@ -241,7 +241,7 @@ def _trace_transpose(layer: LayerIR, inputs: list[Any]) -> Any:
     return _cast(inputs[0].transpose(perm), layer.result_t, layer.name)
 
 
-# Kind names and semantics follow datrig.emulate.kernels.KERNELS (the source of truth).
+# Kind names and semantics follow datrig.emulate.kinds.LAYER_KINDS (the source of truth).
 TRACERS: dict[str, Callable[[LayerIR, list[Any]], Any]] = {
     "input": _trace_input,
     "dense": _trace_dense,

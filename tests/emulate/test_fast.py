@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from datrig.emulate import fastops
-from datrig.emulate.fast import compile_plan
 from datrig.emulate.fixed import _round_shift, apply_overflow, from_float
 from datrig.emulate.intervals import Interval, plan_cast
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
+from datrig.emulate.plan import compile_plan
 from datrig.emulate.runner import emulate
 
 MODES = [(r, o) for r in Rounding for o in Overflow]

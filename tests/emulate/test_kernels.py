@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
-from datrig.emulate.kernels import Tensor, dense, kernel_for, merge, transpose
+from datrig.emulate.kernels import Tensor, dense, merge, transpose
+from datrig.emulate.kinds import kernel_for
 from datrig.emulate.runner import emulate
 from datrig.errors import DatrigError
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.emulate import activations, lut
+from datrig.emulate import lut
 from datrig.emulate.fixed import from_float, to_float
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.kernels import Tensor
+from datrig.emulate.kinds import kernel_for
 from datrig.errors import DatrigError
 from datrig.export.lut_check import argmax_agreement, final_lut_layer, lut_bound
 from datrig.export.precision import softmax_table_types
@@ -24,7 +25,7 @@ def _grid_inputs(n: int, width: int, seed: int = 0) -> np.ndarray:
 
 def _run(layer: LayerIR, x: np.ndarray) -> np.ndarray:
     m = from_float(x, IN_T)
-    kernel = activations.ACTIVATION_KERNELS[layer.kind]
+    kernel = kernel_for(layer)
     return to_float(kernel(layer, [Tensor(m, IN_T)]), layer.result_t)
 
 

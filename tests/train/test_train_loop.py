@@ -144,3 +144,33 @@ def test_data_changed_during_training_is_an_error(tiny_config, tiny_data, tmp_pa
     with pytest.raises(DatrigError, match="changed during training"):
         train(tiny_config(data_dir=str(data)), tmp_path / "run", progress=False)
     assert not (tmp_path / "run/metrics.json").exists()
+
+
+def test_resume_on_resimulated_data_needs_force(tiny_config, tiny_data, tmp_path, monkeypatch):
+    """Data re-simulated at the same path after an interruption: --resume refuses, naming
+    the file; --force continues and the run records the new settings (issue 9.10)."""
+    import json
+    import shutil
+
+    from datrig.sim.simulate import simulate
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    cfg = tiny_config(data_dir=str(data), epochs=2)
+    original = loop.Trainer.train_epoch
+
+    def stop_after_first(self, epoch, *args):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch, *args)
+
+    monkeypatch.setattr(loop.Trainer, "train_epoch", stop_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.setattr(loop.Trainer, "train_epoch", original)
+    simulate(data, 2000, 2000, seed=8, progress=False)  # same path, other events
+    with pytest.raises(DatrigError, match=r"photons_sim.h5 \(sha256 differs\).*--force"):
+        train(cfg, tmp_path / "run", resume=True, progress=False)
+    train(cfg, tmp_path / "run", resume=True, progress=False, force=True)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["epochs"] == 2 and saved["data_dir"] == str(data)
