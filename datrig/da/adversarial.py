@@ -48,7 +48,13 @@ class AdversarialPenalty(Penalty):
         self.adversary: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def setup(self, protected_train: np.ndarray, n_latent: int, n_inputs: int) -> None:
+    def setup(
+        self,
+        protected_train: np.ndarray,
+        n_latent: int,
+        n_inputs: int,
+        condition_train: np.ndarray | None = None,
+    ) -> None:
         values = np.unique(protected_train)
         binary = len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}
         if binary:

@@ -25,7 +25,8 @@ class PenaltyInputs:
     ``outputs``/``protected``/``weights``: the penalised quantity (classifier score or log
     predicted energy), the protected variable and event weights, for the *selected* subset.
     ``latent``/``inputs``/``domain``: for every event of the batch (sim and data), used by
-    penalties acting on representations (frt).
+    penalties acting on representations (frt). ``condition``: the model's conditioning
+    variable (e.g. pT) for the selected subset, None when the model declares none.
     """
 
     outputs: torch.Tensor
@@ -34,6 +35,7 @@ class PenaltyInputs:
     latent: torch.Tensor
     inputs: torch.Tensor
     domain: torch.Tensor
+    condition: torch.Tensor | None = None
 
 
 class Penalty(nn.Module):
@@ -46,6 +48,7 @@ class Penalty(nn.Module):
 
     name: ClassVar[str] = "base"
     uses_domain_events: ClassVar[bool] = False  # needs unlabeled data-domain events
+    needs_condition: ClassVar[bool] = False  # acts at fixed values of ModelSpec.condition
     default_lam: ClassVar[dict[str, float]] = {}
     generic_lam: ClassVar[float | None] = None
 
@@ -59,13 +62,33 @@ class Penalty(nn.Module):
             )
         return float(lam)
 
+    @classmethod
+    def applies_to(cls, condition: str | None) -> bool:
+        """Whether this penalty can train a model with this conditioning variable."""
+        return condition is not None or not cls.needs_condition
+
+    @classmethod
+    def check_model(cls, model: str, condition: str | None) -> None:
+        """Fail before any work when ``model`` lacks the conditioning variable we need."""
+        if not cls.applies_to(condition):
+            raise DatrigError(
+                f"penalty {cls.name!r} needs a conditioning variable; model {model} declares none"
+            )
+
     def __init__(self, **options: Any) -> None:
         super().__init__()
         self.options = options
         self.active = True
 
-    def setup(self, protected_train: np.ndarray, n_latent: int, n_inputs: int) -> None:
-        """Fit what depends on the training data (bin edges, helper network sizes)."""
+    def setup(
+        self,
+        protected_train: np.ndarray,
+        n_latent: int,
+        n_inputs: int,
+        condition_train: np.ndarray | None = None,
+    ) -> None:
+        """Fit what depends on the training data (bin edges, helper network sizes);
+        ``condition_train``: the conditioning variable of the same events, if the model has one."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Epoch hook (warm-up schedules); ``epoch`` counts from 0."""

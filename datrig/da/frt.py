@@ -47,7 +47,13 @@ class FrtPenalty(Penalty):
         self.max_mmd_events = max_mmd_events
         self.decoder: nn.Module | None = None
 
-    def setup(self, protected_train: np.ndarray, n_latent: int, n_inputs: int) -> None:
+    def setup(
+        self,
+        protected_train: np.ndarray,
+        n_latent: int,
+        n_inputs: int,
+        condition_train: np.ndarray | None = None,
+    ) -> None:
         self.decoder = nn.Sequential(nn.Linear(n_latent, 32), nn.ReLU(), nn.Linear(32, n_inputs))
 
     def main_parameters(self) -> list[nn.Parameter]:

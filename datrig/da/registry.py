@@ -5,6 +5,8 @@ from __future__ import annotations
 from datrig.da.adversarial import AdversarialPenalty
 from datrig.da.base import Penalty
 from datrig.da.disco import DiscoPenalty
+from datrig.da.disco_pt import ConditionalDiscoPenalty
+from datrig.da.flat import FlatnessPenalty
 from datrig.da.frt import FrtPenalty
 from datrig.da.none import NoPenalty
 from datrig.errors import DatrigError
@@ -14,6 +16,8 @@ PENALTIES: dict[str, type[Penalty]] = {
     "disco": DiscoPenalty,
     "adversarial": AdversarialPenalty,
     "frt": FrtPenalty,
+    "disco_pt": ConditionalDiscoPenalty,
+    "flat": FlatnessPenalty,
 }
 
 

@@ -16,6 +16,7 @@ PHOTON_ID = ModelSpec(
     target="label",
     protected="iso_calo",
     extra_protected=("iso_track",),
+    condition="pt",
     penalty_subset="fakes",
     penalised="score",
     output_kind="logit",

@@ -27,7 +27,9 @@ class ModelSpec:
     events it applies to: ``"fakes"``/``"background"`` (label 0, sim only) or ``"all"``.
     ``penalised`` is what the penalty sees: the classifier ``score`` (sigmoid of the logit) or
     the predicted ``energy`` (``e_raw * output`` in GeV, whose spectrum must not depend on the
-    domain because the true spectrum does not).
+    domain because the true spectrum does not). ``condition`` is the variable the
+    decorrelation must hold at fixed values of (e.g. ``"pt"``: the ABCD estimate is done per
+    pT bin), read by the conditional penalties; None when the model needs none.
     """
 
     name: str
@@ -43,6 +45,7 @@ class ModelSpec:
     build: Callable[[dict[str, Any]], nn.Module]
     hidden: tuple[int, ...]
     extra_protected: tuple[str, ...] = ()
+    condition: str | None = None
     default_epochs: int = 20
     default_batch_size: int = 1024
     default_n_train: int = 150_000

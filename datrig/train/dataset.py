@@ -29,6 +29,7 @@ class EventArrays:
     protected: np.ndarray  # float32 protected variable ("domain" -> 0/1)
     domain: np.ndarray  # int8
     e_raw: np.ndarray  # float32 GeV (ones for diphoton)
+    condition: np.ndarray  # float32 ModelSpec.condition (e.g. pT); zeros if the spec has none
 
     def __len__(self) -> int:
         return len(self.label)
@@ -80,6 +81,8 @@ def load_events(
         need.append(spec.protected)
     if spec.task == "regression":
         need += ["e_true", "e_raw"]
+    if spec.condition is not None and spec.condition not in need:
+        need.append(spec.condition)
     cols = read_columns(path, need, split, n_max)
     n = len(inputs)
     label = cols["label"].astype(np.int8)
@@ -93,10 +96,13 @@ def load_events(
         e_raw = np.ones(n, np.float32)
         target = label.astype(np.float32)
     protected = (domain if spec.protected == "domain" else cols[spec.protected]).astype(np.float32)
+    condition = (
+        np.zeros(n, np.float32) if spec.condition is None else cols[spec.condition]
+    ).astype(np.float32)
     if hide_truth:
         label = np.full(n, -1, np.int8)
         target = np.full(n, np.nan, np.float32)
-    return EventArrays(inputs, label, target, protected, domain, e_raw)
+    return EventArrays(inputs, label, target, protected, domain, e_raw, condition)
 
 
 def to_model_layout(inputs: np.ndarray | torch.Tensor, spec: ModelSpec) -> torch.Tensor:

@@ -209,6 +209,7 @@ class Trainer:
             latent=latent,
             inputs=x,
             domain=torch.from_numpy(t.domain[idx]),
+            condition=torch.from_numpy(t.condition[idx])[sel] if self.spec.condition else None,
         )
         penalty.helper_step(pin)
         pen = penalty(pin)
@@ -249,14 +250,17 @@ class Trainer:
         else:
             self.norm = ds.fit_for(spec, self.sim_path, cfg.n_train)
         penalty = make_penalty(cfg.da, **cfg.penalty_options)
+        penalty.check_model(spec.name, spec.condition)
         self._load_training_data(self.norm, penalty)
         self.model_config = self._model_config(self.norm)
         torch.manual_seed(cfg.seed)
         self.model = spec.build(self.model_config)
+        subset = _subset(spec, torch.from_numpy(self.train.label).long()).numpy()
         penalty.setup(
-            self.train.protected[_subset(spec, torch.from_numpy(self.train.label).long()).numpy()],
+            self.train.protected[subset],
             spec.hidden[-1],
             int(np.prod(self.train.inputs.shape[1:])),
+            condition_train=self.train.condition[subset] if spec.condition else None,
         )
         if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
             self.model.load_state_dict(payload["state_dict"])
@@ -400,6 +404,7 @@ class Trainer:
             {"float": out_float, "quant": out_quant},
             rows,
             cfg.metric_max_events,
+            spec.condition,
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
         write_predictions(

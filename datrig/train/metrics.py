@@ -1,16 +1,29 @@
 """Task and decorrelation metrics of a run, per domain, for the float twin and quantized model.
 
-All metrics are deterministic: distance correlations use the first ``max_events`` selected
-events (rows are i.i.d.), computed in float64 with datrig's DisCo implementation.
+Every figure comes from :mod:`datrig.metrics`, the definitions validation and scans use too.
+For a photon ID (a model with a conditioning variable, pT), the primary decorrelation figures
+do not depend on the score's shape: the ABCD factor per pT tercile, the working-point
+flatness across isolation bins, rank dCor; ``dcor_sigmoid_*`` (the quantity DisCo minimises)
+is kept as a labelled secondary figure. Working points and isolation regions are defined on the
+sim domain and applied unchanged to data, as a physicist would.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
-from sklearn.metrics import roc_auc_score
+
+from datrig.metrics.classifier import jsd, roc, working_point
+from datrig.metrics.decorrelation import (
+    AbcdRegions,
+    distance_correlation,
+    pt_binned_decorrelation,
+    quantile_bin_edges,
+    rank_distance_correlation,
+)
 
 MGG_BINS = np.linspace(105.0, 160.0, 23)  # GeV, 2.5 GeV bins over the diphoton window
+N_PT_BINS = 3  # pT terciles of the sim fakes, as in the calibration
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -18,74 +31,42 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return expit(np.asarray(x, np.float64))
 
 
-def dcor(x: np.ndarray, y: np.ndarray, max_events: int, chunk: int = 1024) -> float:
-    """Unweighted dCor of the first ``max_events`` pairs, float64.
-
-    Row-chunked so memory is O(chunk * n) instead of the O(n^2) of the training penalty
-    (10k events would need ~3 GB as full matrices); agrees with :mod:`datrig.da.disco`.
-    """
-    n = min(len(x), max_events)
-    if n < 3:
-        return float("nan")
-    x = np.asarray(x[:n], np.float64)
-    y = np.asarray(y[:n], np.float64)
-    blocks = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
-    row_a = np.concatenate([np.abs(x[s, None] - x[None, :]).mean(axis=1) for s in blocks])
-    row_b = np.concatenate([np.abs(y[s, None] - y[None, :]).mean(axis=1) for s in blocks])
-    ga, gb = row_a.mean(), row_b.mean()
-    ab = aa = bb = 0.0
-    for s in blocks:
-        a = np.abs(x[s, None] - x[None, :]) - row_a[s, None] - row_a[None, :] + ga
-        b = np.abs(y[s, None] - y[None, :]) - row_b[s, None] - row_b[None, :] + gb
-        ab += float(np.sum(a * b))
-        aa += float(np.sum(a * a))
-        bb += float(np.sum(b * b))
-    if aa <= 0 or bb <= 0:
-        return 0.0
-    return float(np.sqrt(max(ab, 0.0) / np.sqrt(aa * bb)))
-
-
-def rejection_at(score: np.ndarray, label: np.ndarray, sig_eff: float) -> tuple[float, float]:
-    """(1/eps_bkg, cut) for the cut on ``score`` keeping ``sig_eff`` of the signal."""
-    cut = float(np.quantile(score[label == 1], 1.0 - sig_eff))
-    eps_bkg = float(np.mean(score[label == 0] > cut))
-    return (1.0 / eps_bkg if eps_bkg > 0 else float("inf")), cut
-
-
-def jsd(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
-    """Jensen-Shannon divergence (base 2, in [0, 1]) between two histograms."""
-    p = p_counts / max(p_counts.sum(), 1)
-    q = q_counts / max(q_counts.sum(), 1)
-    m = 0.5 * (p + q)
-
-    def kl(a: np.ndarray) -> float:
-        nz = a > 0
-        return float(np.sum(a[nz] * np.log2(a[nz] / m[nz])))
-
-    return 0.5 * kl(p) + 0.5 * kl(q)
-
-
 def classification_metrics(
-    logit: np.ndarray, events: np.ndarray, protected: tuple[str, ...], max_events: int
+    logit: np.ndarray,
+    events: np.ndarray,
+    protected: tuple[str, ...],
+    max_events: int,
+    regions: AbcdRegions | None = None,
+    pt_edges: np.ndarray | None = None,
 ) -> dict[str, float]:
+    """AUC, rejections, decorrelation from each protected variable among background events;
+    with ``regions`` and ``pt_edges`` also the pT-binned ABCD figures of ``protected[0]``."""
     score = sigmoid(logit)
     label = events["label"]
     out: dict[str, float] = {"n_events": len(label)}
     if len(np.unique(label)) < 2:
         return out
-    out["auc"] = float(roc_auc_score(label, score))
-    out["rejection_at_80"], _ = rejection_at(score, label, 0.8)
-    rej50, cut50 = rejection_at(score, label, 0.5)
-    out["rejection_at_50"] = rej50
+    _, _, out["auc"] = roc(score, label)
+    out["rejection_at_80"] = working_point(score, label, 0.8).rejection
+    wp50 = working_point(score, label, 0.5)
+    out["rejection_at_50"] = wp50.rejection
     bkg = label == 0
     for name in protected:
-        out[f"dcor_{name}_bkg"] = dcor(score[bkg], events[name][bkg], max_events)
+        values = events[name][bkg]
+        out[f"rank_dcor_{name}_bkg"] = rank_distance_correlation(score[bkg], values)
+        first = slice(0, max_events)  # the raw-score figure, on the first events (secondary)
+        out[f"dcor_sigmoid_{name}_bkg"] = distance_correlation(score[bkg][first], values[first])
+    if regions is not None and pt_edges is not None:
+        figs = pt_binned_decorrelation(
+            logit[bkg], events[protected[0]][bkg], events["pt"][bkg], regions, pt_edges
+        )
+        out.update(figs.to_json())
     if "m_gg" in protected:
         m = events["m_gg"][bkg]
-        passed = score[bkg] > cut50
+        passed = score[bkg] >= wp50.threshold
         h_pass, _ = np.histogram(m[passed], MGG_BINS)
         h_fail, _ = np.histogram(m[~passed], MGG_BINS)
-        value = jsd(h_pass.astype(np.float64), h_fail.astype(np.float64))
+        value = jsd(h_pass, h_fail)
         out["jsd_mgg_50"] = value
         out["inv_jsd_mgg_50"] = 1.0 / value if value > 0 else float("inf")
     return out
@@ -107,24 +88,43 @@ def regression_metrics(correction: np.ndarray, events: np.ndarray) -> dict[str, 
     }
 
 
+def sim_defined_regions(
+    logit: np.ndarray, events: np.ndarray, protected: str
+) -> tuple[AbcdRegions, np.ndarray] | None:
+    """ID working point (80 % of sim photons), isolation cut (90 % of sim photons) and pT
+    terciles of sim fakes, from the sim events of one output column."""
+    sim = events["domain"] == 0
+    label = events["label"][sim]
+    if not np.any(label == 1) or not np.any(label == 0):
+        return None
+    regions = AbcdRegions.from_sim(logit[sim], label, events[protected][sim])
+    pt_edges = quantile_bin_edges(events["pt"][sim][label == 0], N_PT_BINS)
+    return regions, pt_edges
+
+
 def run_metrics(
     task: str,
     protected: tuple[str, ...],
     outputs: dict[str, np.ndarray],
     events: np.ndarray,
     max_events: int,
+    condition: str | None = None,
 ) -> dict:
     """``{flavour: {domain: metrics}}`` plus sim-vs-data and float-vs-quant summaries."""
     result: dict = {}
     for flavour, out in outputs.items():
         result[flavour] = {}
+        defined = None
+        if task == "classification" and condition == "pt" and protected:
+            defined = sim_defined_regions(out, events, protected[0])
         for dname, code in (("sim", 0), ("data", 1)):
             sel = events["domain"] == code
             if not sel.any():
                 continue
             if task == "classification":
+                regions, pt_edges = defined if defined else (None, None)
                 result[flavour][dname] = classification_metrics(
-                    out[sel], events[sel], protected, max_events
+                    out[sel], events[sel], protected, max_events, regions, pt_edges
                 )
             else:
                 result[flavour][dname] = regression_metrics(out[sel], events[sel])

@@ -62,16 +62,18 @@ def existing_runs(model: str) -> list[Path]:
 
 
 def method_runs(model: str, data_dir: Path | None, seed: int) -> list[Path]:
-    """One current run per registered penalty, training those that are missing or stale."""
+    """One current run per registered penalty that applies to the model (a pT-conditional
+    penalty needs a model with a conditioning variable), training those missing or stale."""
     from datrig.da.registry import PENALTIES
     from datrig.models.registry import get_model_spec
     from datrig.sim.default import ensure_default_data
     from datrig.train.runs import ensure_run, resolve_config
 
-    get_model_spec(model)  # unknown model: one clear line before any work
+    spec = get_model_spec(model)  # unknown model: one clear line before any work
     data_dir = data_dir or ensure_default_data(paths.DEFAULT_DATA_DIR)
+    methods = [da for da, cls in PENALTIES.items() if cls.applies_to(spec.condition)]
     runs = []
-    for da in tqdm(list(PENALTIES), desc=f"runs of {model}", unit="method", file=sys.stderr):
+    for da in tqdm(methods, desc=f"runs of {model}", unit="method", file=sys.stderr):
         cfg = resolve_config(model, da, data_dir, seed)
         runs.append(
             ensure_run(

@@ -18,7 +18,8 @@ import numpy as np
 from scipy.special import expit
 
 from datrig.errors import DatrigError
-from datrig.validate import metrics as m
+from datrig.metrics import classifier as m
+from datrig.metrics import decorrelation as dm
 from datrig.validate.predictions import RunPredictions
 from datrig.validate.resolution import binned_response, response_summary
 
@@ -57,10 +58,10 @@ def _dcor_at_fixed(score: np.ndarray, protected: np.ndarray, by: np.ndarray, n_b
     correlated at every fixed pT (its pT dependence cancelling the isolation dependence); a
     sideband (ABCD) estimate done in pT bins sees this number, not the global one.
     """
-    edges = m.quantile_bin_edges(by, n_bins)
-    idx = m.bin_index(by, edges)
+    edges = dm.quantile_bin_edges(by, n_bins)
+    idx = dm.bin_index(by, edges)
     values = [
-        m.distance_correlation(score[idx == k], protected[idx == k])
+        dm.distance_correlation(score[idx == k], protected[idx == k])
         for k in range(edges.size - 1)
         if np.count_nonzero(idx == k) >= 2
     ]
@@ -87,20 +88,20 @@ def evaluate_photon_id(
             out.metrics[f"rejection{round(eff * 100)}_{dname}"] = wp.rejection
         bkg = y == 0
         bkg_score = expit(s[bkg])
-        out.metrics[f"dcor_bkg_{dname}"] = m.distance_correlation(bkg_score, iso[sel][bkg])
+        out.metrics[f"dcor_bkg_{dname}"] = dm.distance_correlation(bkg_score, iso[sel][bkg])
         if "pt" in (preds.events.dtype.names or ()):
             out.metrics[f"dcor_bkg_ptbinned_{dname}"] = _dcor_at_fixed(
                 bkg_score, iso[sel][bkg], preds.field("pt")[sel][bkg], N_PT_BINS
             )
         for extra in EXTRA_ISOLATION:
             if extra != preds.protected and extra in (preds.events.dtype.names or ()):
-                out.metrics[f"dcor_bkg_{extra}_{dname}"] = m.distance_correlation(
+                out.metrics[f"dcor_bkg_{extra}_{dname}"] = dm.distance_correlation(
                     bkg_score, preds.field(extra)[sel][bkg]
                 )
         wp = m.working_point(s, y, FLATNESS_EFFICIENCY)
-        edges = m.quantile_bin_edges(iso[sel][bkg], N_ISO_BINS)
-        eff_bins, err = m.binned_efficiency(s[bkg] >= wp.threshold, iso[sel][bkg], edges)
-        flat = m.flatness(eff_bins)
+        edges = dm.quantile_bin_edges(iso[sel][bkg], N_ISO_BINS)
+        eff_bins, err = dm.binned_efficiency(s[bkg] >= wp.threshold, iso[sel][bkg], edges)
+        flat = dm.flatness(eff_bins)
         out.metrics[f"flatness_std_over_mean_{dname}"] = flat["std_over_mean"]
         out.metrics[f"flatness_max_over_min_{dname}"] = flat["max_over_min"]
         out.curves[f"bkg_eff_vs_iso_{dname}"] = {"edges": edges, "eff": eff_bins, "err": err}
@@ -172,7 +173,7 @@ def evaluate_diphoton(preds: RunPredictions, score: np.ndarray) -> ColumnResult:
         out.metrics[f"n_bkg_pass50_{dname}"] = int(h_pass.sum())  # JSD is noisy when small
         out.metrics[f"jsd50_{dname}"] = jsd
         out.metrics[f"inv_jsd50_{dname}"] = 1.0 / jsd if jsd > 0 else float("inf")
-        out.metrics[f"dcor_bkg_{dname}"] = m.distance_correlation(expit(s[bkg]), mass[bkg])
+        out.metrics[f"dcor_bkg_{dname}"] = dm.distance_correlation(expit(s[bkg]), mass[bkg])
         window = (mass >= MASS_WINDOW[0]) & (mass < MASS_WINDOW[1])
         n_s, n_b = np.sum(window & (y == 1)), np.sum(window & bkg)
         out.metrics[f"z_nocut_{dname}"] = m.asimov_significance(float(n_s), float(n_b))

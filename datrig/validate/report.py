@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from datrig.atomic import atomic_path, write_json
+from datrig.atomic import atomic_path, json_safe, write_json
 from datrig.data.schema import SHOWER_SHAPES
 from datrig.errors import DatrigError
+from datrig.metrics import classifier as m
+from datrig.metrics import decorrelation as dm
 from datrig.provenance import sidecar
-from datrig.validate import metrics as m
 from datrig.validate.baselines import raw_energy, standard_regression
 from datrig.validate.compare import diff_metrics
 from datrig.validate.cutbased import cross_fit_pass
@@ -58,18 +59,6 @@ class RunColumns:
         if self.firmware is not None:
             cols["firmware"] = self.firmware
         return cols
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def _method_key(preds: RunPredictions, taken: set[str]) -> str:
@@ -110,10 +99,10 @@ def _photon_id_baseline(
             if dname == "sim":
                 wps[eff] = wp
                 if eff == FLATNESS_EFFICIENCY:
-                    edges = m.quantile_bin_edges(iso[bkg], N_ISO_BINS)
-                    e, err = m.binned_efficiency(passed[bkg], iso[bkg], edges)
-                    out["flatness_std_over_mean_sim"] = m.flatness(e)["std_over_mean"]
-                    out["dcor_bkg_sim"] = m.distance_correlation(
+                    edges = dm.quantile_bin_edges(iso[bkg], N_ISO_BINS)
+                    e, err = dm.binned_efficiency(passed[bkg], iso[bkg], edges)
+                    out["flatness_std_over_mean_sim"] = dm.flatness(e)["std_over_mean"]
+                    out["dcor_bkg_sim"] = dm.distance_correlation(
                         passed[bkg].astype(float), iso[bkg]
                     )
                     curves["bkg_eff_vs_iso_sim"] = {"edges": edges, "eff": e, "err": err}
@@ -169,7 +158,7 @@ def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dic
     for model, methods in sorted(by_model.items()):
         metrics[model], md = _model_report(model, methods, out_dir, seed)
         sections.append(md)
-    metrics = _finite(metrics)
+    metrics = json_safe(metrics)
     write_json(out_dir / "metrics.json", metrics)
     inputs = {
         f"{model}/{key}": run.preds.run_dir / PREDICTIONS_FILE

@@ -9,7 +9,7 @@ from datrig.errors import DatrigError
 
 
 def test_registry_names():
-    assert set(PENALTIES) == {"none", "disco", "adversarial", "frt"}
+    assert set(PENALTIES) == {"none", "disco", "adversarial", "frt", "disco_pt", "flat"}
 
 
 def test_unknown_penalty_lists_valid_names():

@@ -55,7 +55,7 @@ def test_outputs_are_well_formed(tiny_config, tmp_path):
     for flavour in ("float", "quant"):
         for domain in ("sim", "data"):
             m = metrics[flavour][domain]
-            assert 0 <= m["auc"] <= 1 and 0 <= m["dcor_iso_calo_bkg"] <= 1
+            assert 0 <= m["auc"] <= 1 and 0 <= m["rank_dcor_iso_calo_bkg"] <= 1
             assert m["rejection_at_80"] >= 1
     assert "auc_quant_minus_float_sim" in metrics["summary"]
 

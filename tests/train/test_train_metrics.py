@@ -1,30 +1,49 @@
+"""Run metrics come from the shared definitions of datrig.metrics (one figure, one formula)."""
+
 from __future__ import annotations
 
-import dcor as dcor_pkg
 import numpy as np
 
-from datrig.train.metrics import dcor, jsd, regression_metrics, rejection_at
+from datrig.metrics.classifier import working_point
+from datrig.metrics.decorrelation import rank_distance_correlation
+from datrig.train.metrics import classification_metrics, regression_metrics, run_metrics
 
 
-def test_chunked_dcor_agrees_with_dcor_package():
+def _events(n: int, rng: np.random.Generator) -> np.ndarray:
+    events = np.zeros(n, dtype=[("label", "i1"), ("domain", "i1"), ("iso_calo", "f4"),
+                                ("pt", "f4")])  # fmt: skip
+    events["label"] = rng.random(n) < 0.5
+    events["domain"] = np.arange(n) >= n // 2
+    events["pt"] = rng.uniform(20, 100, n)
+    events["iso_calo"] = rng.exponential(2.0, n) + 0.02 * events["pt"]
+    return events
+
+
+def test_rejection_and_rank_dcor_are_the_shared_definitions():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=2500)
-    y = np.abs(x) + rng.normal(size=2500)
-    assert abs(dcor(x, y, 10_000, chunk=700) - dcor_pkg.distance_correlation(x, y)) < 1e-9
-    assert abs(dcor(x, y, 1000) - dcor_pkg.distance_correlation(x[:1000], y[:1000])) < 1e-9
+    events = _events(4000, rng)
+    logit = 2.0 * events["label"] + rng.normal(size=4000) + 0.3 * events["iso_calo"]
+    m = classification_metrics(logit, events, ("iso_calo",), max_events=1000)
+    score = 1 / (1 + np.exp(-logit))
+    assert m["rejection_at_80"] == working_point(score, events["label"], 0.8).rejection
+    bkg = events["label"] == 0
+    assert m["rank_dcor_iso_calo_bkg"] == rank_distance_correlation(
+        logit[bkg], events["iso_calo"][bkg]
+    )  # ranks: the logit and its sigmoid give the same figure
+    assert "dcor_sigmoid_iso_calo_bkg" in m
 
 
-def test_jsd_limits():
-    p = np.array([1.0, 2.0, 3.0])
-    assert jsd(p, 2 * p) == 0.0
-    assert abs(jsd(np.array([1.0, 0.0]), np.array([0.0, 1.0])) - 1.0) < 1e-12
-
-
-def test_rejection_at_efficiency():
-    score = np.array([0.1, 0.2, 0.3, 0.4, 0.85, 0.7, 0.8, 0.9])
-    label = np.array([0, 0, 0, 1, 0, 1, 1, 1])
-    rej, cut = rejection_at(score, label, 0.5)
-    assert 0.6 < cut < 0.8 and rej == 4.0  # only 1 of 4 background events above the cut
+def test_photon_id_runs_report_abcd_per_pt_tercile_defined_on_sim():
+    rng = np.random.default_rng(1)
+    events = _events(20_000, rng)
+    logit = 2.0 * events["label"] + rng.normal(size=20_000)  # independent of isolation
+    result = run_metrics("classification", ("iso_calo",), {"quant": logit}, events, 2000, "pt")
+    for domain in ("sim", "data"):
+        m = result["quant"][domain]
+        assert len(m["abcd_r_ptbins"]) == 3 and len(m["pt_edges"]) == 4
+        r, err = np.array(m["abcd_r_ptbins"]), np.array(m["abcd_r_err_ptbins"])
+        assert np.all(np.abs(r - 1) < 4 * err), (r, err)  # independent: R = 1 in every bin
+    assert result["quant"]["sim"]["pt_edges"] == result["quant"]["data"]["pt_edges"]
 
 
 def test_response_and_resolution():

@@ -60,3 +60,33 @@ def test_too_few_background_events_give_nan_not_a_number() -> None:
     x, label, p = _toy(600, np.random.default_rng(0))
     bound = independent_rejection_bound(x, label, p, efficiency=0.8, n_slices=4, seed=0)
     assert np.isnan(bound.rejection_per_slice).all() and np.isnan(bound.rejection)
+
+
+def test_conditional_bound_on_a_toy_with_an_independent_condition() -> None:
+    """pT independent of everything: each pT bin has the same closed-form bound, and so has
+    the best overall split of the signal efficiency."""
+    from datrig.validate.decorrelation_bound import conditional_rejection_bound
+
+    rng = np.random.default_rng(11)
+    x, label, p = _toy(120_000, rng)
+    pt = rng.uniform(20, 80, len(label))
+    bound = conditional_rejection_bound(
+        x, label, p, pt, efficiency=0.8, n_slices=2, condition_edges=np.array([20.0, 50, 80]),
+        seed=2,
+    )  # fmt: skip
+    exact = 1.0 / norm.sf(2.0 + norm.ppf(0.2))
+    assert np.all(np.abs(bound.rejection_per_bin / exact - 1) < 0.1), bound.rejection_per_bin
+    assert bound.rejection == pytest.approx(exact, rel=0.1)
+    assert bound.to_json("80")["rejection80_per_ptbin_sim"] == bound.rejection_per_bin.tolist()
+
+
+def test_best_allocation_by_hand() -> None:
+    """Two bins with half the signal and half the fakes each. Bin 0's fakes pass at the
+    signal efficiency squared, bin 1's at 0.01 whatever the efficiency: at 80 % overall the
+    best split gives bin 0 as little efficiency as the grid allows (0.6), bin 1 everything."""
+    from datrig.validate.decorrelation_bound import EFFICIENCY_GRID, _best_allocation
+
+    fake_eff = np.stack([EFFICIENCY_GRID**2, np.full(EFFICIENCY_GRID.size, 0.01)])
+    total, allocation = _best_allocation(fake_eff, np.array([0.5, 0.5]), np.array([0.5, 0.5]), 0.8)
+    assert allocation.tolist() == [0.6, 1.0]
+    assert total == pytest.approx(0.5 * 0.36 + 0.5 * 0.01)

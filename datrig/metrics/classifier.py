@@ -1,4 +1,4 @@
-"""Classifier figures of merit: ROC, rejection at fixed efficiency, decorrelation, flatness.
+"""Classifier figures of merit: ROC, working points, rejection, mass-sculpting JSD, significance.
 
 Conventions (the same everywhere in the report):
 
@@ -93,59 +93,6 @@ def efficiency_gain(
         "eff_sig_at_baseline_rejection": eff,
         "baseline_eff_sig": baseline.eff_sig,
         "gain": eff / baseline.eff_sig - 1.0 if baseline.eff_sig > 0 else math.nan,
-    }
-
-
-def distance_correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """Distance correlation dCor(x, y) (not squared) of two 1-D samples, O(n log n).
-
-    Uses dcor's merge-sort algorithm (Chaudhuri & Hu 2019), exact for 1-D variables.
-    """
-    import dcor
-
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    if x.shape != y.shape or x.ndim != 1:
-        raise DatrigError(
-            f"distance correlation needs two 1-D arrays of equal length, got {x.shape}, {y.shape}"
-        )
-    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return 0.0
-    return float(dcor.distance_correlation(x, y, method="mergesort"))
-
-
-def quantile_bin_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Equal-population bin edges (so every bin has ~n/n_bins events), duplicates dropped."""
-    edges = np.quantile(np.asarray(values, dtype=np.float64), np.linspace(0.0, 1.0, n_bins + 1))
-    return np.unique(edges)
-
-
-def bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bin of each value (bins ``[e_i, e_i+1)``, last one closed; outliers go to the end bins)."""
-    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
-
-
-def binned_efficiency(
-    passed: np.ndarray, variable: np.ndarray, edges: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pass fraction and its binomial uncertainty in bins of ``variable`` (last bin closed)."""
-    idx = bin_index(variable, edges)
-    n = np.bincount(idx, minlength=edges.size - 1).astype(np.float64)
-    k = np.bincount(idx, weights=passed.astype(np.float64), minlength=edges.size - 1)
-    eff = np.divide(k, n, out=np.full_like(n, np.nan), where=n > 0)
-    err = np.sqrt(np.divide(eff * (1 - eff), n, out=np.zeros_like(n), where=n > 0))
-    return eff, err
-
-
-def flatness(eff: np.ndarray) -> dict[str, float]:
-    """Flatness of a binned efficiency: relative spread std/mean and the ratio max/min."""
-    eff = eff[np.isfinite(eff)]
-    mean = float(np.mean(eff)) if eff.size else math.nan
-    return {
-        "std_over_mean": float(np.std(eff)) / mean if mean > 0 else math.nan,
-        "max_over_min": float(np.max(eff) / np.min(eff))
-        if eff.size and np.min(eff) > 0
-        else math.inf,
     }
 
 
