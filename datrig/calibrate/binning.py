@@ -91,6 +91,6 @@ def fit_binnings(sim_events: np.ndarray, seed: int) -> dict[str, Binning]:
         "pt": Binning("pt", pt_labels, pt_edges),
         "pt_eta": Binning(
             "pt_eta", tuple(f"{p}, {e}" for p in pt_labels for e in eta_labels), pt_edges
-        ),  # fmt: skip
+        ),
         "cluster": Binning("cluster", cluster_labels, pt_edges, centres, (mean, std)),
     }

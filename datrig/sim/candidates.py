@@ -73,7 +73,7 @@ def photon_chunk(
     x_up = upstream_material(abs_eta, det, knobs)
 
     energy, d_eta, d_phi, start, converted = _photon_components(rng, n, e_true, pt_true, x_up, det)
-    fakes = sample_fakes(rng, e_true, eta, pc)
+    fakes = sample_fakes(rng, e_true, eta, pc, knobs.fragmentation_alpha_scale)
     fake = ~label
     f2 = fake[:, None]
     energy = np.where(f2, e_true[:, None] * np.stack([fakes.u, 1.0 - fakes.u], 1), energy)

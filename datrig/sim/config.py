@@ -16,7 +16,7 @@ from datrig.errors import DatrigError
 
 # Bump whenever the physics code changes: cached default data (datrig.data.default) is
 # regenerated when the version or the config stored in a file differs.
-GENERATOR_VERSION = "toycalo-3"
+GENERATOR_VERSION = "toycalo-4"  # 4: per-domain fragmentation
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class DomainKnobs:
     material_scale: float = 1.0  # upstream material in X0 (x nominal)
     mu_mean: float = 35.0  # mean pile-up interactions per crossing
     mu_sd: float = 10.0  # spread of the pile-up distribution
+    # Jet fragmentation (x photons.z_alpha). Below 1: softer fragmentation, i.e. more hadronic
+    # activity around a fake's leading meson, hence *both* wider/leakier showers and more
+    # isolation energy: a stronger ID-isolation correlation among fakes than the simulation
+    # has. This is what makes a simulated ABCD factor R mis-correct a non-decorrelated ID.
+    fragmentation_alpha_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,7 @@ class GeneratorConfig:
             material_scale=1.06,
             mu_mean=40.0,
             mu_sd=13.0,
+            fragmentation_alpha_scale=0.85,
         )
     )
 
@@ -286,6 +292,8 @@ def validate_config(cfg: GeneratorConfig) -> None:
                 raise DatrigError(f"config key {name}.{key} must be > 0")
         if k.mu_mean <= 0 or k.mu_sd <= 0:
             raise DatrigError(f"config keys {name}.mu_mean/mu_sd must be > 0")
+        if k.fragmentation_alpha_scale <= 0:
+            raise DatrigError(f"config key {name}.fragmentation_alpha_scale must be > 0")
 
 
 def _validate_diphoton(d: DiphotonConfig) -> None:

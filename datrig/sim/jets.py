@@ -37,10 +37,15 @@ class FakeTruth:
 
 
 def sample_fakes(
-    rng: np.random.Generator, e_meson: np.ndarray, eta: np.ndarray, cfg: PhotonSampleConfig
+    rng: np.random.Generator,
+    e_meson: np.ndarray,
+    eta: np.ndarray,
+    cfg: PhotonSampleConfig,
+    alpha_scale: float = 1.0,
 ) -> FakeTruth:
+    """``alpha_scale`` multiplies the fragmentation's alpha (the domain knob)."""
     n = e_meson.shape[0]
-    z = cfg.z_min + (1.0 - cfg.z_min) * rng.beta(cfg.z_alpha, cfg.z_beta, n)
+    z = cfg.z_min + (1.0 - cfg.z_min) * rng.beta(cfg.z_alpha * alpha_scale, cfg.z_beta, n)
     mass = np.where(rng.random(n) < cfg.eta_meson_fraction, ETA_MASS, PI0_MASS)
     u = np.clip(rng.random(n), 0.02, 0.98)
     opening = mass / (e_meson * np.sqrt(u * (1.0 - u)))  # small-angle gamma-gamma opening [rad]
