@@ -2,8 +2,12 @@
 
 Photon ID calibrations (ATLAS EPJC 79 (2019) 205) are quoted per pT and |eta| bin. The research
 plan also asks for bins built from further variables, found by clustering: here k-means
-(scikit-learn) on pile-up, conversion status and shower-shape summaries, fitted on simulated
-candidates and applied unchanged to data. Every binning is fitted on sim only.
+(scikit-learn) on the conditions a candidate was measured in: pile-up, conversion status, |eta|
+and the presampler energy fraction (upstream material), fitted on simulated candidates and
+applied unchanged to data. Shower shapes are left out on purpose: they are what the ID cuts
+on, so clusters of them would split candidates into nearly pure passing or failing groups
+(measured: a shape-based cluster had no passing candidate at all). Every binning is fitted on
+sim only.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datrig.metrics.decorrelation import bin_index, quantile_bin_edges
 
 N_PT_BINS = 3  # terciles of the sim fakes' pT
 ABS_ETA_BINS = ((0.0, 1.37), (1.52, 2.37))  # barrel, end-cap (the crack is not instrumented)
-CLUSTER_FEATURES = ("mu", "converted", "Reta", "Rphi", "weta2", "f1")
+CLUSTER_FEATURES = ("mu", "converted", "abs_eta", "ps_fraction")
 N_CLUSTERS = 4
 
 
@@ -64,7 +68,14 @@ def _abs_eta_bin(abs_eta: np.ndarray) -> np.ndarray:
 
 
 def _cluster_matrix(events: np.ndarray) -> np.ndarray:
-    return np.stack([events[name].astype(np.float64) for name in CLUSTER_FEATURES], axis=1)
+    e_raw = np.maximum(events["e_raw"].astype(np.float64), 1e-3)
+    columns = {
+        "mu": events["mu"],
+        "converted": events["converted"],
+        "abs_eta": np.abs(events["eta"]),
+        "ps_fraction": events["e_ps"] / e_raw,
+    }
+    return np.stack([np.asarray(columns[n], dtype=np.float64) for n in CLUSTER_FEATURES], 1)
 
 
 def fit_binnings(sim_events: np.ndarray, seed: int) -> dict[str, Binning]:
@@ -73,9 +84,7 @@ def fit_binnings(sim_events: np.ndarray, seed: int) -> dict[str, Binning]:
 
     fakes = sim_events["label"] == 0
     pt_edges = quantile_bin_edges(sim_events["pt"][fakes].astype(np.float64), N_PT_BINS)
-    pt_labels = tuple(
-        f"pT {lo:.0f}-{hi:.0f} GeV" for lo, hi in itertools.pairwise(pt_edges)
-    )
+    pt_labels = tuple(f"pT {lo:.0f}-{hi:.0f} GeV" for lo, hi in itertools.pairwise(pt_edges))
     eta_labels = tuple(f"|eta| {lo:g}-{hi:g}" for lo, hi in ABS_ETA_BINS)
     x = _cluster_matrix(sim_events)
     mean, std = x.mean(axis=0), x.std(axis=0)

@@ -78,30 +78,43 @@ def abcd_factors(fakes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r_t, r_m
 
 
-def check_counts(counts: np.ndarray, labels: tuple[str, ...], what: str) -> None:
-    """A clear error naming the bin and region where too few events make an estimate void."""
-    low = np.argwhere(counts < MIN_COUNT)
+def check_counts(
+    counts: np.ndarray,
+    labels: tuple[str, ...],
+    what: str,
+    regions: tuple[int, ...] = (TI, TN, MI, MN, LI, LN),
+) -> None:
+    """A clear error naming the bin and region where too few events make an estimate void;
+    ``counts`` is (n_bins, 6), only ``regions`` are checked."""
+    sub = counts[:, list(regions)]
+    low = np.argwhere(sub < MIN_COUNT)
     if low.size:
         b, r = low[0]
-        raise DatrigError(
-            f"calibration bin '{labels[b]}': {what} has {int(counts[b, r])} events in region "
-            f"{REGION_LABELS[r]} (need >= {MIN_COUNT}); evaluate more events (--data with a "
-            "larger sample) or use fewer bins"
-        )
+        too_few(labels[b], f"{what} has {int(sub[b, r])} events in region "
+                f"{REGION_LABELS[regions[r]]}")  # fmt: skip
 
 
-def poisson_counts(
-    cells: np.ndarray, n_cells: int, n_replicas: int, seed: int, chunk: int = 8
-) -> np.ndarray:
-    """Cell counts (n_replicas + 1, n_cells): row 0 the observed counts, then bootstrap
-    replicas with Poisson(1) weights per event (seeded). ``cells < 0`` are ignored."""
-    keep = cells >= 0
-    idx = cells[keep]
-    out = np.empty((n_replicas + 1, n_cells))
-    out[0] = np.bincount(idx, minlength=n_cells)
+def too_few(label: str, what: str) -> None:
+    raise DatrigError(
+        f"calibration bin '{label}': {what} (need >= {MIN_COUNT}); evaluate more events "
+        "(--data with a larger sample) or use fewer bins"
+    )
+
+
+def bootstrap_counts(
+    streams: list[np.ndarray], n_cells: list[int], n_replicas: int, seed: int
+) -> list[np.ndarray]:
+    """Cell counts of several views of the same events, each (n_replicas + 1, n_cells): row 0
+    observed, then bootstrap replicas with one Poisson(1) weight per event shared by all views
+    (so an estimate and its truth fluctuate together). Cells < 0 are ignored."""
+    keep = [s >= 0 for s in streams]
+    out = [np.empty((n_replicas + 1, n)) for n in n_cells]
+    for view, idx, k, n in zip(out, streams, keep, n_cells, strict=True):
+        view[0] = np.bincount(idx[k], minlength=n)
     rng = np.random.default_rng(seed)
-    for start in range(0, n_replicas, chunk):
-        for r in range(start, min(start + chunk, n_replicas)):
-            weights = rng.poisson(1.0, idx.size).astype(np.float64)
-            out[r + 1] = np.bincount(idx, weights=weights, minlength=n_cells)
+    n_events = streams[0].size
+    for r in range(1, n_replicas + 1):
+        weights = rng.poisson(1.0, n_events).astype(np.float64)
+        for view, idx, k, n in zip(out, streams, keep, n_cells, strict=True):
+            view[r] = np.bincount(idx[k], weights=weights[k], minlength=n)
     return out

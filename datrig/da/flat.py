@@ -53,9 +53,16 @@ class FlatnessPenalty(Penalty):
         thresholds: Sequence[float] | None = None,
         tau: float = 0.02,
         min_events: int = 8,
+        cut_space: str = "score",
+        diff: str = "eff",
+        warmup_epochs: int = 0,
+        ramp_epochs: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(**options)
+        self.cut_space, self.diff = cut_space, diff
+        self.warmup_epochs, self.ramp_epochs = warmup_epochs, ramp_epochs
+        self.strength = 1.0
         self.n_pt_bins, self.n_iso_bins = n_pt_bins, n_iso_bins
         self.levels = torch.tensor(levels, dtype=torch.float64)
         self.thresholds = None if thresholds is None else torch.tensor(thresholds)
@@ -79,6 +86,14 @@ class FlatnessPenalty(Penalty):
         self.pt_edges = torch.from_numpy(pt_edges)
         self.iso_edges = torch.from_numpy(np.stack(rows))
 
+    def on_epoch_start(self, epoch: int) -> None:
+        if epoch < self.warmup_epochs:
+            self.strength = 0.0
+        elif self.ramp_epochs > 0:
+            self.strength = min(1.0, (epoch - self.warmup_epochs + 1) / self.ramp_epochs)
+        else:
+            self.strength = 1.0
+
     def cut_values(self, score: torch.Tensor) -> torch.Tensor:
         """The thresholds t_k: fixed ones if given, else the batch's score quantiles."""
         if self.thresholds is not None:
@@ -87,6 +102,8 @@ class FlatnessPenalty(Penalty):
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         s = batch.outputs.reshape(-1)
+        if self.cut_space == "logit":
+            s = torch.logit(s, eps=1e-6)
         if len(s) < 2:
             return s.new_zeros(())
         w = batch.weights.reshape(-1).to(s.dtype)
@@ -103,5 +120,12 @@ class FlatnessPenalty(Penalty):
         ok = torch.bincount(cell, minlength=n_cells) >= self.min_events
         if not ok.any():
             return s.new_zeros(())
-        sq = (eff_cell[ok] - eff_pt[ok]).pow(2)
-        return (w_cell[ok, None] * sq).sum() / (k * w_cell[ok].sum())
+        if self.diff == "logit":
+            e_c, e_b = eff_cell[ok].clamp(1e-4, 1 - 1e-4), eff_pt[ok].clamp(1e-4, 1 - 1e-4)
+            sq = (torch.logit(e_c) - torch.logit(e_b)).pow(2)
+        elif self.diff == "log":
+            sq = (eff_cell[ok].clamp_min(1e-4).log() - eff_pt[ok].clamp_min(1e-4).log()).pow(2)
+        else:
+            sq = (eff_cell[ok] - eff_pt[ok]).pow(2)
+        value = (w_cell[ok, None] * sq).sum() / (k * w_cell[ok].sum())
+        return self.strength * value + (1 - self.strength) * value.detach()

@@ -24,23 +24,25 @@ METHOD_COLORS = {
     "disco": "tab:blue",
     "adversarial": "tab:red",
     "frt": "tab:green",
+    "disco_pt": "tab:purple",
+    "flat": "tab:orange",
 }
 DPI = 110
 X_MIN_ROC = 0.3  # signal efficiencies below this are not working points anyone uses
 
 
-def _color(method: str, index: int) -> str:
+def method_color(method: str, index: int) -> str:
     return METHOD_COLORS.get(method, f"C{(index + 4) % 10}")
 
 
-def _figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 4.8):
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 4.8):
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
     return path
@@ -53,7 +55,7 @@ def roc_plot(
     title: str,
 ) -> Path:
     """Background rejection vs signal efficiency; curves keyed by (method, column)."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     methods = sorted({m for m, _ in curves})
     for (method, column), c in curves.items():
@@ -64,7 +66,7 @@ def roc_plot(
             c["eff_sig"],
             rej,
             COLUMN_STYLE.get(column, "-"),
-            color=_color(method, methods.index(method)),
+            color=method_color(method, methods.index(method)),
             label=f"{method} ({column})",
         )
     for i, (name, (eff_sig, eff_bkg)) in enumerate(points.items()):
@@ -87,14 +89,14 @@ def roc_plot(
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def score_sim_data_plot(
     path: Path, scores: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], xlabel: str
 ) -> Path:
     """Score distributions, sim (filled) vs data (line), signal and background, per method."""
-    fig, axes = _figure(ncols=len(scores), width=4.8)
+    fig, axes = new_figure(ncols=len(scores), width=4.8)
     for ax, (method, by_domain) in zip(axes[0], scores.items(), strict=True):
         every = np.concatenate([np.asarray(v) for d in by_domain.values() for v in d.values()])
         lo, hi = np.quantile(every, [0.001, 0.999]) if every.size else (0.0, 1.0)
@@ -123,7 +125,7 @@ def score_sim_data_plot(
         ax.set_xlabel(xlabel)
         ax.set_ylabel("normalised events")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def binned_efficiency_plot(
@@ -136,7 +138,7 @@ def binned_efficiency_plot(
     are offset slightly so error bars do not hide each other. A flat line is a decorrelated
     classifier.
     """
-    fig, axes = _figure(width=7.6)
+    fig, axes = new_figure(width=7.6)
     ax = axes[0, 0]
     methods = sorted({m for m, _ in series})
     edges = None
@@ -149,7 +151,7 @@ def binned_efficiency_plot(
             yerr=s["err"],
             fmt=COLUMN_MARKER.get(column, "o"),
             linestyle="-" if column == "firmware" else ":",
-            color=_color(method, methods.index(method)),
+            color=method_color(method, methods.index(method)),
             label=f"{method} ({column})",
             capsize=2,
             markersize=4,
@@ -168,12 +170,12 @@ def binned_efficiency_plot(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncols=2)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def mgg_plot(path: Path, shapes: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
     """Normalised background m_gg: all, passing and failing the cut, per method."""
-    fig, axes = _figure(ncols=len(shapes), width=4.8)
+    fig, axes = new_figure(ncols=len(shapes), width=4.8)
     for ax, (method, h) in zip(axes[0], shapes.items(), strict=True):
         edges = np.asarray(h["edges"], dtype=float)
         for key, color in (("all", "black"), ("pass", "tab:blue"), ("fail", "tab:orange")):
@@ -184,7 +186,7 @@ def mgg_plot(path: Path, shapes: Mapping[str, Mapping[str, np.ndarray]]) -> Path
         ax.set_xlabel("m_γγ [GeV]")
         ax.set_ylabel("fraction of events / bin")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def figure_of_merit_plot(
@@ -199,13 +201,13 @@ def figure_of_merit_plot(
     """One point per (method, column): e.g. rejection vs 1/JSD; float→firmware joined by a line.
 
     ``hlines`` draws labelled horizontal reference lines (e.g. a bound on the y quantity)."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     for i, (name, y) in enumerate((hlines or {}).items()):
         ax.axhline(y, linestyle="--", color=("0.3", "0.6")[i % 2], label=f"{name}: {y:.3g}")
     methods = sorted({m for m, _ in points})
     for method in methods:
-        color = _color(method, methods.index(method))
+        color = method_color(method, methods.index(method))
         pts = {c: xy for (m, c), xy in points.items() if m == method}
         if "float" in pts and "firmware" in pts:
             (x0, y0), (x1, y1) = pts["float"], pts["firmware"]
@@ -229,14 +231,14 @@ def figure_of_merit_plot(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def binned_response_plot(
     path: Path, series: Mapping[str, Mapping[str, Any]], xlabel: str, key: str, title: str
 ) -> Path:
     """Resolution (IQR/2) or response vs a binned variable, one line per label."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     for i, (label, s) in enumerate(series.items()):
         edges = np.asarray(s["edges"], dtype=float)
@@ -254,12 +256,12 @@ def binned_response_plot(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def response_sim_data_plot(path: Path, ratios: Mapping[str, Mapping[str, np.ndarray]]) -> Path:
     """E_pred/E_true distributions, sim (filled) vs data (line), per method or baseline."""
-    fig, axes = _figure(ncols=len(ratios), width=4.8)
+    fig, axes = new_figure(ncols=len(ratios), width=4.8)
     bins = np.linspace(0.7, 1.3, 61)
     for ax, (name, by_domain) in zip(axes[0], ratios.items(), strict=True):
         if "sim" in by_domain:
@@ -278,4 +280,4 @@ def response_sim_data_plot(path: Path, ratios: Mapping[str, Mapping[str, np.ndar
         ax.set_xlabel("E_pred / E_true")
         ax.set_ylabel("normalised events")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -1,0 +1,193 @@
+"""One calibration: regions and bins from simulation, the measurement in data, its closure.
+
+Everything the measurement needs from simulation (working point, isolation cut, bins, photon
+leakage fractions, the ABCD factor R for the corrected variant) comes from the ``sim`` events
+with their labels; from ``data`` it takes only the candidates' scores, isolation and
+kinematics. Data labels enter only the truth the estimates are compared with (closure), in
+separate counts, so permuting them moves the closure and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from datrig.calibrate.binning import Binning, fit_binnings
+from datrig.calibrate.measure import (
+    LI,
+    LN,
+    MI,
+    MIN_COUNT,
+    TI,
+    TN,
+    abcd_factors,
+    band_regions,
+    bootstrap_counts,
+    check_counts,
+    estimate,
+    too_few,
+)
+from datrig.errors import DatrigError
+from datrig.metrics.decorrelation import AbcdRegions
+
+N_REGIONS = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    id_efficiency: float = 0.8  # tight ID: this fraction of simulated photons passes
+    control_efficiency: float = 0.98  # control band: scores below this photon efficiency
+    iso_quantile: float = 0.9  # isolated: below this quantile of simulated photons' iso_calo
+    iso_gap: float = 2.0  # GeV between isolated and non-isolated
+    n_replicas: int = 200  # bootstrap replicas for statistical uncertainties
+    seed: int = 1
+
+
+@dataclass
+class Sample:
+    """Candidates of one domain: their rows (pt, eta, iso_calo, label, ...) and firmware score."""
+
+    events: np.ndarray
+    score: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.events) != len(self.score):
+            raise DatrigError("calibration: one firmware score per candidate is needed")
+        if len(self.events) == 0:
+            raise DatrigError("calibration: no candidates to evaluate")
+
+
+@dataclass
+class Result:
+    regions: AbcdRegions
+    binnings: dict[str, Binning]
+    bins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    region_of: dict[str, np.ndarray] = field(default_factory=dict)  # per domain
+    bin_of: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # domain -> binning
+
+
+def _value(x: np.ndarray) -> dict[str, float]:
+    """Observed value (replica row 0) and bootstrap standard deviation."""
+    return {"value": float(x[0]), "err": float(np.std(x[1:], ddof=1)) if len(x) > 2 else 0.0}
+
+
+def _ratio(est: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    out = _value(est / truth)
+    out["pull"] = (out["value"] - 1.0) / out["err"] if out["err"] > 0 else float("nan")
+    return out
+
+
+def calibrate(sim: Sample, data: Sample, settings: Settings) -> Result:
+    """Measure the fake yield in the signal region and the ID efficiency in ``data``."""
+    s_label = sim.events["label"]
+    regions = AbcdRegions.from_sim(
+        sim.score, s_label, sim.events["iso_calo"],
+        id_efficiency=settings.id_efficiency, control_efficiency=settings.control_efficiency,
+        iso_quantile=settings.iso_quantile, iso_gap=settings.iso_gap,
+    )  # fmt: skip
+    binnings = fit_binnings(sim.events, settings.seed)
+    result = Result(regions, binnings)
+    for name, sample in (("sim", sim), ("data", data)):
+        result.region_of[name] = band_regions(
+            sample.score, sample.events["iso_calo"], regions.pass_threshold,
+            regions.control_threshold, regions.iso_cut, regions.iso_gap,
+        )  # fmt: skip
+        result.bin_of[name] = {b: binning.assign(sample.events) for b, binning in binnings.items()}
+    names = list(binnings)
+    sizes = [binnings[b].n_bins * N_REGIONS for b in names]
+
+    def cells(domain: str) -> list[np.ndarray]:
+        """Per binning: the (bin, region) cell of each event, -1 outside."""
+        region = result.region_of[domain]
+        return [
+            np.where((bins >= 0) & (region >= 0), bins * N_REGIONS + region, -1)
+            for bins in (result.bin_of[domain][b] for b in names)
+        ]
+
+    def by_class(streams: list[np.ndarray], label: np.ndarray) -> list[np.ndarray]:
+        """Cells split by truth class: photons first, then fakes (cell + size)."""
+        fake = (label == 0).astype(np.int64)
+        return [np.where(c >= 0, c + fake * n, -1) for c, n in zip(streams, sizes, strict=True)]
+
+    reps, seed = settings.n_replicas, settings.seed
+    sim_cells, data_cells = cells("sim"), cells("data")
+    sim_counts = bootstrap_counts(by_class(sim_cells, s_label), [2 * n for n in sizes], reps, seed)
+    measured = bootstrap_counts(data_cells, sizes, reps, seed + 1)  # no labels: the measurement
+    truth = bootstrap_counts(  # closure only; the same per-event weights as the measurement
+        by_class(data_cells, data.events["label"]), [2 * n for n in sizes], reps, seed + 1
+    )
+    for k, name in enumerate(names):
+        n, shape = sizes[k], (reps + 1, binnings[name].n_bins, N_REGIONS)
+        result.bins[name] = _measure_binning(
+            binnings[name],
+            measured[k].reshape(shape),
+            sim_counts[k][:, :n].reshape(shape),
+            sim_counts[k][:, n:].reshape(shape),
+            truth[k][:, :n].reshape(shape),
+            truth[k][:, n:].reshape(shape),
+        )
+    return result
+
+
+def _measure_binning(
+    binning: Binning,
+    n_data: np.ndarray,
+    sim_photons: np.ndarray,
+    sim_fakes: np.ndarray,
+    data_photons: np.ndarray,
+    data_fakes: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Per-bin estimates, truths and closures; arrays are (replicas + 1, bins, 6)."""
+    abcd = (TI, TN, LI, LN)  # the regions the estimate divides by
+    check_counts(n_data[0], binning.labels, "the data sample", abcd)
+    check_counts(sim_fakes[0], binning.labels, "the simulated fakes", abcd)
+    isolated = sim_photons[0][:, [TI, MI, LI]].sum(axis=1)  # the leakage fractions' denominator
+    for label, n in zip(binning.labels, isolated, strict=True):
+        if n < MIN_COUNT:
+            too_few(label, f"the simulation has {int(n)} isolated photons")
+    r_sim, r_m_sim = abcd_factors(sim_fakes)
+    r_data, _ = abcd_factors(data_fakes)
+    ones = np.ones_like(r_sim)
+    uncorrected = estimate(n_data, sim_photons, ones, ones)
+    corrected = estimate(n_data, sim_photons, r_sim, r_m_sim)
+    in_sim = estimate(sim_photons + sim_fakes, sim_photons, ones, ones)
+    fakes_true = data_fakes[..., TI]
+    eff_true = data_photons[..., TI] / data_photons[..., [TI, MI, LI]].sum(axis=-1)
+    eff_sim = sim_photons[..., TI] / sim_photons[..., [TI, MI, LI]].sum(axis=-1)
+    out = []
+    for b, label in enumerate(binning.labels):
+
+        def at(x: np.ndarray, b: int = b) -> np.ndarray:
+            return x[:, b]
+
+        sf_measured = at(uncorrected.efficiency) / at(eff_sim)
+        sf_truth = at(eff_true) / at(eff_sim)
+        out.append({
+            "label": label,
+            "counts_data": n_data[0, b].tolist(),
+            "abcd_r": {"sim": _value(at(r_sim)), "data_truth": _value(at(r_data))},
+            "fakes_a": {
+                "uncorrected": _value(at(uncorrected.fakes_a)),
+                "corrected_with_sim_r": _value(at(corrected.fakes_a)),
+                "truth": _value(at(fakes_true)),
+            },
+            "closure": {
+                "uncorrected": _ratio(at(uncorrected.fakes_a), at(fakes_true)),
+                "corrected_with_sim_r": _ratio(at(corrected.fakes_a), at(fakes_true)),
+            },
+            "efficiency": {
+                "data_measured": _value(at(uncorrected.efficiency)),
+                "data_measured_corrected": _value(at(corrected.efficiency)),
+                "data_truth": _value(at(eff_true)),
+                "sim_truth": _value(at(eff_sim)),
+                "sim_measured": _value(at(in_sim.efficiency)),
+            },
+            "scale_factor": {
+                "measured": _value(sf_measured),
+                "truth": _value(sf_truth),
+                "measured_over_truth": _ratio(sf_measured, sf_truth),
+            },
+        })  # fmt: skip
+    return out

@@ -1,0 +1,107 @@
+"""From run folders to calibrations: firmware scores of every candidate, then the measurement."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datrig.calibrate.analysis import Result, Sample, Settings, calibrate
+from datrig.data.manifest import dataset_file
+from datrig.data.reader import read_rows
+from datrig.errors import DatrigError
+from datrig.project.meta import FirmwareProject
+
+CHUNK = 200_000  # candidates per read + emulation step (bounded memory, visible progress)
+
+
+@dataclass
+class MethodCalibration:
+    """One run's calibration: its name (the DA method), where it came from, the result."""
+
+    method: str
+    run_dir: Path
+    project: Path
+    samples: dict[str, Sample]
+    result: Result
+
+
+def run_project(run_dir: Path, out_dir: Path, seed: int) -> FirmwareProject:
+    """The run's verified project: ``hls_projects/<model>`` when it was exported from this
+    run's checkpoint with the model's firmware config, else exported into ``out_dir``."""
+    from datrig.models.registry import get_model_spec
+    from datrig.paths import hls_project_dir
+    from datrig.project.config import config_for_model
+    from datrig.project.meta import project_is_current
+    from datrig.provenance import file_sha256
+    from datrig.validate.firmware import export_run
+    from datrig.validate.predictions import load_predictions
+
+    preds = load_predictions(run_dir)
+    if get_model_spec(preds.model).family != "photon_id":
+        raise DatrigError(
+            f"{run_dir} is a {preds.model} run; calibrate measures photon-ID calibrations "
+            "(photon_id, photon_id_gnn)"
+        )
+    checkpoint = run_dir / "checkpoint.pt"
+    shipped = hls_project_dir(preds.model)
+    if checkpoint.is_file() and project_is_current(
+        shipped, file_sha256(checkpoint), config_for_model(preds.model)
+    ):
+        return FirmwareProject.load(shipped)
+    print(f"datrig calibrate: exporting {run_dir} ...", file=sys.stderr)
+    return export_run(preds, out_dir / "firmware" / _method_name(run_dir), seed)
+
+
+def _method_name(run_dir: Path) -> str:
+    try:
+        return str(json.loads((run_dir / "config.json").read_text())["da"])
+    except (OSError, ValueError, KeyError):
+        return run_dir.name
+
+
+def _event_files(run_dir: Path, data_dir: Path | None) -> tuple[dict[str, Path], str | None]:
+    """(domain -> photons file, split): ``data_dir`` whole, else the run's own test split."""
+    if data_dir is None:
+        try:
+            data_dir = Path(json.loads((run_dir / "config.json").read_text())["data_dir"])
+        except (OSError, ValueError, KeyError):
+            raise DatrigError(f"{run_dir} has no readable config.json; pass --data") from None
+        split = "test"
+    else:
+        split = None
+    files = {d: dataset_file(data_dir, "photons", d) for d in ("sim", "data")}
+    return files, split
+
+
+def firmware_sample(project: FirmwareProject, path: Path, split: str | None) -> Sample:
+    """Every candidate of ``path`` (``split``) with the firmware score the emulator computes
+    from its raw variables (through the project's own input definition)."""
+    events = read_rows(path, split)
+    x = project.read_inputs(path, split=split)
+    scores = [project.emulate(x[i : i + CHUNK])[:, 0] for i in range(0, len(x), CHUNK)]
+    return Sample(events, np.concatenate(scores))
+
+
+def evaluate_runs(
+    run_dirs: list[Path], data_dir: Path | None, out_dir: Path, settings: Settings
+) -> list[MethodCalibration]:
+    from tqdm import tqdm
+
+    results = []
+    names: set[str] = set()
+    for run_dir in tqdm(run_dirs, desc="calibrate", unit="run", file=sys.stderr):
+        run_dir = Path(run_dir)
+        project = run_project(run_dir, out_dir, settings.seed)
+        files, split = _event_files(run_dir, data_dir)
+        samples = {d: firmware_sample(project, f, split) for d, f in files.items()}
+        method = _method_name(run_dir)
+        while method in names:
+            method += "'"
+        names.add(method)
+        result = calibrate(samples["sim"], samples["data"], settings)
+        results.append(MethodCalibration(method, run_dir, project.path, samples, result))
+    return results

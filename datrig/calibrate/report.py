@@ -1,0 +1,142 @@
+"""calibration.json, per_event.h5, PNG plots and report.md of a calibration (report.md last)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from datrig.atomic import atomic_path, write_json
+from datrig.calibrate.evaluate import MethodCalibration
+from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_factors
+from datrig.provenance import sidecar
+
+PER_EVENT_FIELDS = ("pt", "eta", "iso_calo", "domain", "label")
+
+
+def summary(cal: MethodCalibration) -> dict[str, Any]:
+    """The headline numbers of one method: worst bins of the pT binning."""
+    bins = cal.result.bins["pt"]
+
+    def worst(path: tuple[str, ...], centre: float) -> float:
+        values = [_get(b, path)["value"] for b in bins]
+        return float(max(abs(v - centre) for v in values))
+
+    return {
+        "abcd_r_max_abs_dev_sim": worst(("abcd_r", "sim"), 1.0),
+        "abcd_r_max_abs_dev_data": worst(("abcd_r", "data_truth"), 1.0),
+        "closure_uncorrected_max_abs_dev": worst(("closure", "uncorrected"), 1.0),
+        "closure_corrected_max_abs_dev": worst(("closure", "corrected_with_sim_r"), 1.0),
+        "sf_measured_over_truth_max_abs_dev": worst(("scale_factor", "measured_over_truth"), 1.0),
+        "sf_max_abs_pull": float(
+            max(abs(b["scale_factor"]["measured_over_truth"]["pull"]) for b in bins)
+        ),
+    }
+
+
+def _get(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
+
+
+def write_calibration(results: list[MethodCalibration], out: Path) -> Path:
+    out = Path(out)
+    doc: dict[str, Any] = {}
+    for cal in results:
+        r = cal.result.regions
+        doc[cal.method] = {
+            "run": str(cal.run_dir),
+            "project": str(cal.project),
+            "n_events": {d: len(s.events) for d, s in cal.samples.items()},
+            "regions": {
+                "pass_threshold": r.pass_threshold,
+                "control_threshold": r.control_threshold,
+                "iso_cut_gev": r.iso_cut,
+                "iso_gap_gev": r.iso_gap,
+            },
+            "binnings": {name: b.to_json() for name, b in cal.result.binnings.items()},
+            "bins": cal.result.bins,
+            "summary": summary(cal),
+        }
+    write_json(out / "calibration.json", doc)
+    _write_per_event(results, out / "per_event.h5")
+    figures = {
+        "abcd_r_vs_pt.png": plot_r_vs_pt(results, out / "abcd_r_vs_pt.png"),
+        "closure_pulls.png": plot_closure_pulls(results, out / "closure_pulls.png"),
+        "scale_factors.png": plot_scale_factors(results, out / "scale_factors.png"),
+    }
+    inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
+    write_json(out / "calibrate.json", sidecar(stage="calibrate", seed=None, inputs=inputs))
+    report = out / "report.md"
+    with atomic_path(report) as tmp:  # last: its presence means the calibration is complete
+        tmp.write_text(_markdown(results, doc, figures))
+    return report
+
+
+def _write_per_event(results: list[MethodCalibration], path: Path) -> None:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+        for cal in results:
+            group = fh.create_group(cal.method)
+            group.attrs["run"] = str(cal.run_dir)
+            for domain, sample in cal.samples.items():
+                g = group.create_group(domain)
+                g.create_dataset("score", data=sample.score, compression="gzip")
+                g.create_dataset("region", data=cal.result.region_of[domain], compression="gzip")
+                for name in PER_EVENT_FIELDS:
+                    g.create_dataset(name, data=sample.events[name], compression="gzip")
+                for name, bins in cal.result.bin_of[domain].items():
+                    g.create_dataset(f"bin_{name}", data=bins, compression="gzip")
+
+
+def _fmt(v: dict[str, float], digits: int = 3) -> str:
+    return f"{v['value']:.{digits}f} ± {v['err']:.{digits}f}"
+
+
+CONVENTIONS = """\
+Regions (defined on simulation, applied unchanged to data): the tight ID passes 80 % of
+simulated photons; the control band holds the scores below the 98 % photon-efficiency point;
+isolated: `iso_calo` below the 90 % quantile of simulated photons, non-isolated: 2 GeV above.
+A = tight & isolated (the signal region), B = tight & non-isolated, C = control & isolated,
+D = control & non-isolated. R = N_A N_D / (N_B N_C) among fakes (R = 1: no correction needed).
+The measurement reads only the candidates' scores, isolation and kinematics in `data`; photon
+leakage fractions and the corrected variant's R come from simulation. *Closure* = estimate /
+truth (the toy's labels, never used by the measurement). Uncertainties: bootstrap (Poisson
+weights per candidate), statistical only. Scores are the firmware's (bit-exact emulator).
+"""
+
+
+def _markdown(results: list[MethodCalibration], doc: dict[str, Any], figures: dict) -> str:
+    lines = ["# datrig calibration: ABCD fake yield and photon ID efficiency", "", CONVENTIONS]
+    lines += ["## Summary (pT terciles)", ""]
+    lines += ["| method | events sim / data | max abs(R-1) sim | data | closure uncorr. | "
+              "closure with sim R | SF meas/truth |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for cal in results:
+        s, n = doc[cal.method]["summary"], doc[cal.method]["n_events"]
+        lines.append(
+            f"| {cal.method} | {n['sim']:,} / {n['data']:,} | {s['abcd_r_max_abs_dev_sim']:.3f} "
+            f"| {s['abcd_r_max_abs_dev_data']:.3f} | {s['closure_uncorrected_max_abs_dev']:.3f} "
+            f"| {s['closure_corrected_max_abs_dev']:.3f} "
+            f"| {s['sf_measured_over_truth_max_abs_dev']:.4f} |"
+        )
+    for cal in results:
+        for binning in ("pt", "pt_eta", "cluster"):
+            lines += ["", f"## {cal.method}: {binning} bins", ""]
+            lines += ["| bin | R sim | R data (truth) | closure uncorr. | closure with sim R | "
+                      "eff. data meas. | eff. data truth | SF meas. | SF truth |",
+                      "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            for b in doc[cal.method]["bins"][binning]:
+                lines.append(
+                    f"| {b['label']} | {_fmt(b['abcd_r']['sim'], 2)} "
+                    f"| {_fmt(b['abcd_r']['data_truth'], 2)} "
+                    f"| {_fmt(b['closure']['uncorrected'])} "
+                    f"| {_fmt(b['closure']['corrected_with_sim_r'])} "
+                    f"| {_fmt(b['efficiency']['data_measured'], 4)} "
+                    f"| {_fmt(b['efficiency']['data_truth'], 4)} "
+                    f"| {_fmt(b['scale_factor']['measured'], 4)} "
+                    f"| {_fmt(b['scale_factor']['truth'], 4)} |"
+                )
+    lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
+    lines += ["", "Per-candidate firmware scores, regions and bins: `per_event.h5`.", ""]
+    return "\n".join(lines)
