@@ -55,6 +55,7 @@ class FlatnessPenalty(Penalty):
         min_events: int = 8,
         cut_space: str = "score",
         diff: str = "eff",
+        window: float | None = None,
         warmup_epochs: int = 0,
         ramp_epochs: int = 0,
         **options: Any,
@@ -63,6 +64,7 @@ class FlatnessPenalty(Penalty):
         self.cut_space, self.diff = cut_space, diff
         self.warmup_epochs, self.ramp_epochs = warmup_epochs, ramp_epochs
         self.strength = 1.0
+        self.window = window
         self.n_pt_bins, self.n_iso_bins = n_pt_bins, n_iso_bins
         self.levels = torch.tensor(levels, dtype=torch.float64)
         self.thresholds = None if thresholds is None else torch.tensor(thresholds)
@@ -109,7 +111,17 @@ class FlatnessPenalty(Penalty):
         w = batch.weights.reshape(-1).to(s.dtype)
         pt_bin = bin_of(required(self, batch.condition), self.pt_edges)
         cell = pt_bin * self.n_iso_bins + bin_of(batch.protected, self.iso_edges[pt_bin])
-        passed = torch.sigmoid((s[:, None] - self.cut_values(s)[None, :]) / self.tau)  # (n, K)
+        if self.window is not None and self.thresholds is None:
+            lv = self.levels.to(s.dtype)
+            q = torch.quantile(
+                s.detach(),
+                torch.cat([lv, (lv - self.window).clamp(0, 1), (lv + self.window).clamp(0, 1)]),
+            )
+            cuts, lo, hi = q.reshape(3, -1)
+            tau = ((hi - lo) / 4).clamp_min(1e-3)
+            passed = torch.sigmoid((s[:, None] - cuts[None, :]) / tau[None, :])
+        else:
+            passed = torch.sigmoid((s[:, None] - self.cut_values(s)[None, :]) / self.tau)  # (n, K)
         n_cells, k = self.n_pt_bins * self.n_iso_bins, passed.shape[1]
         w_cell = s.new_zeros(n_cells).index_add(0, cell, w)
         p_cell = s.new_zeros(n_cells, k).index_add(0, cell, w[:, None] * passed)

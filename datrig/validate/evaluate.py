@@ -28,6 +28,7 @@ ID_EFFICIENCIES = (0.8, 0.9)  # photon ID working points (signal efficiency)
 FLATNESS_EFFICIENCY = 0.8
 N_ISO_BINS = 10  # equal-population isolation bins of the sim background
 N_PT_BINS = 4  # equal-population pT bins of the background for dCor at fixed pT
+N_PT_TERCILES = 3  # the calibration's pT bins (terciles of the sim fakes)
 DIPHOTON_EFFICIENCY = 0.5  # the DisCo paper's working point
 MGG_RANGE = (105.0, 160.0)  # GeV, the continuum background range of the toy
 MGG_BINS = 55
@@ -68,13 +69,29 @@ def _dcor_at_fixed(score: np.ndarray, protected: np.ndarray, by: np.ndarray, n_b
     return float(np.mean(values)) if values else float("nan")
 
 
+def _sim_regions(
+    preds: RunPredictions, score: np.ndarray
+) -> tuple[dm.AbcdRegions, np.ndarray] | None:
+    """ID working point, isolation cut and pT terciles, all from this column's sim events."""
+    sim = preds.field("domain") == 0
+    label = preds.field("label")[sim]
+    if not ("pt" in (preds.events.dtype.names or ()) and np.any(label == 1)):
+        return None
+    regions = dm.AbcdRegions.from_sim(score[sim], label, preds.field(preds.protected)[sim])
+    pt_edges = dm.quantile_bin_edges(preds.field("pt")[sim][label == 0], N_PT_TERCILES)
+    return regions, pt_edges
+
+
 def evaluate_photon_id(
     preds: RunPredictions, score: np.ndarray, cut_based: dict[float, m.WorkingPoint] | None = None
 ) -> ColumnResult:
-    """ROC, rejection at 80/90 % signal efficiency, dCor and flatness vs isolation, domain AUC."""
+    """ROC, rejection at 80/90 % signal efficiency; decorrelation from isolation among fakes
+    where a calibration sees it (ABCD factor and flatness per pT tercile, rank dCor), plus the
+    score-shape-dependent dCor of sigmoid(logit) as a secondary figure; domain AUC."""
     out = ColumnResult()
     label, domain = preds.field("label"), preds.field("domain")
     iso = preds.field(preds.protected)
+    defined = _sim_regions(preds, score)
     for dname, dval in DOMAINS.items():
         sel = domain == dval
         if not np.any(sel):
@@ -88,15 +105,23 @@ def evaluate_photon_id(
             out.metrics[f"rejection{round(eff * 100)}_{dname}"] = wp.rejection
         bkg = y == 0
         bkg_score = expit(s[bkg])
-        out.metrics[f"dcor_bkg_{dname}"] = dm.distance_correlation(bkg_score, iso[sel][bkg])
-        if "pt" in (preds.events.dtype.names or ()):
-            out.metrics[f"dcor_bkg_ptbinned_{dname}"] = _dcor_at_fixed(
-                bkg_score, iso[sel][bkg], preds.field("pt")[sel][bkg], N_PT_BINS
+        out.metrics[f"rank_dcor_bkg_{dname}"] = dm.rank_distance_correlation(s[bkg], iso[sel][bkg])
+        out.metrics[f"dcor_sigmoid_bkg_{dname}"] = dm.distance_correlation(bkg_score, iso[sel][bkg])
+        if defined is not None:
+            regions, pt_edges = defined
+            pt_bkg = preds.field("pt")[sel][bkg]
+            out.metrics[f"dcor_sigmoid_bkg_ptbinned_{dname}"] = _dcor_at_fixed(
+                bkg_score, iso[sel][bkg], pt_bkg, N_PT_BINS
             )
+            figs = dm.pt_binned_decorrelation(s[bkg], iso[sel][bkg], pt_bkg, regions, pt_edges)
+            out.metrics.update(figs.to_json(f"_{dname}"))
+            out.curves[f"abcd_r_{dname}"] = {
+                "edges": pt_edges, "r": figs.abcd_r, "err": figs.abcd_r_err,
+            }  # fmt: skip
         for extra in EXTRA_ISOLATION:
             if extra != preds.protected and extra in (preds.events.dtype.names or ()):
-                out.metrics[f"dcor_bkg_{extra}_{dname}"] = dm.distance_correlation(
-                    bkg_score, preds.field(extra)[sel][bkg]
+                out.metrics[f"rank_dcor_bkg_{extra}_{dname}"] = dm.rank_distance_correlation(
+                    s[bkg], preds.field(extra)[sel][bkg]
                 )
         wp = m.working_point(s, y, FLATNESS_EFFICIENCY)
         edges = dm.quantile_bin_edges(iso[sel][bkg], N_ISO_BINS)

@@ -14,9 +14,12 @@ SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
         "rejection80_sim",
         "rejection90_sim",
         "gain80_vs_cuts_sim",
-        "dcor_bkg_sim",
-        "dcor_bkg_ptbinned_sim",
-        "flatness_std_over_mean_sim",
+        "abcd_r_max_deviation_sim",
+        "abcd_r_max_deviation_data",
+        "flatness_chi2_ndf_sim",
+        "rank_dcor_ptbinned_sim",
+        "rank_dcor_bkg_sim",
+        "dcor_sigmoid_bkg_sim",
         "rejection80_data",
         "domain_auc",
     ),
@@ -53,18 +56,26 @@ bit); *diff* = firmware − float. Metric names end in `_sim` / `_data` for the 
   ranked ceil(ε·N_sig), so the signal efficiency is the smallest ≥ ε. Rejection = 1/ε_bkg.
 - `gainXX_vs_cuts_sim`: relative gain in signal efficiency at the background efficiency of the
   rectangular cut-based ID tuned (cross-fitted on sim halves) to XX % signal efficiency.
-- `dcor_bkg`: distance correlation (not squared) between sigmoid(logit) and the protected
-  variable (isolation, m_γγ) among background events.
-- `dcor_bkg_ptbinned`: the same, averaged over 4 equal-population pT bins of the background:
-  what a sideband estimate in pT bins sees (a global dCor can be low through a pT dependence
-  of the score that cancels its isolation dependence).
+- Decorrelation from isolation, primary figures (unchanged by any monotonic map of the score),
+  with the working point (80 % of sim photons), the isolation cut (90 % of sim photons, non-
+  isolated 2 GeV above it) and the pT terciles of sim fakes all defined on sim:
+  `abcd_r_ptbins` = R = N_A N_D / (N_B N_C) of the fakes per pT tercile (A/B: pass, isolated /
+  non-isolated; C/D: fail), `abcd_r_max_deviation` = max |R − 1|; `flatness_chi2_ndf` = χ²/ndf
+  of the fake efficiency in 5 isolation bins per pT tercile against flat;
+  `rank_dcor_bkg` (`rank_dcor_ptbinned`: per pT tercile) = distance correlation of the ranks.
+- `dcor_sigmoid_bkg` (secondary, labelled): dCor of sigmoid(logit) and the protected variable
+  among background events: what DisCo minimises; it moves when only the score's shape changes.
+  `dcor_bkg` (diphoton): the same with m_γγ.
+- `baseline: independence_bound_pt`: as `independence_bound`, for scores independent of
+  isolation *at fixed pT* (per pT tercile; overall with the best split of the 80 % signal
+  efficiency across terciles): the limit a calibration in pT bins allows.
 - `baseline: independence_bound`: the highest rejection at 80 % any classifier of the shower
   shapes + pT, |η| can reach if its background score ignores isolation: the minimum over the 10
   isolation bins of the Neyman–Pearson optimum (signal vs that bin's fakes), estimated with a
   cross-fitted gradient-boosted classifier on sim that also sees the runs' own scores (a
   learned estimate: it can fall short of the true optimum, never of the trained networks).
-- `flatness_*`: background efficiency at ε_sig = 80 % in 10 equal-population isolation bins:
-  std/mean and max/min.
+- `flatness_std_over_mean`, `flatness_max_over_min`: background efficiency at ε_sig = 80 % in
+  10 equal-population isolation bins (all pT).
 - `jsd50`: Jensen–Shannon divergence (base 2, in [0, 1]) between background m_γγ histograms
   (105–160 GeV, 1 GeV bins) passing vs failing the 50 % cut; `inv_jsd50` = 1/JSD.
 - `z50`: Asimov significance √(2((s+b)ln(1+s/b) − s)) with unweighted test-sample counts

@@ -29,12 +29,16 @@ from datrig.provenance import sidecar
 from datrig.validate.baselines import raw_energy, standard_regression
 from datrig.validate.compare import diff_metrics
 from datrig.validate.cutbased import cross_fit_pass
-from datrig.validate.decorrelation_bound import independent_rejection_bound
+from datrig.validate.decorrelation_bound import (
+    conditional_rejection_bound,
+    independent_rejection_bound,
+)
 from datrig.validate.evaluate import (
     EVALUATORS,
     FLATNESS_EFFICIENCY,
     ID_EFFICIENCIES,
     N_ISO_BINS,
+    N_PT_TERCILES,
     ColumnResult,
     evaluate_energy,
     family,
@@ -44,6 +48,7 @@ from datrig.validate.figures import model_figures
 from datrig.validate.markdown import CONVENTIONS, model_markdown
 from datrig.validate.predictions import PREDICTIONS_FILE, RunPredictions
 
+N_ISO_SLICES_PER_PT_BIN = 5  # isolation slices of the pT-conditional bound
 BOUND_FEATURES = (*SHOWER_SHAPES, "pt", "eta")  # photon_id's inputs (eta enters as |eta|)
 
 
@@ -102,7 +107,7 @@ def _photon_id_baseline(
                     edges = dm.quantile_bin_edges(iso[bkg], N_ISO_BINS)
                     e, err = dm.binned_efficiency(passed[bkg], iso[bkg], edges)
                     out["flatness_std_over_mean_sim"] = dm.flatness(e)["std_over_mean"]
-                    out["dcor_bkg_sim"] = dm.distance_correlation(
+                    out["rank_dcor_bkg_sim"] = dm.rank_distance_correlation(
                         passed[bkg].astype(float), iso[bkg]
                     )
                     curves["bkg_eff_vs_iso_sim"] = {"edges": edges, "eff": e, "err": err}
@@ -142,6 +147,29 @@ def _independence_bound(
         eff = 1.0 / bound.rejection_per_slice
     curve = {"edges": bound.edges, "eff": eff, "err": np.zeros_like(eff)}
     return bound.to_json(tag), curve
+
+
+def _pt_independence_bound(
+    preds: RunPredictions, scores: Sequence[np.ndarray], seed: int
+) -> dict[str, Any]:
+    """Best rejection at 80 % of any score independent of isolation among fakes *at fixed pT*
+    (pT terciles of the sim fakes): what a calibration in pT bins allows (see
+    :func:`datrig.validate.decorrelation_bound.conditional_rejection_bound`)."""
+    sim = preds.field("domain") == 0
+    label = preds.field("label")[sim]
+    pt = preds.field("pt")[sim]
+    extra = [np.asarray(score, dtype=np.float64)[sim] for score in scores]
+    bound = conditional_rejection_bound(
+        np.column_stack([bound_features(preds.events[sim]), *extra]),
+        label,
+        preds.field(preds.protected)[sim],
+        pt,
+        efficiency=FLATNESS_EFFICIENCY,
+        n_slices=N_ISO_SLICES_PER_PT_BIN,
+        condition_edges=dm.quantile_bin_edges(pt[label == 0], N_PT_TERCILES),
+        seed=seed,
+    )
+    return bound.to_json(str(round(FLATNESS_EFFICIENCY * 100)))
 
 
 def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dict[str, Any]:
@@ -189,9 +217,12 @@ def _model_report(
     cut_wps: dict[float, m.WorkingPoint] = {}
     if fam == "photon_id":
         baseline["cut_based"], cut_wps, base_curves = _photon_id_baseline(first, seed)
+        scores = [run.preds.output_float for run in methods.values()]
         baseline["independence_bound"], base_curves["independence_bound"] = _independence_bound(
-            first, [run.preds.output_float for run in methods.values()], seed
+            first, scores, seed
         )
+        if "pt" in (first.events.dtype.names or ()):
+            baseline["independence_bound_pt"] = _pt_independence_bound(first, scores, seed)
     elif fam == "energy":
         domain = first.field("domain")
         for name, e_pred in (

@@ -37,18 +37,21 @@ def test_photon_id_report_with_firmware_column(tmp_path):
         assert entry["firmware_vs_quant"]["n_events_differ"] > 0
         assert 0.5 < entry["float"]["auc_sim"] < 1.0
     # the toy's 'disco' run ignores isolation, 'none' leans on it: the metric must see that
-    assert pid["disco"]["float"]["dcor_bkg_sim"] < pid["none"]["float"]["dcor_bkg_sim"]
+    for key in ("rank_dcor_bkg_sim", "dcor_sigmoid_bkg_sim"):
+        assert pid["disco"]["float"][key] < pid["none"]["float"][key], key
+    assert len(pid["none"]["float"]["abcd_r_ptbins_sim"]) == 3
     cut = pid["baseline"]["cut_based"]
     assert abs(cut["eff_sig80_sim"] - 0.8) < 0.06
     assert "gain80_vs_cuts_sim" in pid["none"]["float"]
-    assert 0.0 <= pid["none"]["float"]["dcor_bkg_ptbinned_sim"] <= 1.0
+    assert 0.0 <= pid["none"]["float"]["rank_dcor_ptbinned_sim"] <= 1.0
+    assert "independence_bound_pt" in pid["baseline"]
     bound = pid["baseline"]["independence_bound"]
     # 1000 sim fakes = 50 per isolation bin and fold: too few to estimate, so null, not a guess
     assert bound["rejection80_sim"] is None and len(bound["slice_edges"]) == 11
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "| none |" in report and "Float vs firmware, disco" in report
     assert "| baseline: independence_bound |" in report
-    for name in ("roc", "score_sim_vs_data", "bkg_eff_vs_iso", "fom_rejection_vs_inv_dcor"):
+    for name in ("roc", "score_sim_vs_data", "bkg_eff_vs_iso", "fom_rejection_vs_abcd"):
         png = tmp_path / "rep" / "photon_id" / f"{name}.png"
         assert png.read_bytes()[:8] == PNG_SIGNATURE
         assert f"(photon_id/{name}.png)" in report
