@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("datrig.firmware.report_command", "latency/resource report against trigger budgets"),
     "hls": ("datrig.pipeline", "the whole chain: data, QAT, export, C-sim, verify, report"),
     "validate": ("datrig.validate.command", "physics validation on emulated firmware outputs"),
+    "scan": ("datrig.scan.command", "Pareto fronts of rejection, decorrelation and cost (Ray)"),
     "calibrate": (
         "datrig.calibrate.command",
         "ABCD fake yield and photon ID efficiency measured on firmware outputs, with closure",

@@ -19,8 +19,6 @@ from typing import Any
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.firmware.backends import PREFER
 
-# What `make hls` deploys when no --da is given: the decorrelated/robust model of each kind.
-DEFAULT_DA = "disco"
 VERIFY_EVENTS = 20_000
 
 
@@ -29,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from datrig.models.registry import MODELS
 
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to deploy")
-    parser.add_argument("--da", default=DEFAULT_DA, choices=list(PENALTIES), help="DA penalty")
+    parser.add_argument(
+        "--da", choices=list(PENALTIES), help="DA penalty (default: the model's shipped one)"
+    )
     parser.add_argument("--data", type=Path, help="dataset directory (default: simulate, cached)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
     parser.add_argument("--epochs", type=positive_int, help="QAT epochs (model default)")
@@ -91,6 +91,7 @@ def ensure_project(args: argparse.Namespace, run: Path, project: Path, fw: Any) 
 def run(args: argparse.Namespace) -> int:
     from datrig.firmware.backends import ReportOptions
     from datrig.firmware.report import build_report, report_target, summary_lines, write_report
+    from datrig.models.registry import get_model_spec
     from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir
     from datrig.project.config import config_for_model
     from datrig.project.meta import FirmwareProject
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     configure_torch()
     seed_everything(args.seed)
+    if args.da is None:
+        args.da = get_model_spec(args.model).shipped_da
     fw = config_for_model(args.model, args.config)  # fail on a bad config before any work
 
     data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed)

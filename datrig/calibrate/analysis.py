@@ -43,6 +43,7 @@ class Settings:
     iso_gap: float = 2.0  # GeV between isolated and non-isolated
     n_replicas: int = 200  # bootstrap replicas for statistical uncertainties
     seed: int = 1
+    binnings: tuple[str, ...] = ("pt", "pt_eta", "cluster")  # which calibration bins
 
 
 @dataclass
@@ -83,17 +84,29 @@ def calibrate(sim: Sample, data: Sample, settings: Settings) -> Result:
     """Measure the fake yield in the signal region and the ID efficiency in ``data``."""
     s_label = sim.events["label"]
     regions = AbcdRegions.from_sim(
-        sim.score, s_label, sim.events["iso_calo"],
-        id_efficiency=settings.id_efficiency, control_efficiency=settings.control_efficiency,
-        iso_quantile=settings.iso_quantile, iso_gap=settings.iso_gap,
-    )  # fmt: skip
-    binnings = fit_binnings(sim.events, settings.seed)
+        sim.score,
+        s_label,
+        sim.events["iso_calo"],
+        id_efficiency=settings.id_efficiency,
+        control_efficiency=settings.control_efficiency,
+        iso_quantile=settings.iso_quantile,
+        iso_gap=settings.iso_gap,
+    )
+    binnings = {
+        name: b
+        for name, b in fit_binnings(sim.events, settings.seed).items()
+        if name in settings.binnings
+    }
     result = Result(regions, binnings)
     for name, sample in (("sim", sim), ("data", data)):
         result.region_of[name] = band_regions(
-            sample.score, sample.events["iso_calo"], regions.pass_threshold,
-            regions.control_threshold, regions.iso_cut, regions.iso_gap,
-        )  # fmt: skip
+            sample.score,
+            sample.events["iso_calo"],
+            regions.pass_threshold,
+            regions.control_threshold,
+            regions.iso_cut,
+            regions.iso_gap,
+        )
         result.bin_of[name] = {b: binning.assign(sample.events) for b, binning in binnings.items()}
     names = list(binnings)
     sizes = [binnings[b].n_bins * N_REGIONS for b in names]
@@ -164,30 +177,32 @@ def _measure_binning(
 
         sf_measured = at(uncorrected.efficiency) / at(eff_sim)
         sf_truth = at(eff_true) / at(eff_sim)
-        out.append({
-            "label": label,
-            "counts_data": n_data[0, b].tolist(),
-            "abcd_r": {"sim": _value(at(r_sim)), "data_truth": _value(at(r_data))},
-            "fakes_a": {
-                "uncorrected": _value(at(uncorrected.fakes_a)),
-                "corrected_with_sim_r": _value(at(corrected.fakes_a)),
-                "truth": _value(at(fakes_true)),
-            },
-            "closure": {
-                "uncorrected": _ratio(at(uncorrected.fakes_a), at(fakes_true)),
-                "corrected_with_sim_r": _ratio(at(corrected.fakes_a), at(fakes_true)),
-            },
-            "efficiency": {
-                "data_measured": _value(at(uncorrected.efficiency)),
-                "data_measured_corrected": _value(at(corrected.efficiency)),
-                "data_truth": _value(at(eff_true)),
-                "sim_truth": _value(at(eff_sim)),
-                "sim_measured": _value(at(in_sim.efficiency)),
-            },
-            "scale_factor": {
-                "measured": _value(sf_measured),
-                "truth": _value(sf_truth),
-                "measured_over_truth": _ratio(sf_measured, sf_truth),
-            },
-        })  # fmt: skip
+        out.append(
+            {
+                "label": label,
+                "counts_data": n_data[0, b].tolist(),
+                "abcd_r": {"sim": _value(at(r_sim)), "data_truth": _value(at(r_data))},
+                "fakes_a": {
+                    "uncorrected": _value(at(uncorrected.fakes_a)),
+                    "corrected_with_sim_r": _value(at(corrected.fakes_a)),
+                    "truth": _value(at(fakes_true)),
+                },
+                "closure": {
+                    "uncorrected": _ratio(at(uncorrected.fakes_a), at(fakes_true)),
+                    "corrected_with_sim_r": _ratio(at(corrected.fakes_a), at(fakes_true)),
+                },
+                "efficiency": {
+                    "data_measured": _value(at(uncorrected.efficiency)),
+                    "data_measured_corrected": _value(at(corrected.efficiency)),
+                    "data_truth": _value(at(eff_true)),
+                    "sim_truth": _value(at(eff_sim)),
+                    "sim_measured": _value(at(in_sim.efficiency)),
+                },
+                "scale_factor": {
+                    "measured": _value(sf_measured),
+                    "truth": _value(sf_truth),
+                    "measured_over_truth": _ratio(sf_measured, sf_truth),
+                },
+            }
+        )
     return out

@@ -19,19 +19,26 @@ from datrig.calibrate.analysis import Settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--run", nargs="+", type=Path, required=True, metavar="RUN_DIR",
+        "--run",
+        nargs="+",
+        type=Path,
+        required=True,
+        metavar="RUN_DIR",
         help="QAT run(s) of a photon-ID model; several runs are compared (one per method)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--data", type=Path,
+        "--data",
+        type=Path,
         help="folder of datrig photon files (photons_sim.h5, photons_data.h5) to evaluate, "
         "e.g. `datrig simulate --n 1000000 --seed 7` (default: each run's test split)",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", type=Path, help="output folder (default reports/calibration)")
     parser.add_argument(
-        "--replicas", type=positive_int, default=Settings().n_replicas,
+        "--replicas",
+        type=positive_int,
+        default=Settings().n_replicas,
         help="bootstrap replicas for the statistical uncertainties",
-    )  # fmt: skip
+    )
     parser.add_argument("--seed", type=non_negative_int, default=1, help="bootstrap and k-means")
 
 

@@ -26,9 +26,14 @@ import numpy as np
 from datrig.errors import DatrigError
 
 TI, TN, MI, MN, LI, LN = range(6)
-REGION_LABELS = ("A: pass ID, isolated", "B: pass ID, non-isolated", "M: middle band, isolated",
-                 "M: middle band, non-isolated", "C: control band, isolated",
-                 "D: control band, non-isolated")  # fmt: skip
+REGION_LABELS = (
+    "A: pass ID, isolated",
+    "B: pass ID, non-isolated",
+    "M: middle band, isolated",
+    "M: middle band, non-isolated",
+    "C: control band, isolated",
+    "D: control band, non-isolated",
+)
 MIN_COUNT = 20  # events per region and bin below which nothing is estimated
 N_ITERATIONS = 60
 
@@ -90,8 +95,9 @@ def check_counts(
     low = np.argwhere(sub < MIN_COUNT)
     if low.size:
         b, r = low[0]
-        too_few(labels[b], f"{what} has {int(sub[b, r])} events in region "
-                f"{REGION_LABELS[regions[r]]}")  # fmt: skip
+        too_few(
+            labels[b], f"{what} has {int(sub[b, r])} events in region {REGION_LABELS[regions[r]]}"
+        )
 
 
 def too_few(label: str, what: str) -> None:

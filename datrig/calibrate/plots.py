@@ -25,9 +25,16 @@ def plot_r_vs_pt(results: list[MethodCalibration], path: Path) -> Path:
         for i, cal in enumerate(results):
             x, half = _centres(cal)
             r = [b["abcd_r"][key] for b in cal.result.bins["pt"]]
-            ax.errorbar(x + (i - len(results) / 2) * 0.05 * half, [v["value"] for v in r],
-                        yerr=[v["err"] for v in r], xerr=half, fmt="o", capsize=3,
-                        color=method_color(cal.method, i), label=cal.method)  # fmt: skip
+            ax.errorbar(
+                x + (i - len(results) / 2) * 0.05 * half,
+                [v["value"] for v in r],
+                yerr=[v["err"] for v in r],
+                xerr=half,
+                fmt="o",
+                capsize=3,
+                color=method_color(cal.method, i),
+                label=cal.method,
+            )
         ax.axhspan(1 - R_TOLERANCE, 1 + R_TOLERANCE, color="green", alpha=0.12, label="1 ± 0.1")
         ax.axhline(1.0, color="green", lw=1)
         ax.set_xscale("log")
@@ -48,8 +55,13 @@ def plot_closure_pulls(results: list[MethodCalibration], path: Path) -> Path:
             bins = [b for name in ("pt", "pt_eta", "cluster") for b in cal.result.bins[name]]
             labels = [b["label"] for b in bins]
             pulls = [b["closure"][variant]["pull"] for b in bins]
-            ax.plot(pulls, np.arange(len(bins)) + 0.1 * i, "o",
-                    color=method_color(cal.method, i), label=cal.method)  # fmt: skip
+            ax.plot(
+                pulls,
+                np.arange(len(bins)) + 0.1 * i,
+                "o",
+                color=method_color(cal.method, i),
+                label=cal.method,
+            )
         ax.axvspan(-2, 2, color="green", alpha=0.12, label="|pull| < 2")
         ax.axvline(0, color="green", lw=1)
         ax.set_yticks(np.arange(len(labels)), labels, fontsize=6)
@@ -68,11 +80,24 @@ def plot_scale_factors(results: list[MethodCalibration], path: Path) -> Path:
         sf = [b["scale_factor"] for b in cal.result.bins["pt"]]
         color = method_color(cal.method, i)
         shift = (i - len(results) / 2) * 0.05 * half
-        ax.errorbar(x + shift, [s["measured"]["value"] for s in sf],
-                    yerr=[s["measured"]["err"] for s in sf], xerr=half, fmt="o", capsize=3,
-                    color=color, label=f"{cal.method}: measured")  # fmt: skip
-        ax.plot(x + shift, [s["truth"]["value"] for s in sf], "_", markersize=18, color=color,
-                label=f"{cal.method}: truth")  # fmt: skip
+        ax.errorbar(
+            x + shift,
+            [s["measured"]["value"] for s in sf],
+            yerr=[s["measured"]["err"] for s in sf],
+            xerr=half,
+            fmt="o",
+            capsize=3,
+            color=color,
+            label=f"{cal.method}: measured",
+        )
+        ax.plot(
+            x + shift,
+            [s["truth"]["value"] for s in sf],
+            "_",
+            markersize=18,
+            color=color,
+            label=f"{cal.method}: truth",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("candidate pT [GeV]")
     ax.set_ylabel("ID efficiency scale factor data / sim")

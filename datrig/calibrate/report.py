@@ -110,8 +110,11 @@ weights per candidate), statistical only. Scores are the firmware's (bit-exact e
 def _markdown(results: list[MethodCalibration], doc: dict[str, Any], figures: dict) -> str:
     lines = ["# datrig calibration: ABCD fake yield and photon ID efficiency", "", CONVENTIONS]
     lines += ["## Summary (pT terciles)", ""]
-    lines += ["| method | events sim / data | max abs(R-1) sim | data | closure uncorr. | "
-              "closure with sim R | SF meas/truth |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "| method | events sim / data | max abs(R-1) sim | data | closure uncorr. | "
+        "closure with sim R | SF meas/truth |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cal in results:
         s, n = doc[cal.method]["summary"], doc[cal.method]["n_events"]
         lines.append(
@@ -123,9 +126,11 @@ def _markdown(results: list[MethodCalibration], doc: dict[str, Any], figures: di
     for cal in results:
         for binning in ("pt", "pt_eta", "cluster"):
             lines += ["", f"## {cal.method}: {binning} bins", ""]
-            lines += ["| bin | R sim | R data (truth) | closure uncorr. | closure with sim R | "
-                      "eff. data meas. | eff. data truth | SF meas. | SF truth |",
-                      "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            lines += [
+                "| bin | R sim | R data (truth) | closure uncorr. | closure with sim R | "
+                "eff. data meas. | eff. data truth | SF meas. | SF truth |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
             for b in doc[cal.method]["bins"][binning]:
                 lines.append(
                     f"| {b['label']} | {_fmt(b['abcd_r']['sim'], 2)} "

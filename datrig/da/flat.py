@@ -56,6 +56,7 @@ class FlatnessPenalty(Penalty):
         cut_space: str = "score",
         diff: str = "eff",
         window: float | None = None,
+        ema: float | None = None,
         warmup_epochs: int = 0,
         ramp_epochs: int = 0,
         **options: Any,
@@ -65,6 +66,10 @@ class FlatnessPenalty(Penalty):
         self.warmup_epochs, self.ramp_epochs = warmup_epochs, ramp_epochs
         self.strength = 1.0
         self.window = window
+        self.ema = ema
+        n_k = len(levels) if thresholds is None else len(thresholds)
+        self.register_buffer("ema_d", torch.zeros(n_pt_bins * n_iso_bins, n_k, dtype=torch.float64))
+        self.register_buffer("ema_seen", torch.zeros(n_pt_bins * n_iso_bins, n_k, dtype=torch.bool))
         self.n_pt_bins, self.n_iso_bins = n_pt_bins, n_iso_bins
         self.levels = torch.tensor(levels, dtype=torch.float64)
         self.thresholds = None if thresholds is None else torch.tensor(thresholds)
@@ -133,11 +138,26 @@ class FlatnessPenalty(Penalty):
         if not ok.any():
             return s.new_zeros(())
         if self.diff == "logit":
-            e_c, e_b = eff_cell[ok].clamp(1e-4, 1 - 1e-4), eff_pt[ok].clamp(1e-4, 1 - 1e-4)
-            sq = (torch.logit(e_c) - torch.logit(e_b)).pow(2)
+            e_c, e_b = eff_cell.clamp(1e-4, 1 - 1e-4), eff_pt.clamp(1e-4, 1 - 1e-4)
+            d = torch.logit(e_c) - torch.logit(e_b)
         elif self.diff == "log":
-            sq = (eff_cell[ok].clamp_min(1e-4).log() - eff_pt[ok].clamp_min(1e-4).log()).pow(2)
+            d = eff_cell.clamp_min(1e-4).log() - eff_pt.clamp_min(1e-4).log()
         else:
-            sq = (eff_cell[ok] - eff_pt[ok]).pow(2)
-        value = (w_cell[ok, None] * sq).sum() / (k * w_cell[ok].sum())
-        return self.strength * value + (1 - self.strength) * value.detach()
+            d = eff_cell - eff_pt
+        wc = w_cell * ok
+        norm = k * wc.sum()
+        if self.ema is None:
+            value = (wc[:, None] * d.pow(2)).sum() / norm
+            return self.strength * value + (1 - self.strength) * value.detach()
+        with torch.no_grad():
+            upd = ok[:, None] & torch.ones_like(d, dtype=torch.bool)
+            first = upd & ~self.ema_seen
+            dd = d.to(self.ema_d.dtype)
+            self.ema_d = torch.where(
+                first, dd, torch.where(upd, self.ema * self.ema_d + (1 - self.ema) * dd, self.ema_d)
+            )
+            self.ema_seen = self.ema_seen | upd
+            dbar = self.ema_d.to(d.dtype)
+        value = (wc[:, None] * dbar.pow(2)).sum() / norm
+        surrogate = (wc[:, None] * 2 * dbar * (d - d.detach())).sum() / norm
+        return value + self.strength * surrogate

@@ -31,6 +31,7 @@ class ReportTarget:
 @dataclass(frozen=True)
 class ReportOptions:
     synth: bool = True  # run synthesis (vendor HLS, or yosys on the RTL)
+    simulate: bool = True  # simulate the RTL (iverilog) for latency and II
     seed: int = 0  # seeds the RTL-vs-emulator test inputs
     n_events: int = 1000  # events simulated bit-exactly in RTL
 
@@ -69,7 +70,7 @@ def _rtl_unavailable() -> str | None:
 
 def _rtl_measure(target: ReportTarget, opts: ReportOptions) -> Measurements:
     return rtl_flow.rtl_measurements(
-        target.ir, target.path, target.firmware, opts.synth, opts.seed, opts.n_events
+        target.ir, target.path, target.firmware, opts.synth, opts.seed, opts.n_events, opts.simulate
     )
 
 

@@ -45,9 +45,16 @@ def random_input_mantissas(ir: Any, n_events: int, seed: int) -> np.ndarray:
 
 
 def rtl_measurements(
-    ir: Any, project_dir: Path, fw: FirmwareConfig, run_synth: bool, seed: int, n_events: int
+    ir: Any,
+    project_dir: Path,
+    fw: FirmwareConfig,
+    run_synth: bool,
+    seed: int,
+    n_events: int,
+    run_sim: bool = True,
 ) -> Measurements:
-    """da4ml trace -> interpreter check -> Verilog -> iverilog (bit-exact) -> yosys."""
+    """da4ml trace -> interpreter check -> Verilog -> iverilog (bit-exact) -> yosys; without
+    ``run_sim``/``run_synth`` the latency and resources come from da4ml's own models."""
     from datrig.emulate.fixed import to_float
     from datrig.emulate.runner import emulate
 
@@ -90,18 +97,21 @@ def rtl_measurements(
                 f"large design (~{traced.estimated_lut:,.0f} LUT): RTL simulated on {n_sim} of "
                 f"the {n_events} events (all {n_events} checked in da4ml's interpreter)"
             )
-        _simulate_into(meas, design, x[:n_sim], expected[:n_sim], model_src)
+        _simulate_into(meas, design, x[:n_sim], expected[:n_sim], model_src, run_sim)
         _synthesise_into(meas, design, fw, run_synth, model_src)
         write_json(tmp / RTL.marker, {"stage": RTL.value, "top": design.top, "n_events": n_sim})
     return meas
 
 
 def _simulate_into(
-    meas: Measurements, design: Any, x: Any, expected: Any, fallback: Source
+    meas: Measurements, design: Any, x: Any, expected: Any, fallback: Source, run: bool = True
 ) -> None:
-    if rtl_sim.iverilog_version() is None:
+    reason = None if run else "RTL simulation skipped"
+    if reason is None and rtl_sim.iverilog_version() is None:
+        reason = "iverilog not found"
+    if reason is not None:
         meas.notes.append(
-            "iverilog not found: latency/II not simulated; using da4ml's pipeline stage count "
+            f"{reason}: latency/II not simulated; using da4ml's pipeline stage count "
             "(+1 input register) instead"
         )
         meas.set("latency_cycles", design.n_stages + 1, fallback)

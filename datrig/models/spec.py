@@ -45,6 +45,7 @@ class ModelSpec:
     build: Callable[[dict[str, Any]], nn.Module]
     hidden: tuple[int, ...]
     extra_protected: tuple[str, ...] = ()
+    shipped_da: str = "disco"  # the penalty `make hls` deploys for this model
     condition: str | None = None
     default_epochs: int = 20
     default_batch_size: int = 1024

@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bits", type=positive_int, default=None, help="weight/activation bits (default 8)"
     )
+    parser.add_argument("--weight-bits", type=positive_int, help="weight bits (over --bits)")
+    parser.add_argument("--act-bits", type=positive_int, help="activation bits (over --bits)")
+    parser.add_argument(
+        "--hidden", type=_widths, help="hidden widths, e.g. 32,16 (default: the model's)"
+    )
     parser.add_argument("--epochs", type=positive_int, default=None, help="epochs (model default)")
     parser.add_argument("--batch-size", type=positive_int, default=None, help="events per batch")
     parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
@@ -46,22 +51,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of widths like 32,16") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text}")
+    return widths
+
+
 def build_config(args: argparse.Namespace, data_dir: Path):
     """The run's TrainConfig from the command line (unset options: model/penalty defaults)."""
+    from datrig.quant.config import QuantConfig
     from datrig.train.runs import resolve_config
 
+    quant = QuantConfig()
+    if getattr(args, "bits", None) is not None:
+        quant = quant.with_bits(args.bits)
+    for name in ("weight_bits", "act_bits"):
+        if getattr(args, name, None) is not None:
+            quant = QuantConfig(**{**quant.to_dict(), name: getattr(args, name)})
     return resolve_config(
         args.model,
         args.da,
         data_dir,
         args.seed,
         lam=args.lam,
-        bits=args.bits,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         n_train=args.n_train,
         n_test=args.n_test,
+        quant=quant,
+        hidden=getattr(args, "hidden", None),
     )
 
 

@@ -29,6 +29,7 @@ class TrainConfig:
     n_test: int | None = None  # rows of each domain's test split evaluated (None = all)
     data_dir: str = "data/default"
     quant: dict[str, Any] = field(default_factory=dict)
+    hidden: list[int] | None = None  # hidden widths (None: the model's own)
     penalty_options: dict[str, Any] = field(default_factory=dict)
     metric_max_events: int = 10_000  # dCor on at most this many events (O(n^2))
 
@@ -49,6 +50,8 @@ class TrainConfig:
             raise DatrigError(f"--lr must be a finite number > 0, got {self.lr}")
         if self.seed < 0:
             raise DatrigError(f"--seed must be >= 0, got {self.seed}")
+        if self.hidden is not None and (not self.hidden or min(self.hidden) < 1):
+            raise DatrigError(f"hidden widths must be positive integers, got {self.hidden}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

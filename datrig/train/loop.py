@@ -183,7 +183,7 @@ class Trainer:
             quant = QuantConfig.from_dict({**quant.to_dict(), "output_max": 4.0})
         config: dict[str, Any] = {
             "n_inputs": len(norm.features),
-            "hidden": list(self.spec.hidden),
+            "hidden": list(self.cfg.hidden or self.spec.hidden),
             "quant": quant.to_dict(),
             "output_init": self.spec.output_init,
         }
@@ -258,7 +258,7 @@ class Trainer:
         subset = _subset(spec, torch.from_numpy(self.train.label).long()).numpy()
         penalty.setup(
             self.train.protected[subset],
-            spec.hidden[-1],
+            self.model_config["hidden"][-1],
             int(np.prod(self.train.inputs.shape[1:])),
             condition_train=self.train.condition[subset] if spec.condition else None,
         )

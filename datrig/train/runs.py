@@ -32,6 +32,7 @@ def resolve_config(
     n_train: int | None = None,
     n_test: int | None = None,
     quant: QuantConfig | None = None,
+    hidden: tuple[int, ...] | None = None,
 ) -> TrainConfig:
     """The run's TrainConfig: every option left None takes the model's or penalty's default."""
     spec = get_model_spec(model)
@@ -50,6 +51,7 @@ def resolve_config(
         n_test=n_test,
         data_dir=str(data_dir),
         quant=quant.to_dict(),
+        hidden=None if hidden is None else list(hidden),
     )
 
 

@@ -149,7 +149,7 @@ def _independence_bound(
     return bound.to_json(tag), curve
 
 
-def _pt_independence_bound(
+def pt_independence_bound(
     preds: RunPredictions, scores: Sequence[np.ndarray], seed: int
 ) -> dict[str, Any]:
     """Best rejection at 80 % of any score independent of isolation among fakes *at fixed pT*
@@ -222,7 +222,7 @@ def _model_report(
             first, scores, seed
         )
         if "pt" in (first.events.dtype.names or ()):
-            baseline["independence_bound_pt"] = _pt_independence_bound(first, scores, seed)
+            baseline["independence_bound_pt"] = pt_independence_bound(first, scores, seed)
     elif fam == "energy":
         domain = first.field("domain")
         for name, e_pred in (

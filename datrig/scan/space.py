@@ -1,0 +1,212 @@
+"""The design space of a scan: typed, read from YAML, with a default per model.
+
+```yaml
+penalties: [none, disco, disco_pt, flat]   # any names of the DA penalty registry
+lam: [1.0, 3.0, 10.0]                      # a list (grid) or {log_uniform: [0.3, 100]}
+weight_bits: [6, 8]                        # weight and activation bits of every layer
+act_bits: [8]
+hidden: [[32, 16]]                         # hidden widths
+seeds: [1]
+epochs: 20                                 # training settings shared by every trial
+n_train: 150000
+```
+
+Unknown keys, unknown penalties, empty lists and impossible values are errors that name the
+key. A penalty whose strength does not matter (``none``) is tried once per other setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from datrig.errors import SchemaError
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """λ drawn log-uniformly in [low, high] (by the search algorithm)."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    penalties: tuple[str, ...]
+    lam: tuple[float, ...] | LogUniform
+    weight_bits: tuple[int, ...] = (8,)
+    act_bits: tuple[int, ...] = (8,)
+    hidden: tuple[tuple[int, ...], ...] = ((32, 16),)
+    seeds: tuple[int, ...] = (1,)
+    epochs: int | None = None  # None: the model's default
+    n_train: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Every point of a grid space (λ a list), deterministic order."""
+        if isinstance(self.lam, LogUniform):
+            raise SchemaError("a grid search needs lam as a list; use --search optuna")
+        points = []
+        for penalty, lam, wb, ab, hidden, seed in itertools.product(
+            self.penalties, self.lam, self.weight_bits, self.act_bits, self.hidden, self.seeds
+        ):
+            if penalty == "none" and lam != self.lam[0]:
+                continue  # no strength to vary
+            points.append(
+                trial_params(penalty, 0.0 if penalty == "none" else lam, wb, ab, hidden, seed)
+            )
+        return points
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if isinstance(self.lam, LogUniform):
+            out["lam"] = {"log_uniform": [self.lam.low, self.lam.high]}
+        out.pop("extra")
+        return out
+
+
+def trial_params(
+    penalty: str, lam: float, weight_bits: int, act_bits: int, hidden: tuple[int, ...], seed: int
+) -> dict[str, Any]:
+    """The parameters of one trial, as Ray Tune passes them (JSON types only)."""
+    return {
+        "penalty": penalty,
+        "lam": float(lam),
+        "weight_bits": int(weight_bits),
+        "act_bits": int(act_bits),
+        "hidden": "x".join(str(w) for w in hidden),
+        "seed": int(seed),
+    }
+
+
+def trial_key(params: dict[str, Any]) -> str:
+    """A readable, unique folder name for a trial's parameters."""
+    return (
+        f"{params['penalty']}-lam{params['lam']:.4g}-w{params['weight_bits']}"
+        f"a{params['act_bits']}-h{params['hidden']}-s{params['seed']}"
+    )
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    # penalty x lam x bits: 24 trials; lam values around each penalty's useful range
+    "photon_id": {
+        "penalties": ["none", "disco", "disco_pt", "flat"],
+        "lam": [1.0, 3.0, 10.0],
+        "weight_bits": [4, 6, 8],
+        "act_bits": [8],
+    },
+    "photon_id_gnn": {
+        "penalties": ["none", "disco", "disco_pt"],
+        "lam": [0.3, 1.0, 3.0],
+        "weight_bits": [6, 8],
+    },
+    "photon_energy": {
+        "penalties": ["none", "disco", "adversarial"],
+        "lam": [0.3, 1.0, 3.0],
+        "weight_bits": [6, 8],
+    },
+    "diphoton": {
+        "penalties": ["none", "disco", "adversarial"],
+        "lam": [3.0, 10.0, 30.0],
+        "weight_bits": [6, 8],
+    },
+}
+
+
+def default_space(model: str) -> SearchSpace:
+    raw = DEFAULTS.get(model, DEFAULTS["photon_id"])
+    return parse_space(raw, model, f"the default space of {model}")
+
+
+def load_space(path: str | os.PathLike[str], model: str) -> SearchSpace:
+    path = Path(path)
+    if not path.is_file():
+        raise SchemaError(f"search space {path} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"search space {path} is not valid YAML: {exc}") from None
+    return parse_space(raw, model, str(path))
+
+
+def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
+    from datrig.da.registry import PENALTIES
+    from datrig.models.registry import get_model_spec
+
+    spec = get_model_spec(model)
+    if not isinstance(raw, dict) or not raw:
+        raise SchemaError(f"{source}: the search space is empty; give at least 'penalties'")
+    known = {f.name for f in dataclasses.fields(SearchSpace)} - {"extra"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SchemaError(f"{source}: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+
+    def values(key: str, cast: type, default: tuple = ()) -> tuple:
+        v = raw.get(key, list(default))
+        if not isinstance(v, list) or not v:
+            raise SchemaError(f"{source}: '{key}' must be a non-empty list")
+        try:
+            return tuple(cast(x) for x in v)
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"{source}: '{key}' has a value that is not {cast.__name__}"
+            ) from None
+
+    penalties = values("penalties", str)
+    for name in penalties:
+        if name not in PENALTIES:
+            raise SchemaError(f"{source}: unknown penalty {name!r}; choose from {list(PENALTIES)}")
+        if not PENALTIES[name].applies_to(spec.condition):
+            raise SchemaError(f"{source}: penalty {name!r} does not apply to model {model}")
+    lam = _lam(raw.get("lam", [1.0]), source)
+    bits = {k: values(k, int, (8,)) for k in ("weight_bits", "act_bits")}
+    for key, v in bits.items():
+        if any(not 2 <= b <= 16 for b in v):
+            raise SchemaError(f"{source}: '{key}' must be between 2 and 16 bits, got {list(v)}")
+    hidden = tuple(tuple(int(w) for w in h) for h in raw.get("hidden", [list(spec.hidden)]))
+    if not hidden or any(not h or min(h) < 1 for h in hidden):
+        raise SchemaError(f"{source}: 'hidden' must list non-empty lists of positive widths")
+    seeds = values("seeds", int, (1,))
+    if any(s < 0 for s in seeds):
+        raise SchemaError(f"{source}: seeds must be >= 0")
+    epochs, n_train = _positive(raw, "epochs", source), _positive(raw, "n_train", source)
+    return SearchSpace(
+        penalties, lam, bits["weight_bits"], bits["act_bits"], hidden, seeds, epochs, n_train
+    )
+
+
+def _lam(raw: Any, source: str) -> tuple[float, ...] | LogUniform:
+    if isinstance(raw, dict):
+        if (
+            set(raw) != {"log_uniform"}
+            or not isinstance(raw["log_uniform"], list)
+            or len(raw["log_uniform"]) != 2
+        ):
+            raise SchemaError(f"{source}: lam must be a list or {{log_uniform: [low, high]}}")
+        low, high = (float(x) for x in raw["log_uniform"])
+        if not 0 < low < high or not math.isfinite(high):
+            raise SchemaError(f"{source}: lam log_uniform needs 0 < low < high")
+        return LogUniform(low, high)
+    if not isinstance(raw, list) or not raw:
+        raise SchemaError(f"{source}: 'lam' must be a non-empty list or a log_uniform range")
+    lams = tuple(float(x) for x in raw)
+    if any(not math.isfinite(x) or x < 0 for x in lams):
+        raise SchemaError(f"{source}: every lam must be a finite number >= 0")
+    return lams
+
+
+def _positive(raw: dict[str, Any], key: str, source: str) -> int | None:
+    if key not in raw or raw[key] is None:
+        return None
+    value = raw[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SchemaError(f"{source}: '{key}' must be a positive integer, got {value!r}")
+    return value

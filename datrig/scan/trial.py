@@ -1,0 +1,167 @@
+"""One scan trial: the whole chain for one point of the design space, on the firmware.
+
+QAT -> export (a trial whose C-simulation is not bit-exact with the emulator fails here) ->
+firmware cost (da4ml's cost model, or iverilog + yosys) -> physics on the emulated firmware
+outputs of the run's test events. Artefacts go to ``<scan>/trials/<key>/`` and are reused when
+complete (a retried or resumed trial does not train again). Expected failures (training
+diverged, verification failed) are recorded with their message, not raised: one bad point
+must not stop a scan.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.atomic import write_json
+from datrig.errors import DatrigError
+from datrig.scan.space import trial_key
+
+CALIBRATION_REPLICAS = 20  # bootstrap replicas of the per-trial closure (statistical error)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of one scan shares."""
+
+    model: str
+    data_dir: str  # one simulated dataset for all trials (never re-simulated per trial)
+    out_dir: str  # the scan folder (on a filesystem every Ray node sees)
+    epochs: int | None = None
+    n_train: int | None = None
+    measured_cost: bool = False  # iverilog + yosys in every trial (default: da4ml's model)
+
+
+def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
+    """Run the chain for ``params`` and return one flat row of parameters and metrics."""
+    from datrig.runtime import configure_torch
+
+    configure_torch(1)
+    start = time.monotonic()
+    key = trial_key(params)
+    trial_dir = Path(ctx.out_dir) / "trials" / key
+    row: dict[str, Any] = {**params, "trial": key, "status": "ok", "error": ""}
+    try:
+        project, preds = _train_and_export(params, ctx, trial_dir)
+        firmware = project.emulate(preds.inputs)[:, 0]
+        row.update(physics(preds, firmware))
+        row.update(firmware_cost(project, measured=ctx.measured_cost, seed=params["seed"]))
+    except DatrigError as exc:
+        row.update(status="failed", error=str(exc))
+    row.update(_provenance(), wall_seconds=round(time.monotonic() - start, 2))
+    write_json(trial_dir / "trial.json", row)
+    return row
+
+
+def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path):
+    from datrig.quant.config import QuantConfig
+    from datrig.train.runs import ensure_run, resolve_config
+    from datrig.validate.firmware import export_run
+    from datrig.validate.predictions import load_predictions
+
+    quant = QuantConfig(weight_bits=params["weight_bits"], act_bits=params["act_bits"])
+    hidden = tuple(int(w) for w in str(params["hidden"]).split("x"))
+    cfg = resolve_config(
+        ctx.model,
+        params["penalty"],
+        ctx.data_dir,
+        params["seed"],
+        lam=params["lam"],
+        epochs=ctx.epochs,
+        n_train=ctx.n_train,
+        quant=quant,
+        hidden=hidden,
+    )
+    run = ensure_run(cfg, trial_dir / "run", progress=False)
+    preds = load_predictions(run)
+    project = export_run(preds, trial_dir / "project", seed=params["seed"])
+    return project, preds
+
+
+def physics(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
+    """The model family's figures of merit on the firmware outputs (see objectives.py)."""
+    from datrig.models.registry import get_model_spec
+    from datrig.validate.evaluate import EVALUATORS, family, physical_output
+
+    fam = family(preds)
+    out: dict[str, Any] = {"family": fam}
+    fw = EVALUATORS[fam](preds, physical_output(preds, firmware)).metrics
+    flt = EVALUATORS[fam](preds, physical_output(preds, preds.output_float)).metrics
+    for key, value in fw.items():
+        if isinstance(value, (int, float)):
+            out[key] = value
+        elif key.startswith("abcd_r") and isinstance(value, list):
+            out.update({f"{key}_{i}": v for i, v in enumerate(value)})
+    for key in ("auc_sim", "rejection80_sim", "rejection50_sim", "resolution_sim"):
+        if key in fw and key in flt:
+            out[f"{key}_firmware_minus_float"] = fw[key] - flt[key]
+    if "response_shift" in fw:
+        out["response_shift_abs"] = abs(fw["response_shift"])
+    if fam == "photon_id" and get_model_spec(preds.model).condition == "pt":
+        out.update(_calibration(preds, firmware))
+    return out
+
+
+def _calibration(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
+    """ABCD non-closure of the data-driven fake estimate on the run's test events (pT bins):
+    what a calibration with this model would get wrong."""
+    from datrig.calibrate.analysis import Sample, Settings, calibrate
+
+    domain = preds.field("domain")
+    samples = [Sample(preds.events[domain == d], firmware[domain == d]) for d in (0, 1)]
+    try:
+        settings = Settings(n_replicas=CALIBRATION_REPLICAS, binnings=("pt",))
+        bins = calibrate(*samples, settings).bins["pt"]
+    except DatrigError as exc:  # too few events in a region: no calibration possible
+        return {"abcd_nonclosure": float("nan"), "calibration_error": str(exc)}
+    closure = [b["closure"]["uncorrected"] for b in bins]
+    sf = [b["scale_factor"]["measured_over_truth"] for b in bins]
+    return {
+        "abcd_nonclosure": max(abs(c["value"] - 1) for c in closure),
+        "abcd_nonclosure_err": max(c["err"] for c in closure),
+        "sf_nonclosure": max(abs(c["value"] - 1) for c in sf),
+    }
+
+
+def firmware_cost(project: Any, *, measured: bool, seed: int) -> dict[str, Any]:
+    """Latency and resources: da4ml's models (seconds) or iverilog + yosys (minutes)."""
+    from datrig.firmware.backends import ReportOptions
+    from datrig.firmware.report import build_report, report_target
+
+    options = ReportOptions(synth=measured, simulate=measured, seed=seed, n_events=200)
+    report = build_report(report_target(project), prefer="rtl", options=options)
+    out: dict[str, Any] = {}
+    for q in report.quantities:
+        out[q.name] = q.value
+        if q.name == "lut":
+            out["lut_source"] = f"{q.source.kind} ({q.source.tool})" if q.source else ""
+    out["budget_pass"] = report.passed
+    return out
+
+
+def _provenance() -> dict[str, Any]:
+    from datrig.provenance import package_versions
+
+    try:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except ImportError:  # pragma: no cover - ray is a dependency
+        node = ""
+    versions = package_versions(("datrig", "torch", "brevitas", "hls4ml", "da4ml"))
+    return {
+        "host": socket.gethostname(),
+        "node": node,
+        "python": platform.python_version(),
+        **{f"version_{k}": v for k, v in versions.items() if k != "python"},
+    }
+
+
+def context_json(ctx: TrialContext) -> dict[str, Any]:
+    return asdict(ctx)

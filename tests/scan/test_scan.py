@@ -1,0 +1,149 @@
+"""`datrig scan`: a tiny scan end to end on local Ray, determinism, bad input, the front."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from datrig.cli import main
+from datrig.errors import SchemaError
+from datrig.scan.objectives import OBJECTIVES, pareto_front
+from datrig.scan.space import LogUniform, parse_space
+
+SPACE = """\
+penalties: [none, disco]
+lam: [3.0]
+weight_bits: [8]
+epochs: 8
+n_train: 15000
+"""
+VOLATILE = {"wall_seconds", "host", "node"}  # allowed to differ between identical scans
+
+
+@pytest.fixture(scope="module")
+def scan_data(tmp_path_factory):
+    from datrig.sim.simulate import simulate
+
+    out = tmp_path_factory.mktemp("scan_data")
+    simulate(out, 30_000, 100, seed=3, progress=False)
+    return out
+
+
+def _scan(out: Path, data: Path, space: Path, *extra: str) -> int:
+    return main(["scan", "--model", "photon_id", "--space", str(space), "--data", str(data),
+                 "--out", str(out), "--workers", "2", "--seed", "1", "--no-front-synth",
+                 *extra])  # fmt: skip
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "trials.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def tiny_scan(scan_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scan")
+    (root / "space.yml").write_text(SPACE)
+    assert _scan(root / "a", scan_data, root / "space.yml") == 0
+    return root
+
+
+def test_a_tiny_scan_runs_the_chain_on_local_ray(tiny_scan):
+    out = tiny_scan / "a"
+    rows = _rows(out)
+    assert [r["trial"] for r in rows] == ["disco-lam3-w8a8-h32x16-s1", "none-lam0-w8a8-h32x16-s1"]
+    for r in rows:
+        assert r["status"] == "ok", r["error"]
+        assert float(r["rejection80_sim"]) > 2 and float(r["lut"]) > 1000
+        assert r["lut_source"].startswith("estimate: tool model (da4ml)")
+        from datrig.project.meta import FirmwareProject
+
+        project = FirmwareProject.load(out / "trials" / r["trial"] / "project")
+        assert project.meta.verification["emulator_vs_csim"].n_mismatch == 0
+    assert json.loads((out / "scan.json").read_text())["n_trials"] == 2
+    for name in ("report.md", "front.json", "trials.parquet", "rejection_vs_lut.png",
+                 "rejection_vs_decorrelation.png"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert "datrig scan --model photon_id" in (out / "report.md").read_text()
+
+
+def test_same_space_and_seed_give_the_same_trials_and_metrics(tiny_scan, scan_data):
+    out = tiny_scan / "b"
+    assert _scan(out, scan_data, tiny_scan / "space.yml") == 0
+    a, b = _rows(tiny_scan / "a"), _rows(out)
+    for x, y in zip(a, b, strict=True):
+        differ = sorted(k for k in x if k not in VOLATILE and x[k] != y[k])
+        assert differ == [], differ
+
+
+def test_pick_exports_a_trial_as_a_run_and_project(tiny_scan, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tiny_scan / "a"
+    trial = "disco-lam3-w8a8-h32x16-s1"
+    assert main(["scan", "--model", "photon_id", "--out", str(out), "--pick", trial]) == 0
+    assert (tmp_path / "runs" / "photon_id" / trial / "run.json").is_file()
+    from datrig.project.meta import FirmwareProject
+
+    assert FirmwareProject.load(tmp_path / "hls_projects" / "photon_id").meta.model == "photon_id"
+
+
+def test_a_finished_scan_is_not_overwritten(tiny_scan, scan_data, capsys):
+    assert _scan(tiny_scan / "a", scan_data, tiny_scan / "space.yml") == 2
+    assert "already holds a scan; add --resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("penalties: [none]\nbits: [4]\n", r"unknown key\(s\) \['bits'\]"),
+        ("penalties: [disko]\n", "unknown penalty 'disko'"),
+        ("{}\n", "the search space is empty"),
+        ("penalties: []\n", "'penalties' must be a non-empty list"),
+        ("penalties: [disco]\nlam: [-1]\n", "every lam must be a finite number >= 0"),
+        ("penalties: [disco]\nweight_bits: [1]\n", "between 2 and 16 bits"),
+        ("penalties: [disco]\nlam: {log_uniform: [0.1, 10]}\n", "a grid search needs lam"),
+    ],
+)
+def test_bad_spaces_are_one_line(tmp_path, text, match, capsys):
+    import re
+
+    (tmp_path / "space.yml").write_text(text)
+    code = main(["scan", "--model", "photon_id", "--space", str(tmp_path / "space.yml"),
+                 "--out", str(tmp_path / "out"), "--data", str(tmp_path)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and re.search(match, err[0]), err
+    assert not (tmp_path / "out" / "scan.json").exists()
+
+
+def test_an_unreachable_cluster_is_one_line_in_seconds(tmp_path, scan_data, capsys):
+    import time
+
+    (tmp_path / "space.yml").write_text(SPACE)
+    start = time.monotonic()
+    code = _scan(tmp_path / "out", scan_data, tmp_path / "space.yml", "--address", "127.0.0.1:1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "cannot reach a Ray cluster at 127.0.0.1:1" in err[-1]
+    assert time.monotonic() - start < 30
+
+
+def test_log_uniform_lam_and_penalties_that_do_not_apply():
+    space = parse_space({"penalties": ["disco"], "lam": {"log_uniform": [0.1, 10]}}, "photon_id",
+                        "t")  # fmt: skip
+    assert space.lam == LogUniform(0.1, 10.0)
+    with pytest.raises(SchemaError, match="'disco_pt' does not apply to model diphoton"):
+        parse_space({"penalties": ["disco_pt"]}, "diphoton", "t")
+
+
+def test_pareto_front_by_hand():
+    objectives = OBJECTIVES["photon_id"]  # max rejection, min non-closure, min LUT
+    rows = [
+        {"rejection80_sim": 10, "abcd_nonclosure": 0.1, "lut": 5000},  # front
+        {"rejection80_sim": 9, "abcd_nonclosure": 0.2, "lut": 6000},  # dominated by 0
+        {"rejection80_sim": 12, "abcd_nonclosure": 0.5, "lut": 9000},  # front: best rejection
+        {"rejection80_sim": 5, "abcd_nonclosure": 0.05, "lut": 2000},  # front
+        {"rejection80_sim": 10, "abcd_nonclosure": float("nan"), "lut": 100},  # not measured
+    ]
+    assert pareto_front(rows, objectives) == [0, 2, 3]
