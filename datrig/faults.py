@@ -15,6 +15,9 @@ import sys
 import time
 
 ENV = "DATRIG_PAUSE_AT"
+# Also announce in this file, for processes whose stderr nobody reads (Ray workers); the line
+# carries the process id. With a file, only the first process to reach the point pauses.
+ANNOUNCE_ENV = "DATRIG_PAUSE_FILE"
 MAX_PAUSE_S = 120.0  # a forgotten variable must not hang a run forever
 
 
@@ -22,6 +25,13 @@ def pause_point(name: str) -> None:
     """Pause here if ``DATRIG_PAUSE_AT`` names this point (see module docstring)."""
     if os.environ.get(ENV) != name:
         return
+    announce = os.environ.get(ANNOUNCE_ENV)
+    if announce:
+        try:
+            with open(announce, "x") as fh:  # exclusive create: the first process only
+                fh.write(f"{name} {os.getpid()}\n")
+        except FileExistsError:
+            return
     print(f"datrig-paused-at {name}", file=sys.stderr, flush=True)
     deadline = time.monotonic() + MAX_PAUSE_S
     while time.monotonic() < deadline:

@@ -57,6 +57,7 @@ class FlatnessPenalty(Penalty):
         diff: str = "eff",
         window: float | None = None,
         ema: float | None = None,
+        integral: float = 0.0,
         warmup_epochs: int = 0,
         ramp_epochs: int = 0,
         **options: Any,
@@ -67,9 +68,11 @@ class FlatnessPenalty(Penalty):
         self.strength = 1.0
         self.window = window
         self.ema = ema
+        self.integral = integral
         n_k = len(levels) if thresholds is None else len(thresholds)
         self.register_buffer("ema_d", torch.zeros(n_pt_bins * n_iso_bins, n_k, dtype=torch.float64))
         self.register_buffer("ema_seen", torch.zeros(n_pt_bins * n_iso_bins, n_k, dtype=torch.bool))
+        self.register_buffer("mult", torch.zeros(n_pt_bins * n_iso_bins, n_k, dtype=torch.float64))
         self.n_pt_bins, self.n_iso_bins = n_pt_bins, n_iso_bins
         self.levels = torch.tensor(levels, dtype=torch.float64)
         self.thresholds = None if thresholds is None else torch.tensor(thresholds)
@@ -157,7 +160,10 @@ class FlatnessPenalty(Penalty):
                 first, dd, torch.where(upd, self.ema * self.ema_d + (1 - self.ema) * dd, self.ema_d)
             )
             self.ema_seen = self.ema_seen | upd
+            if self.integral and self.strength > 0:
+                self.mult = self.mult + self.integral * self.strength * self.ema_d * upd
             dbar = self.ema_d.to(d.dtype)
+            coef = 2 * dbar + self.mult.to(d.dtype)
         value = (wc[:, None] * dbar.pow(2)).sum() / norm
-        surrogate = (wc[:, None] * 2 * dbar * (d - d.detach())).sum() / norm
+        surrogate = (wc[:, None] * coef * (d - d.detach())).sum() / norm
         return value + self.strength * surrogate

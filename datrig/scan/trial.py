@@ -21,6 +21,7 @@ import numpy as np
 
 from datrig.atomic import write_json
 from datrig.errors import DatrigError
+from datrig.faults import pause_point
 from datrig.scan.space import trial_key
 
 CALIBRATION_REPLICAS = 20  # bootstrap replicas of the per-trial closure (statistical error)
@@ -47,6 +48,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
     key = trial_key(params)
     trial_dir = Path(ctx.out_dir) / "trials" / key
     row: dict[str, Any] = {**params, "trial": key, "status": "ok", "error": ""}
+    pause_point("scan:trial-started")
     try:
         project, preds = _train_and_export(params, ctx, trial_dir)
         firmware = project.emulate(preds.inputs)[:, 0]
