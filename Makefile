@@ -6,7 +6,7 @@ MODEL  ?= photon_id
 SEED   ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-all bench verify hls validate lint format clean
+.PHONY: setup tools test test-all bench verify hls validate calibrate scan lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ hls: setup
 # Compare every registered DA method on the firmware's outputs (trains the missing runs).
 validate: setup
 	$(VENV)/bin/datrig validate --model $(MODEL) --seed $(SEED)
+
+# The ABCD calibration on firmware outputs: the shipped photon ID (flat) against none.
+# CALIBRATE_ARGS="--data DIR" evaluates a large sample, e.g. `datrig simulate --n 1000000`.
+CALIBRATE_ARGS ?=
+calibrate: setup
+	$(VENV)/bin/datrig hls --model photon_id --seed $(SEED)
+	test -f runs/photon_id/none/run.json || $(VENV)/bin/datrig qat --model photon_id --da none --seed $(SEED)
+	$(VENV)/bin/datrig calibrate --run runs/photon_id/flat runs/photon_id/none --seed $(SEED) $(CALIBRATE_ARGS)
+
+# Pareto front on Ray (local, 127.0.0.1); SCAN_ARGS="--address auto" for a cluster.
+SCAN_ARGS ?=
+scan: setup
+	$(VENV)/bin/datrig scan --model $(MODEL) --seed $(SEED) $(SCAN_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check datrig tests benchmarks

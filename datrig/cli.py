@@ -71,6 +71,7 @@ def _quiet_third_party_warnings() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given, for reports
     _quiet_third_party_warnings()
     module = importlib.import_module(COMMANDS[args.command][0])
     in_main_thread = threading.current_thread() is threading.main_thread()

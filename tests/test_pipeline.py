@@ -8,13 +8,15 @@ its float twin within the tolerances stated below.
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from datrig.cli import main
-from datrig.models.registry import MODELS
+from datrig.models.registry import MODELS, get_model_spec
 
 # Stated tolerances, float twin vs emulated firmware (the quantization cost of a small model).
 AUC_TOLERANCE = 0.01
@@ -39,16 +41,22 @@ def workdir(tmp_path_factory):
 
 def _run_hls(model, tiny_data, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
-    args = ["hls", "--model", model, "--data", str(tiny_data), "--epochs", "25"]
+    # flat (photon_id's shipped penalty) pulls from the first step: on 7,200 events at batch
+    # 2048 the classifier needs ~400 steps before the penalty (AUC 0.43 after 100, 0.84 after 400)
+    epochs = "100" if get_model_spec(model).shipped_da == "flat" else "25"
+    args = ["hls", "--model", model, "--data", str(tiny_data), "--epochs", epochs]
     args += ["--n-train", "7200", "--events", "4800", "--no-synth", "--seed", "3"]
     # photon_id exercises the RTL simulation; the others use the fast analytic estimate
     args += ["--report-source", "auto" if model == "photon_id" else "estimate"]
-    # exit 1 = a trigger budget exceeded (the GNN's analytic LUT estimate is pessimistic);
-    # verification failures exit 2. The budget verdict itself is tested in tests/firmware.
+    # exit 1 = a trigger budget exceeded: models trained for seconds on tiny data do not learn
+    # the narrow bit widths of the shipped ones (the shipped budget is checked on the default
+    # data by the slow test below); verification failures exit 2.
     code = main(args)
-    assert code == 0 or (code == 1 and model != "photon_id"), f"datrig hls exited {code}"
-    run = workdir / "runs" / model / "disco"
+    run = workdir / "runs" / model / get_model_spec(model).shipped_da
     project = workdir / "hls_projects" / model
+    assert code in (0, 1), f"datrig hls exited {code}"
+    report = json.loads((project / "report.json").read_text())
+    assert report["pass"] == (code == 0)
     return run, project
 
 
@@ -113,3 +121,22 @@ def test_hls_bad_firmware_config_fails_before_any_work(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "clock_mhz" in err[0]
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_make_hls_photon_id_meets_the_trigger_budget(tmp_path, monkeypatch):
+    """`make hls MODEL=photon_id` on the default data: the shipped model (flat, learned bit
+    widths) in <= 5 cycles at 200 MHz, II 1, <= 8.6k LUT measured by yosys, no DSP."""
+    import shutil
+
+    if shutil.which("yosys") is None or shutil.which("iverilog") is None:
+        pytest.skip("needs yosys and iverilog (make tools)")
+    monkeypatch.chdir(tmp_path)
+    assert main(["hls", "--model", "photon_id", "--seed", "1"]) == 0
+    quantities = json.loads((tmp_path / "hls_projects/photon_id/report.json").read_text())[
+        "quantities"
+    ]
+    assert quantities["lut"]["source"]["kind"] == "measured: synthesis"
+    assert quantities["latency_cycles"]["source"]["kind"] == "measured: RTL simulation"
+    assert quantities["latency_cycles"]["value"] <= 5 and quantities["ii"]["value"] == 1
+    assert quantities["lut"]["value"] <= 8600 and quantities["dsp"]["value"] == 0

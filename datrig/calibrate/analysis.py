@@ -38,7 +38,11 @@ N_REGIONS = 6
 @dataclass(frozen=True)
 class Settings:
     id_efficiency: float = 0.8  # tight ID: this fraction of simulated photons passes
-    control_efficiency: float = 0.98  # control band: scores below this photon efficiency
+    # control band: scores below this photon efficiency. Far from the photons, so that their
+    # leakage into it (taken from simulation) is small: at 0.98 the data's lower ID efficiency
+    # put 50 % more photons there than simulation predicts and biased the high-pT fake estimate
+    # by +18 % (flat, 1M events); at 0.998 the bias is gone and the efficiency is within 0.7 %
+    control_efficiency: float = 0.998
     iso_quantile: float = 0.9  # isolated: below this quantile of simulated photons' iso_calo
     iso_gap: float = 2.0  # GeV between isolated and non-isolated
     n_replicas: int = 200  # bootstrap replicas for statistical uncertainties

@@ -13,8 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from datrig.argtypes import non_negative_int, positive_int
+from datrig.argtypes import fraction, non_negative_int, positive_int
 from datrig.calibrate.analysis import Settings
+from datrig.errors import DatrigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Settings().n_replicas,
         help="bootstrap replicas for the statistical uncertainties",
     )
+    parser.add_argument(
+        "--id-efficiency",
+        type=fraction,
+        default=Settings().id_efficiency,
+        help="tight ID: the fraction of simulated photons that pass it",
+    )
+    parser.add_argument(
+        "--control-efficiency",
+        type=fraction,
+        default=Settings().control_efficiency,
+        help="control band: scores below this simulated-photon efficiency (closer to 1: less "
+        "photon leakage, fewer fakes)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=1, help="bootstrap and k-means")
 
 
@@ -48,7 +62,17 @@ def run(args: argparse.Namespace) -> int:
     from datrig.paths import REPORTS_DIR
 
     out = args.out or REPORTS_DIR / "calibration"
-    settings = Settings(n_replicas=args.replicas, seed=args.seed)
+    if not args.id_efficiency < args.control_efficiency:
+        raise DatrigError(
+            f"--control-efficiency ({args.control_efficiency:g}) must be above --id-efficiency "
+            f"({args.id_efficiency:g}): the control band lies below the tight ID"
+        )
+    settings = Settings(
+        n_replicas=args.replicas,
+        seed=args.seed,
+        id_efficiency=args.id_efficiency,
+        control_efficiency=args.control_efficiency,
+    )
     results = evaluate_runs(args.run, args.data, out, settings)
     report = write_calibration(results, out)
     print(f"calibration written to {report}", file=sys.stderr)

@@ -96,7 +96,7 @@ def _fmt(v: dict[str, float], digits: int = 3) -> str:
 
 CONVENTIONS = """\
 Regions (defined on simulation, applied unchanged to data): the tight ID passes 80 % of
-simulated photons; the control band holds the scores below the 98 % photon-efficiency point;
+simulated photons; the control band holds the scores below the 99.8 % photon-efficiency point;
 isolated: `iso_calo` below the 90 % quantile of simulated photons, non-isolated: 2 GeV above.
 A = tight & isolated (the signal region), B = tight & non-isolated, C = control & isolated,
 D = control & non-isolated. R = N_A N_D / (N_B N_C) among fakes (R = 1: no correction needed).

@@ -4,6 +4,10 @@ The network input is ``(transform(x) - center) / scale`` per feature; ``center``
 fitted on the sim train split (median and half the 16-84 % interval, robust to the long tails of
 isolation and energies) and travel with the model: in the checkpoint and in the exported
 firmware project, so every later stage (and a physicist with a new sample) applies the same map.
+
+Cell inputs (the GNN) first go through a named *cell-feature builder* (:data:`CELL_BUILDERS`)
+that turns the stored cells ``(energy, d_eta, d_phi, layer)`` of the kept cells into the
+per-cell features the network reads; see :class:`CellBuilder`.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from datrig.data.schema import CELL_FEATURES
+from datrig.data.schema import CELL_FEATURES, CELL_LAYERS
 from datrig.errors import DatrigError, SchemaError
 
 # Energies (GeV) enter as logs; eta is symmetric in the toy detector.
@@ -26,6 +31,111 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "abs": np.abs,
 }
 CELL_TRANSFORMS = ("log1p", "identity", "identity", "identity")  # energy, d_eta, d_phi, layer
+
+
+# Scale-only fits map the 99.9 % quantile of |x| to this value: half the default input range
+# (QuantConfig.input_max = 8), so only values beyond twice that quantile saturate.
+PEAK_TARGET = 4.0
+PEAK_QUANTILE = 0.999
+
+
+@dataclass(frozen=True)
+class CellBuilder:
+    """Per-cell network features from the kept cells.
+
+    ``build`` maps the energy-ordered kept cells ``(N, n_cells, 4)`` (energy, d_eta, d_phi,
+    layer; :func:`select_cells`) to ``(N, n_cells, F)`` float64 features named ``features``,
+    to which ``transforms`` then apply before the affine normalisation. ``fit`` is how that
+    normalisation is fitted: ``"robust"`` (median, half the 16-84 % interval) or ``"peak"``
+    (center 0, the 99.9 % quantile of ``|x|`` mapped to :data:`PEAK_TARGET`) for features that
+    are zero for an empty cell and whose long tails carry the physics (a robust width would
+    saturate them at the input quantizer).
+    """
+
+    features: tuple[str, ...]
+    transforms: tuple[str, ...]
+    build: Callable[[np.ndarray], np.ndarray]
+    fit: Literal["robust", "peak"] = "robust"
+
+
+def raw_cells(cells: np.ndarray) -> np.ndarray:
+    """The stored cell features unchanged: (energy, d_eta, d_phi, layer)."""
+    return cells.astype(np.float64)
+
+
+def upstream_cells(cells: np.ndarray) -> np.ndarray:
+    """Energy-weighted cell features, computed upstream by the trigger's cluster builder.
+
+    For the kept cells of a candidate (after :func:`select_cells`), with the energy fraction
+    ``f = E_cell / sum(E over the kept cells)``: ``f, f*d_eta, f*d_phi, f*d_eta^2, f*d_phi^2``
+    and ``f * one_hot(layer)`` (one column per :data:`~datrig.data.schema.CELL_LAYERS`).
+
+    These are *inputs* of the firmware, not part of it: the cluster builder that selects the
+    cells already sums their energies (the cluster energy) and knows each cell's position, so
+    it hands the network one division and a few products per cell. The mean over the cells of
+    these features is the energy-weighted centroid (/n), the second moments (widths) and the
+    per-layer energy fractions, i.e. the shower shapes; the per-node layers of the Deep Sets
+    learn non-linear versions of them. A cell without energy contributes exactly zero. A
+    candidate whose kept cells sum to <= 0 GeV (noise only) gets all-zero features.
+    """
+    energy = cells[..., 0].astype(np.float64)
+    d_eta = cells[..., 1].astype(np.float64)
+    d_phi = cells[..., 2].astype(np.float64)
+    layer = cells[..., 3]
+    index = np.rint(layer)
+    if np.any(index != layer) or np.any((index < 0) | (index >= len(CELL_LAYERS))):
+        raise SchemaError(
+            f"cell layer indices must be integers 0..{len(CELL_LAYERS) - 1} "
+            f"({', '.join(CELL_LAYERS)}); got values {np.unique(layer)[:10].tolist()}"
+        )
+    total = energy.sum(axis=1, keepdims=True)
+    f = np.divide(energy, total, out=np.zeros_like(energy), where=total > 0)
+    moments = [f, f * d_eta, f * d_phi, f * d_eta**2, f * d_phi**2]
+    per_layer = [f * (index == k) for k in range(len(CELL_LAYERS))]
+    return np.stack(moments + per_layer, axis=-1)
+
+
+def upstream_energy_cells(cells: np.ndarray) -> np.ndarray:
+    """:func:`upstream_cells` plus ``log(E_cluster / GeV)`` on every cell, where ``E_cluster``
+    is the summed energy of the kept cells (floored at 1 MeV): the energy scale that the
+    fractions divide out, which the cluster builder has anyway (it is the denominator of f).
+    The shower-shape MLP reads the candidate's pT for the same reason."""
+    total = cells[..., 0].astype(np.float64).sum(axis=1, keepdims=True)
+    log_e = np.broadcast_to(np.log(np.maximum(total, 1e-3)), total.shape[:1] + cells.shape[1:2])
+    return np.concatenate([upstream_cells(cells), log_e[..., None]], axis=-1)
+
+
+UPSTREAM_FEATURES: tuple[str, ...] = (
+    "f",
+    "f_d_eta",
+    "f_d_phi",
+    "f_d_eta2",
+    "f_d_phi2",
+    *(f"f_{n}" for n in CELL_LAYERS),
+)
+
+CELL_BUILDERS: dict[str, CellBuilder] = {
+    "raw": CellBuilder(CELL_FEATURES, CELL_TRANSFORMS, raw_cells, "robust"),
+    "upstream": CellBuilder(
+        UPSTREAM_FEATURES, ("identity",) * len(UPSTREAM_FEATURES), upstream_cells, "peak"
+    ),
+    "upstream_energy": CellBuilder(
+        (*UPSTREAM_FEATURES, "log_e_cluster"),
+        ("identity",) * (len(UPSTREAM_FEATURES) + 1),
+        upstream_energy_cells,
+        "peak",
+    ),
+}
+
+
+def get_cell_builder(name: str) -> CellBuilder:
+    """The registered cell-feature builder ``name`` (SchemaError naming the known ones)."""
+    try:
+        return CELL_BUILDERS[name]
+    except KeyError:
+        raise SchemaError(
+            f"unknown cell-feature builder {name!r}; known: {sorted(CELL_BUILDERS)}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -40,7 +150,9 @@ class Feature:
 class Normalisation:
     """Per-feature affine map fitted on the sim train split; JSON-serialisable.
 
-    ``n_cells`` is set for cell inputs (the GNN): the highest-energy cells kept per candidate.
+    ``n_cells`` is set for cell inputs (the GNN): the highest-energy cells kept per candidate,
+    which ``cell_builder`` (a name in :data:`CELL_BUILDERS`) turns into the per-cell
+    ``features``. Older checkpoints and projects have no ``cell_builder`` and read ``"raw"``.
     """
 
     features: list[str]
@@ -48,6 +160,7 @@ class Normalisation:
     center: list[float]
     scale: list[float]
     n_cells: int | None = None
+    cell_builder: str = "raw"
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.transforms if t not in TRANSFORMS]
@@ -56,6 +169,12 @@ class Normalisation:
         n = len(self.features)
         if not len(self.transforms) == len(self.center) == len(self.scale) == n:
             raise SchemaError("normalisation: features, transforms, center, scale differ in length")
+        builder = get_cell_builder(self.cell_builder)
+        if self.uses_cells and list(self.features) != list(builder.features):
+            raise SchemaError(
+                f"normalisation: cell builder {self.cell_builder!r} makes features "
+                f"{list(builder.features)}, the normalisation lists {list(self.features)}"
+            )
 
     @property
     def uses_cells(self) -> bool:
@@ -80,32 +199,58 @@ class Normalisation:
     def network_inputs(
         self, path: str | os.PathLike[str], split: str | None = None, n_max: int | None = None
     ) -> np.ndarray:
-        """Normalised inputs (artefact layout, float32) of ``split`` of a datrig schema file."""
-        raw = raw_features(path, self.features, self.uses_cells, split, n_max)
-        if self.uses_cells:
-            if raw.shape[1] < self.n_cells:
-                raise SchemaError(
-                    f"{path}: {raw.shape[1]} cells per candidate, the model needs {self.n_cells}"
-                )
-            raw = select_cells(raw, self.n_cells)
-        return self.apply(raw)
+        """Normalised inputs (artefact layout, float32) of ``split`` of a datrig schema file:
+        columns, or the kept cells through the cell-feature builder."""
+        if not self.uses_cells:
+            return self.apply(raw_features(path, self.features, False, split, n_max))
+        cells = raw_features(path, list(CELL_FEATURES), True, split, n_max)
+        if cells.shape[1] < self.n_cells:
+            raise SchemaError(
+                f"{path}: {cells.shape[1]} cells per candidate, the model needs {self.n_cells}"
+            )
+        return self.apply(self.cell_features(select_cells(cells, self.n_cells)))
+
+    def cell_features(self, kept: np.ndarray) -> np.ndarray:
+        """The builder's un-normalised per-cell features of the kept cells (N, n_cells, F)."""
+        return get_cell_builder(self.cell_builder).build(kept)
 
 
 def fit_normalisation(
-    raw: np.ndarray, features: list[str], transforms: list[str], n_cells: int | None = None
+    raw: np.ndarray,
+    features: list[str],
+    transforms: list[str],
+    n_cells: int | None = None,
+    fit: Literal["robust", "peak"] = "robust",
+    cell_builder: str = "raw",
 ) -> Normalisation:
-    """Robust center/scale of each transformed feature over all leading axes of ``raw``."""
+    """Center/scale of each transformed feature over all leading axes of ``raw``: robust
+    (median, half the 16-84 % interval) or ``"peak"`` (see :class:`CellBuilder`)."""
     flat = raw.reshape(-1, raw.shape[-1]).astype(np.float64)
     center, scale = [], []
     for i, name in enumerate(transforms):
         x = TRANSFORMS[name](flat[:, i])
-        lo, med, hi = np.quantile(x, [0.16, 0.5, 0.84])
-        width = (hi - lo) / 2
+        if fit == "peak":
+            med, width = 0.0, float(np.quantile(np.abs(x), PEAK_QUANTILE)) / PEAK_TARGET
+        else:
+            lo, med, hi = np.quantile(x, [0.16, 0.5, 0.84])
+            width = (hi - lo) / 2
         if not np.isfinite(width) or width <= 0:
             width = float(np.std(x)) or 1.0
         center.append(float(med))
         scale.append(float(width))
-    return Normalisation(list(features), list(transforms), center, scale, n_cells)
+    return Normalisation(
+        list(features), list(transforms), center, scale, n_cells, cell_builder=cell_builder
+    )
+
+
+def fit_cells(cells: np.ndarray, n_cells: int, builder: str = "raw") -> Normalisation:
+    """Normalisation of the cell inputs: keep the ``n_cells`` highest-energy cells of the
+    stored ``(N, n_stored, 4)`` cells, build the per-cell features, fit per feature."""
+    spec = get_cell_builder(builder)
+    feats = spec.build(select_cells(cells, n_cells))
+    return fit_normalisation(
+        feats, list(spec.features), list(spec.transforms), n_cells, spec.fit, builder
+    )
 
 
 def check_finite(raw: np.ndarray, names: list[str], source: str) -> None:

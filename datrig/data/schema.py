@@ -83,6 +83,8 @@ DIPHOTON_FIELDS: dict[str, tuple[str, str]] = {
 # Cell features of the ``cells`` dataset (N, n_cells, 4).
 CELL_FEATURES: tuple[str, ...] = ("energy", "d_eta", "d_phi", "layer")
 CELL_UNITS: dict[str, str] = {"energy": "GeV", "d_eta": "1", "d_phi": "rad", "layer": "1"}
+# What the ``layer`` cell feature indexes (0 .. 4).
+CELL_LAYERS: tuple[str, ...] = ("presampler", "strips", "middle", "back", "hadronic")
 
 DOMAINS: dict[str, int] = {"sim": 0, "data": 1}
 

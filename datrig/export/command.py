@@ -12,7 +12,9 @@ from datrig.paths import hls_project_dir, run_dir
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name, e.g. photon_id")
-    parser.add_argument("--da", default="disco", help="DA method of the run (default: disco)")
+    parser.add_argument(
+        "--da", default=None, help="DA method of the run (default: the model's shipped one)"
+    )
     parser.add_argument("--run", type=Path, help="run directory (default: runs/<model>/<da>/)")
     parser.add_argument("--out", type=Path, help="project directory (default hls_projects/<model>)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     fw = config_for_model(args.model, args.config)
     if args.events is not None:
         fw = fw.with_events(args.events)
-    run_path = args.run or run_dir(args.model, args.da)
+    run_path = args.run or run_dir(args.model, args.da or _shipped_da(args.model))
     checkpoint = run_path / "checkpoint.pt"
     if not checkpoint.is_file():
         raise DatrigError(f"no checkpoint at {checkpoint}; run `datrig qat --model {args.model}`")
@@ -49,3 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(comparison.message())
     print(f"verified hls4ml project written to {result.project_dir}")
     return 0
+
+
+def _shipped_da(model: str) -> str:
+    from datrig.models.registry import get_model_spec
+
+    return get_model_spec(model).shipped_da

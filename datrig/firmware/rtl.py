@@ -259,11 +259,15 @@ def unsupported_layers(ir: NetworkIR) -> list[str]:
     return [f"{layer.name} ({layer.kind})" for layer in ir.layers if layer.kind not in TRACERS]
 
 
-def trace_network(ir: NetworkIR, *, latency_cutoff: float = -1.0) -> TracedNetwork:
+def trace_network(
+    ir: NetworkIR, *, latency_cutoff: float = -1.0, depth_slack: int = -1
+) -> TracedNetwork:
     """Replay ``ir`` on da4ml symbols and return its combinational logic.
 
     ``latency_cutoff`` (adder levels per pipeline stage) is recorded in the symbols so that
     later pipelining can cut at stage boundaries; ``-1`` means purely combinational.
+    ``depth_slack`` is da4ml's ``hard_dc``: how many adder levels a constant-matrix multiply
+    may add beyond its shallowest tree to share more adders (-1: unconstrained).
     """
     try:
         from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
@@ -283,7 +287,11 @@ def trace_network(ir: NetworkIR, *, latency_cutoff: float = -1.0) -> TracedNetwo
         )
 
     start = time.perf_counter()
-    symbols = FixedVariableArrayInput(tuple(first.shape), hwconf=HWConfig(1, -1, latency_cutoff))
+    symbols = FixedVariableArrayInput(
+        tuple(first.shape),
+        hwconf=HWConfig(1, -1, latency_cutoff),
+        solver_options={"hard_dc": int(depth_slack)},
+    )
     values: dict[str, Any] = {}
     with contextlib.redirect_stdout(io.StringIO()):  # da4ml prints progress
         for layer in ir.layers:

@@ -59,7 +59,7 @@ def rtl_measurements(
     from datrig.emulate.runner import emulate
 
     try:
-        traced = rtl.trace_network(ir)
+        traced = rtl.trace_network(ir, depth_slack=fw.adder_depth_slack)
     except rtl.UnsupportedLayerError as exc:
         meas = analytic(ir, fw)
         meas.notes.insert(
@@ -84,6 +84,7 @@ def rtl_measurements(
         design = rtl.write_verilog(traced, tmp, clock_period_ns=fw.clock_period_ns)
         meas.extra["pipeline_stages"] = design.n_stages
         meas.extra["adder_levels_per_stage"] = design.latency_cutoff
+        meas.extra["adder_depth_slack"] = fw.adder_depth_slack
         meas.notes.append(
             f"RTL pipelined to <= {design.latency_cutoff:g} adder levels per stage for a "
             f"{fw.clock_period_ns:g} ns clock (da4ml delay model); timing closure is not "

@@ -32,4 +32,8 @@ DIPHOTON = ModelSpec(
     build=build_mlp,
     hidden=(32, 16),
     default_batch_size=2048,
+    # learned bit widths (resource_lam 0.03, disco lam 20): rejection@50% 9.40 vs 9.55 and
+    # m_gg JSD 0.0009 as with uniform 8 bits, at a third of the EBOPs: 5 cycles and 5.2k LUT
+    # instead of 6 and 12.2k
+    default_bits="auto",
 )

@@ -20,6 +20,11 @@ class EncoderHeadSequential(nn.Sequential):
 
     n_head_modules: int = 2
 
+    @property
+    def latent_width(self) -> int:
+        """Features of the latent representation (the task head's input)."""
+        return int(list(self)[-self.n_head_modules].in_features)
+
     def encode(self, x: torch.Tensor):
         """Latent representation: the output of the module just before the head."""
         for module in list(self)[: -self.n_head_modules]:

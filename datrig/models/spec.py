@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from torch import nn
 
-from datrig.data.features import CELL_TRANSFORMS, Feature
-from datrig.data.schema import CELL_FEATURES
+from datrig.data.features import Feature, get_cell_builder
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,8 @@ class ModelSpec:
     domain because the true spectrum does not). ``condition`` is the variable the
     decorrelation must hold at fixed values of (e.g. ``"pt"``: the ABCD estimate is done per
     pT bin), read by the conditional penalties; None when the model needs none.
+    ``cell_builder`` names the per-cell feature builder of a cell-input model
+    (:data:`datrig.data.features.CELL_BUILDERS`), ignored for column inputs.
     """
 
     name: str
@@ -52,14 +53,26 @@ class ModelSpec:
     default_n_train: int = 150_000
     default_lr: float = 3e-3
     output_init: float = 0.0
+    # default bit widths: an int for uniform bits, or "auto" for widths learned under the
+    # EBOPs resource term of strength default_resource_lam (`datrig qat --bits auto`)
+    default_bits: int | Literal["auto"] = 8
+    default_resource_lam: float = 0.03
+    cell_builder: str = "raw"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.inputs == "cells":
+            get_cell_builder(self.cell_builder)  # an unknown name fails at import, not in use
 
     @property
     def feature_names(self) -> list[str]:
-        return list(CELL_FEATURES) if self.inputs == "cells" else [f.column for f in self.inputs]
+        """Network input features: columns, or the cell builder's per-cell features."""
+        if self.inputs == "cells":
+            return list(get_cell_builder(self.cell_builder).features)
+        return [f.column for f in self.inputs]
 
     @property
     def transforms(self) -> list[str]:
-        return (
-            list(CELL_TRANSFORMS) if self.inputs == "cells" else [f.transform for f in self.inputs]
-        )
+        if self.inputs == "cells":
+            return list(get_cell_builder(self.cell_builder).transforms)
+        return [f.transform for f in self.inputs]

@@ -80,6 +80,11 @@ class FirmwareConfig:
     layer_precision: dict[str, dict[str, FixedType]] = field(default_factory=dict)
     budget: TriggerBudget = field(default_factory=TriggerBudget)
     verification: VerificationSettings = field(default_factory=VerificationSettings)
+    # distributed-arithmetic RTL (datrig report without vendor tools): adder levels each
+    # constant-matrix multiply may add beyond its shallowest tree (da4ml's ``hard_dc``).
+    # 0 = shallowest trees, fewest pipeline stages (a trigger wants latency); -1 =
+    # unconstrained, the fewest adders (photon_id: 6 vs 4 stages for ~4 % fewer LUTs)
+    adder_depth_slack: int = 0
 
     @property
     def device(self) -> Device:
@@ -263,6 +268,11 @@ def _validate(cfg: FirmwareConfig, source: str) -> None:
         value = getattr(b, name)
         if not _is_count(value) or value < 0:
             raise bad(f"budget.{name} must be a non-negative integer count, got {value!r}")
+    if not _is_count(cfg.adder_depth_slack) or cfg.adder_depth_slack < -1:
+        raise bad(
+            "adder_depth_slack must be an integer >= -1 (-1: unconstrained, 0: shallowest), "
+            f"got {cfg.adder_depth_slack!r}"
+        )
     v = cfg.verification
     if not _is_count(v.n_events) or v.n_events < 1:
         raise bad(f"verification.n_events must be a positive integer, got {v.n_events!r}")

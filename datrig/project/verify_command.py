@@ -13,18 +13,22 @@ DEFAULT_EVENTS = 10_000
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(parser)
     add_input_arguments(parser, required=False, default_events=DEFAULT_EVENTS)
-    parser.add_argument("--da", default="disco", help="DA method of the run for default inputs")
+    parser.add_argument(
+        "--da", default=None, help="DA method of the run for default inputs (default: shipped)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for random inputs")
 
 
 def run(args: argparse.Namespace) -> int:
+    from datrig.models.registry import MODELS, get_model_spec
     from datrig.project.meta import FirmwareProject
     from datrig.project.verify import seeded_inputs
 
     project = FirmwareProject.load(args.project or hls_project_dir(args.model))
     source = args.input
-    if source is None and args.model:
-        candidate = run_dir(args.model, args.da) / "predictions_test.h5"
+    if source is None and args.model in MODELS:
+        da = args.da or get_model_spec(args.model).shipped_da
+        candidate = run_dir(args.model, da) / "predictions_test.h5"
         source = candidate if candidate.is_file() else None
     if source is not None:
         x = project.read_inputs(source, args.events, args.split)

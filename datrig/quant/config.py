@@ -15,6 +15,7 @@ class LayerBits:
     weight: int
     bias: int
     act: int
+    learned: bool = False  # weight and activation bits are trained (start: weight, act)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class QuantConfig:
     output_bits: int = 16
     output_max: float = 32.0
     overrides: dict[str, dict[str, int]] = field(default_factory=dict)
+    # ``--bits auto``: weight and activation bits of every layer become trainable parameters
+    # (Brevitas BitWidthImplType.PARAMETER), starting from weight_bits/act_bits and pulled down
+    # by the training's resource term; scales stay powers of two
+    learned_bits: bool = False
 
     def __post_init__(self) -> None:
         for name in ("input_bits", "weight_bits", "bias_bits", "act_bits", "output_bits"):
@@ -53,7 +58,7 @@ class QuantConfig:
         """Bits of layer ``name`` (e.g. ``"fc1"``), with per-layer overrides applied."""
         base = {"weight": self.weight_bits, "bias": self.bias_bits, "act": self.act_bits}
         base.update(self.overrides.get(name, {}))
-        return LayerBits(**base)
+        return LayerBits(**base, learned=self.learned_bits)
 
     def with_bits(self, bits: int) -> QuantConfig:
         """The ``--bits N`` shortcut: N-bit weights and activations, other widths kept."""

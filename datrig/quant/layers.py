@@ -9,7 +9,7 @@ Bit widths are set per layer through Brevitas' ``*_bit_width`` keyword overrides
 
 from __future__ import annotations
 
-from brevitas.inject.enum import ScalingImplType
+from brevitas.inject.enum import BitWidthImplType, ScalingImplType
 from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
 from brevitas.quant.base import IntQuant, PerTensorPoTScaling8bit
 from brevitas.quant.fixed_point import (
@@ -54,14 +54,24 @@ def output_quant(bits: int, max_val: float) -> QuantIdentity:
     return _const_scale_identity(bits, max_val, return_quant_tensor=False)
 
 
+MIN_LEARNED_BITS = 2  # a learned bit width never goes below this
+
+
 def _weight_and_bias_quant(bits: LayerBits) -> dict:
     """Power-of-two fixed-point weight and bias quantizers shared by every weighted layer."""
+    learned = (
+        {"weight_bit_width_impl_type": BitWidthImplType.PARAMETER,
+         "weight_min_bit_width": MIN_LEARNED_BITS}
+        if bits.learned
+        else {}
+    )  # fmt: skip
     return {
         "weight_quant": Int8WeightPerTensorFixedPoint,
         "weight_bit_width": bits.weight,
         "bias_quant": Int8BiasPerTensorFixedPointInternalScaling,
         "bias_bit_width": bits.bias,
         "return_quant_tensor": False,
+        **learned,
     }
 
 
@@ -74,13 +84,20 @@ def conv1x1(n_in: int, n_out: int, bits: LayerBits) -> QuantConv1d:
     return QuantConv1d(n_in, n_out, kernel_size=1, bias=True, **_weight_and_bias_quant(bits))
 
 
-def relu(bits: int, max_val: float) -> QuantReLU:
-    """Unsigned ReLU quantizer; power-of-two radix point learned from ``max_val``."""
+def relu(bits: int, max_val: float, learned: bool = False) -> QuantReLU:
+    """Unsigned ReLU quantizer; power-of-two radix point learned from ``max_val`` (and, with
+    ``learned``, the bit width too)."""
+    extra = (
+        {"bit_width_impl_type": BitWidthImplType.PARAMETER, "min_bit_width": MIN_LEARNED_BITS}
+        if learned
+        else {}
+    )
     return QuantReLU(
         act_quant=Uint8ActPerTensorFixedPointMaxInit,
         max_val=float(max_val),
         bit_width=bits,
         return_quant_tensor=True,
+        **extra,
     )
 
 

@@ -20,7 +20,6 @@ from datrig.atomic import ArtefactKind, check_replaceable, write_json
 from datrig.errors import DatrigError
 
 STARTED = ArtefactKind("scan", "scan_config.json", "scan")  # written when a scan starts
-FRONT_REPORT_EVENTS = 1000  # RTL simulated bit-exactly per front trial
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,13 +130,13 @@ def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> in
             seed=args.seed,
             resume=args.resume,
         )
+        if not args.no_front_synth and not args.measured_cost:
+            _measure_front(rows, objectives, out, args.seed)
     finally:
         if started_here:
             ray.shutdown()
-    if not args.no_front_synth and not args.measured_cost:
-        _measure_front(rows, objectives, out, args.seed)
     bound = _bound(rows, out, args.model, args.seed) if spec.family == "photon_id" else None
-    command = "datrig scan " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    command = "datrig " + " ".join(shlex.quote(a) for a in args.argv)
     report = write_report(
         out,
         rows,
@@ -160,22 +159,24 @@ def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> in
 
 
 def _measure_front(rows: list[dict[str, Any]], objectives, out: Path, seed: int) -> None:
-    """iverilog + yosys for the Pareto-front trials (da4ml's cost model for the rest)."""
-    from datrig.project.meta import FirmwareProject
+    """iverilog + yosys for the Pareto-front trials (da4ml's cost model for the rest), as Ray
+    tasks on the scan's workers."""
+    from datrig.scan.engine import run_tasks
     from datrig.scan.objectives import pareto_front
-    from datrig.scan.trial import firmware_cost
+    from datrig.scan.trial import measured_cost
 
     ok = [r for r in rows if r.get("status") == "ok"]
-    for r in (ok[i] for i in pareto_front(ok, objectives)):
-        print(
-            f"datrig scan: measuring front trial {r['trial']} (iverilog + yosys) ...",
-            file=sys.stderr,
-        )
-        project = FirmwareProject.load(out / "trials" / r["trial"] / "project")
-        measured = firmware_cost(project, measured=True, seed=seed)
+    front = [ok[i] for i in pareto_front(ok, objectives)]
+    print(
+        f"datrig scan: measuring the {len(front)} front trials with iverilog + yosys ...",
+        file=sys.stderr,
+    )
+    calls = [(str(out / "trials" / r["trial"] / "project"), seed) for r in front]
+    results = run_tasks(measured_cost, calls, [r["trial"] for r in front], "measured")
+    for r, measured in zip(front, results, strict=True):
         r["lut_yosys"] = measured.get("lut")
         r["latency_ns_measured"] = measured.get("latency_ns")
-        r["lut_source_measured"] = measured.get("lut_source")
+        r["lut_source_measured"] = measured.get("lut_source") or measured.get("error", "")
 
 
 def _bound(rows: list[dict[str, Any]], out: Path, model: str, seed: int) -> float | None:
@@ -199,7 +200,9 @@ def _shipped_trial(model: str) -> str:
 
     spec = get_model_spec(model)
     da = spec.shipped_da
-    return trial_key(trial_params(da, penalty_class(da).lam_for(model), 8, 8, spec.hidden, 1))
+    resource_lam = spec.default_resource_lam if spec.default_bits == "auto" else 0.0
+    lam = penalty_class(da).lam_for(model)
+    return trial_key(trial_params(da, lam, 8, 8, spec.hidden, 1, resource_lam))
 
 
 def pick(out: Path, model: str, trial: str) -> int:

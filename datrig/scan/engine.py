@@ -13,6 +13,7 @@ A local Ray instance listens on 127.0.0.1 only; nothing is set up by the user.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -93,6 +94,7 @@ def _param_space(space: SearchSpace, search: str, n_trials: int | None) -> dict[
         "act_bits": tune.choice(list(space.act_bits)),
         "hidden": tune.choice(["x".join(map(str, h)) for h in space.hidden]),
         "seed": tune.choice(list(space.seeds)),
+        "resource_lam": tune.choice(list(space.resource_lam)),
     }
 
 
@@ -113,15 +115,31 @@ def make_trainable(ctx: TrialContext) -> Callable[[dict[str, Any]], dict[str, An
 
 
 class Progress:
-    """One line per finished trial with its objectives and the running front size."""
+    """One line per finished trial with its objectives and the running front size.
 
-    def __init__(self, objectives: tuple[Objective, ...]) -> None:
+    The front is computed over every ``trials/*/trial.json`` of the scan folder, so a resumed
+    scan counts the trials finished before the interruption too (Tune restores this callback
+    from its pickled state, not from the new driver)."""
+
+    def __init__(self, objectives: tuple[Objective, ...], trials_dir: Path) -> None:
         self.objectives = objectives
-        self.rows: list[dict[str, Any]] = []
+        self.trials_dir = trials_dir
+        self.seen: dict[str, dict[str, Any]] = {}  # worker failures write no trial.json
+
+    def _rows(self) -> dict[str, dict[str, Any]]:
+        rows = dict(self.seen)
+        for path in sorted(self.trials_dir.glob("*/trial.json")):
+            try:
+                done = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            rows.setdefault(done.get("trial", path.parent.name), done)
+        return rows
 
     def __call__(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        ok = [r for r in self.rows if r.get("status") == "ok"]
+        self.seen[row.get("trial", "?")] = row
+        rows = self._rows()
+        ok = [r for r in rows.values() if r.get("status") == "ok"]
         front = len(pareto_front(ok, self.objectives)) if ok else 0
         values = (
             ", ".join(f"{o.metric}={_fmt(row.get(o.metric))}" for o in self.objectives)
@@ -129,10 +147,34 @@ class Progress:
             else f"FAILED: {row.get('error', '')[:120]}"
         )
         print(
-            f"datrig scan [{len(self.rows)}] {row.get('trial')}: {values}; front {front}",
+            f"datrig scan [{len(rows)}] {row.get('trial')}: {values}; front {front}",
             file=sys.stderr,
             flush=True,
         )
+
+
+def run_tasks(
+    fn: Callable[..., Any], calls: list[tuple[Any, ...]], names: list[str], label: str
+) -> list[Any]:
+    """``fn(*call)`` for every call as Ray tasks of one CPU each, so the scan's workers share
+    them; results in call order, a progress line (with the call's name) per finished task."""
+    import ray
+
+    task = ray.remote(num_cpus=1, max_retries=MAX_FAILURES)(fn)
+    refs = [task.remote(*call) for call in calls]
+    index = {ref: i for i, ref in enumerate(refs)}
+    results: dict[int, Any] = {}
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        i = index[done[0]]
+        results[i] = ray.get(done[0])
+        print(
+            f"datrig scan: {label} [{len(results)}/{len(refs)}] {names[i]}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return [results[i] for i in range(len(refs))]
 
 
 def _fmt(value: Any) -> str:
@@ -158,7 +200,7 @@ def run_tune(
     from ray.tune.search.optuna import OptunaSearch
 
     storage = (Path(ctx.out_dir) / "ray").resolve()
-    progress = Progress(objectives)
+    progress = Progress(objectives, Path(ctx.out_dir) / "trials")
 
     class Lines(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):

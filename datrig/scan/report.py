@@ -232,9 +232,12 @@ def _reproduce(model: str, r: dict[str, Any], meta: dict[str, Any]) -> str:
         f" --{key.replace('_', '-')} {meta[key]}" for key in ("epochs", "n_train") if meta.get(key)
     )
     out = f"runs/{model}/{r['trial']}"
+    res = float(r.get("resource_lam") or 0.0)
+    bits = f" --bits auto --resource-lam {res:g}" if res else " --bits 8"
     return (
-        f"datrig qat --model {model} --da {r['penalty']}{lam} --weight-bits {r['weight_bits']} "
-        f"--act-bits {r['act_bits']} --hidden {hidden} --seed {r['seed']}{extra} "
+        f"datrig qat --model {model} --da {r['penalty']}{lam}{bits} --weight-bits "
+        f"{r['weight_bits']} --act-bits {r['act_bits']} --hidden {hidden} "
+        f"--seed {r['seed']}{extra} "
         f"--data {meta.get('data', 'data/default')} --out {out} && "
         f"datrig export --model {model} --run {out}"
     )

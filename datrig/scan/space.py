@@ -2,9 +2,10 @@
 
 ```yaml
 penalties: [none, disco, disco_pt, flat]   # any names of the DA penalty registry
-lam: [1.0, 3.0, 10.0]                      # a list (grid) or {log_uniform: [0.3, 100]}
+lam: [2.0, 3.0, 10.0]                      # a list (grid) or {log_uniform: [0.3, 100]}
 weight_bits: [6, 8]                        # weight and activation bits of every layer
 act_bits: [8]
+resource_lam: [0, 0.03]                    # 0: those bits; > 0: learned from them (--bits auto)
 hidden: [[32, 16]]                         # hidden widths
 seeds: [1]
 epochs: 20                                 # training settings shared by every trial
@@ -46,6 +47,7 @@ class SearchSpace:
     act_bits: tuple[int, ...] = (8,)
     hidden: tuple[tuple[int, ...], ...] = ((32, 16),)
     seeds: tuple[int, ...] = (1,)
+    resource_lam: tuple[float, ...] = (0.0,)
     epochs: int | None = None  # None: the model's default
     n_train: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -55,14 +57,19 @@ class SearchSpace:
         if isinstance(self.lam, LogUniform):
             raise SchemaError("a grid search needs lam as a list; use --search optuna")
         points = []
-        for penalty, lam, wb, ab, hidden, seed in itertools.product(
-            self.penalties, self.lam, self.weight_bits, self.act_bits, self.hidden, self.seeds
+        for penalty, lam, wb, ab, hidden, seed, res in itertools.product(
+            self.penalties,
+            self.lam,
+            self.weight_bits,
+            self.act_bits,
+            self.hidden,
+            self.seeds,
+            self.resource_lam,
         ):
             if penalty == "none" and lam != self.lam[0]:
                 continue  # no strength to vary
-            points.append(
-                trial_params(penalty, 0.0 if penalty == "none" else lam, wb, ab, hidden, seed)
-            )
+            lam = 0.0 if penalty == "none" else lam
+            points.append(trial_params(penalty, lam, wb, ab, hidden, seed, res))
         return points
 
     def to_json(self) -> dict[str, Any]:
@@ -74,9 +81,16 @@ class SearchSpace:
 
 
 def trial_params(
-    penalty: str, lam: float, weight_bits: int, act_bits: int, hidden: tuple[int, ...], seed: int
+    penalty: str,
+    lam: float,
+    weight_bits: int,
+    act_bits: int,
+    hidden: tuple[int, ...],
+    seed: int,
+    resource_lam: float = 0.0,
 ) -> dict[str, Any]:
-    """The parameters of one trial, as Ray Tune passes them (JSON types only)."""
+    """The parameters of one trial, as Ray Tune passes them (JSON types only).
+    ``resource_lam`` > 0: bit widths learned from ``weight_bits``/``act_bits``."""
     return {
         "penalty": penalty,
         "lam": float(lam),
@@ -84,24 +98,31 @@ def trial_params(
         "act_bits": int(act_bits),
         "hidden": "x".join(str(w) for w in hidden),
         "seed": int(seed),
+        "resource_lam": float(resource_lam),
     }
 
 
 def trial_key(params: dict[str, Any]) -> str:
-    """A readable, unique folder name for a trial's parameters."""
+    """A readable, unique folder name for a trial's parameters (``-auto<r>``: learned bits)."""
+    res = params.get("resource_lam", 0.0)
     return (
         f"{params['penalty']}-lam{params['lam']:.4g}-w{params['weight_bits']}"
         f"a{params['act_bits']}-h{params['hidden']}-s{params['seed']}"
+        + (f"-auto{res:.4g}" if res else "")
     )
 
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    # penalty x lam x bits: 24 trials; lam values around each penalty's useful range
+    # penalty x lam x bits: 40 trials (~32 min with 2 workers here); bits fixed (6, 8) or
+    # learned from them under the resource term (the shipped photon_id). lam 2, 3, 10 span
+    # each penalty's useful range: lam 1 of disco/disco_pt was within a unit of `none` in R80
+    # and ABCD non-closure, while lam 2 lands between them and the old shipped disco lam 3.
     "photon_id": {
         "penalties": ["none", "disco", "disco_pt", "flat"],
-        "lam": [1.0, 3.0, 10.0],
-        "weight_bits": [4, 6, 8],
+        "lam": [2.0, 3.0, 10.0],
+        "weight_bits": [6, 8],
         "act_bits": [8],
+        "resource_lam": [0.0, 0.03],
     },
     "photon_id_gnn": {
         "penalties": ["none", "disco", "disco_pt"],
@@ -112,11 +133,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "penalties": ["none", "disco", "adversarial"],
         "lam": [0.3, 1.0, 3.0],
         "weight_bits": [6, 8],
+        "resource_lam": [0.0, 3e-4],
     },
     "diphoton": {
         "penalties": ["none", "disco", "adversarial"],
-        "lam": [3.0, 10.0, 30.0],
+        "lam": [3.0, 20.0, 50.0],  # includes disco's shipped 20
         "weight_bits": [6, 8],
+        "resource_lam": [0.0, 0.03],
     },
 }
 
@@ -177,9 +200,20 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     seeds = values("seeds", int, (1,))
     if any(s < 0 for s in seeds):
         raise SchemaError(f"{source}: seeds must be >= 0")
+    resource_lam = values("resource_lam", float, (0.0,))
+    if any(not math.isfinite(r) or r < 0 for r in resource_lam):
+        raise SchemaError(f"{source}: 'resource_lam' values must be finite and >= 0")
     epochs, n_train = _positive(raw, "epochs", source), _positive(raw, "n_train", source)
     return SearchSpace(
-        penalties, lam, bits["weight_bits"], bits["act_bits"], hidden, seeds, epochs, n_train
+        penalties,
+        lam,
+        bits["weight_bits"],
+        bits["act_bits"],
+        hidden,
+        seeds,
+        resource_lam,
+        epochs,
+        n_train,
     )
 
 

@@ -51,6 +51,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
     pause_point("scan:trial-started")
     try:
         project, preds = _train_and_export(params, ctx, trial_dir)
+        row["ebops"] = _ebops(trial_dir / "run")
         firmware = project.emulate(preds.inputs)[:, 0]
         row.update(physics(preds, firmware))
         row.update(firmware_cost(project, measured=ctx.measured_cost, seed=params["seed"]))
@@ -67,7 +68,12 @@ def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path
     from datrig.validate.firmware import export_run
     from datrig.validate.predictions import load_predictions
 
-    quant = QuantConfig(weight_bits=params["weight_bits"], act_bits=params["act_bits"])
+    resource_lam = float(params.get("resource_lam", 0.0))
+    quant = QuantConfig(
+        weight_bits=params["weight_bits"],
+        act_bits=params["act_bits"],
+        learned_bits=resource_lam > 0,
+    )
     hidden = tuple(int(w) for w in str(params["hidden"]).split("x"))
     cfg = resolve_config(
         ctx.model,
@@ -79,11 +85,19 @@ def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path
         n_train=ctx.n_train,
         quant=quant,
         hidden=hidden,
+        resource_lam=resource_lam,
     )
     run = ensure_run(cfg, trial_dir / "run", progress=False)
     preds = load_predictions(run)
     project = export_run(preds, trial_dir / "project", seed=params["seed"])
     return project, preds
+
+
+def _ebops(run: Path) -> float:
+    """The run's EBOPs (the training's resource proxy; see datrig.quant.cost)."""
+    import json
+
+    return float(json.loads((run / "metrics.json").read_text())["resource"]["ebops"])
 
 
 def physics(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
@@ -145,6 +159,17 @@ def firmware_cost(project: Any, *, measured: bool, seed: int) -> dict[str, Any]:
             out["lut_source"] = f"{q.source.kind} ({q.source.tool})" if q.source else ""
     out["budget_pass"] = report.passed
     return out
+
+
+def measured_cost(project_dir: str, seed: int) -> dict[str, Any]:
+    """iverilog + yosys cost of one trial's project (a Ray task on the front); a tool failure
+    is recorded in ``error`` rather than lost with the scan."""
+    from datrig.project.meta import FirmwareProject
+
+    try:
+        return firmware_cost(FirmwareProject.load(project_dir), measured=True, seed=seed)
+    except DatrigError as exc:
+        return {"error": str(exc)}
 
 
 def _provenance() -> dict[str, Any]:

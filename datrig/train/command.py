@@ -11,6 +11,8 @@ from datrig.da.registry import PENALTIES
 from datrig.models.registry import MODELS
 from datrig.paths import DEFAULT_DATA_DIR, run_dir
 
+WEAK_AUC = 0.6  # below this a photon ID is not worth deploying (a single shower shape does ~0.8)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to train")
@@ -19,7 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lam", type=non_negative_float, default=None, help="penalty strength (penalty default)"
     )
     parser.add_argument(
-        "--bits", type=positive_int, default=None, help="weight/activation bits (default 8)"
+        "--bits",
+        type=_bits,
+        default=None,
+        help="weight/activation bits, or 'auto': learned per layer, pulled down by the "
+        "firmware-cost term --resource-lam (default: the model's, photon_id auto, others 8)",
+    )
+    parser.add_argument(
+        "--resource-lam",
+        type=non_negative_float,
+        default=None,
+        help="strength of the EBOPs firmware-cost term, relative to the task loss (with learned "
+        "bits: the model's default, photon_id 0.03; else 0)",
     )
     parser.add_argument("--weight-bits", type=positive_int, help="weight bits (over --bits)")
     parser.add_argument("--act-bits", type=positive_int, help="activation bits (over --bits)")
@@ -51,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _bits(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return positive_int(text)
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.replace("x", ",").split(","))
@@ -63,15 +82,14 @@ def _widths(text: str) -> tuple[int, ...]:
 
 def build_config(args: argparse.Namespace, data_dir: Path):
     """The run's TrainConfig from the command line (unset options: model/penalty defaults)."""
-    from datrig.quant.config import QuantConfig
-    from datrig.train.runs import resolve_config
+    from datrig.train.runs import resolve_config, resolve_quant
 
-    quant = QuantConfig()
-    if getattr(args, "bits", None) is not None:
-        quant = quant.with_bits(args.bits)
-    for name in ("weight_bits", "act_bits"):
-        if getattr(args, name, None) is not None:
-            quant = QuantConfig(**{**quant.to_dict(), name: getattr(args, name)})
+    quant = resolve_quant(
+        args.model,
+        getattr(args, "bits", None),
+        getattr(args, "weight_bits", None),
+        getattr(args, "act_bits", None),
+    )
     return resolve_config(
         args.model,
         args.da,
@@ -85,6 +103,7 @@ def build_config(args: argparse.Namespace, data_dir: Path):
         n_test=args.n_test,
         quant=quant,
         hidden=getattr(args, "hidden", None),
+        resource_lam=getattr(args, "resource_lam", None),
     )
 
 
@@ -106,4 +125,13 @@ def run(args: argparse.Namespace) -> int:
     flavour = metrics.get("quant", {}).get("sim", {})
     summary = ", ".join(f"{k}={v:.4g}" for k, v in flavour.items() if isinstance(v, float))
     print(f"{out}: quantized model on sim test: {summary}", file=sys.stderr)
+    auc = flavour.get("auc")
+    if isinstance(auc, float) and auc < WEAK_AUC:
+        print(
+            f"datrig qat: warning: test AUC {auc:.3f}: the classifier barely learned; a DA "
+            f"penalty pulling from the first step can hold an untrained network there (--lam "
+            f"{cfg.lam:g} on {cfg.n_train or 'all'} events, {cfg.epochs} epochs): train longer, "
+            "on more events, or with a smaller --lam",
+            file=sys.stderr,
+        )
     return 0

@@ -30,6 +30,7 @@ class TrainConfig:
     data_dir: str = "data/default"
     quant: dict[str, Any] = field(default_factory=dict)
     hidden: list[int] | None = None  # hidden widths (None: the model's own)
+    resource_lam: float = 0.0  # strength of the EBOPs (firmware cost) term, relative to start
     penalty_options: dict[str, Any] = field(default_factory=dict)
     metric_max_events: int = 10_000  # dCor on at most this many events (O(n^2))
 
@@ -46,6 +47,10 @@ class TrainConfig:
             raise DatrigError(f"--n-test must be >= 1 event, got {self.n_test}")
         if not math.isfinite(self.lam) or self.lam < 0:
             raise DatrigError(f"--lam must be a finite number >= 0, got {self.lam}")
+        if not math.isfinite(self.resource_lam) or self.resource_lam < 0:
+            raise DatrigError(
+                f"--resource-lam must be a finite number >= 0, got {self.resource_lam}"
+            )
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise DatrigError(f"--lr must be a finite number > 0, got {self.lr}")
         if self.seed < 0:

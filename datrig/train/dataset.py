@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datrig.data.features import Normalisation, fit_normalisation, raw_features, select_cells
+from datrig.data.features import Normalisation, fit_cells, fit_normalisation, raw_features
+from datrig.data.schema import CELL_FEATURES
 from datrig.errors import DatrigError
 from datrig.models.spec import ModelSpec
 
@@ -50,13 +51,13 @@ def n_cells_for(spec: ModelSpec, n_cells_in_file: int) -> int:
 
 
 def fit_for(spec: ModelSpec, sim_path: Path, n_max: int | None) -> Normalisation:
-    """Normalisation fitted on the sim train split (first ``n_max`` rows)."""
-    raw = raw_features(sim_path, spec.feature_names, spec.inputs == "cells", "train", n_max)
-    n_cells = None
+    """Normalisation fitted on the sim train split (first ``n_max`` rows); cell inputs go
+    through the spec's cell-feature builder first."""
     if spec.inputs == "cells":
-        n_cells = n_cells_for(spec, raw.shape[1])
-        raw = select_cells(raw, n_cells)
-    return fit_normalisation(raw, spec.feature_names, spec.transforms, n_cells)
+        cells = raw_features(sim_path, list(CELL_FEATURES), True, "train", n_max)
+        return fit_cells(cells, n_cells_for(spec, cells.shape[1]), spec.cell_builder)
+    raw = raw_features(sim_path, spec.feature_names, False, "train", n_max)
+    return fit_normalisation(raw, spec.feature_names, spec.transforms)
 
 
 def load_events(

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from datrig.atomic import ArtefactKind, check_replaceable, replace_dir, write_json
@@ -31,68 +30,20 @@ from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
 from datrig.models.registry import get_model_spec
-from datrig.models.spec import ModelSpec
 from datrig.provenance import file_sha256, sidecar
 from datrig.quant.config import QuantConfig
-from datrig.quant.float_twin import float_mode
+from datrig.quant.cost import bit_widths, ebops
 from datrig.runtime import configure_torch, seed_everything
 from datrig.train import dataset as ds
 from datrig.train.checkpoint import read_checkpoint, save_checkpoint
 from datrig.train.config import TrainConfig
 from datrig.train.metrics import run_metrics
+from datrig.train.objective import class_weights, penalised, predict, subset, task_loss
 from datrig.train.outputs import plot_curves, write_predictions
+from datrig.train.resource import check_not_collapsed, param_groups
 
-EVAL_BATCH = 8192
-HUBER_DELTA = 0.05  # energy-correction units; close to L1, so the loss targets the median
 RUN = ArtefactKind("QAT run", "run.json", "qat")  # run.json: written last
 PARTIAL = ArtefactKind("partial QAT run", "config.json", "qat")  # config.json: written first
-
-
-def _penalised(spec: ModelSpec, out: torch.Tensor, e_raw: torch.Tensor) -> torch.Tensor:
-    if spec.penalised == "score":
-        return torch.sigmoid(out)
-    return torch.log(out.clamp_min(1e-2) * e_raw)  # log predicted energy, GeV
-
-
-def _task_loss(spec: ModelSpec, out: torch.Tensor, target: torch.Tensor, w: torch.Tensor):
-    if spec.task == "classification":
-        per_event = F.binary_cross_entropy_with_logits(out, target, reduction="none")
-    else:
-        per_event = F.huber_loss(out, target, reduction="none", delta=HUBER_DELTA)
-    return (per_event * w).sum() / w.sum()
-
-
-def _subset(spec: ModelSpec, label: torch.Tensor) -> torch.Tensor:
-    if spec.penalty_subset == "all":
-        return torch.ones_like(label, dtype=torch.bool)
-    return label == 0  # fakes / background; data-domain events carry label -1
-
-
-def predict(model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool) -> np.ndarray:
-    """Network output (N,) in eval mode, quantized or with quantization disabled."""
-    model.eval()
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(x), EVAL_BATCH):
-            xb = ds.to_model_layout(x[i : i + EVAL_BATCH], spec)
-            if float_twin:
-                with float_mode(model):
-                    outs.append(model(xb).reshape(-1))
-            else:
-                outs.append(model(xb).reshape(-1))
-    return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
-
-
-def _class_weights(spec: ModelSpec, label: np.ndarray) -> np.ndarray:
-    """Balance signal and background in the task loss; unlabeled (data) events weigh 0."""
-    w = (label >= 0).astype(np.float32)
-    if spec.task == "classification":
-        for c in (0, 1):
-            n_c = np.count_nonzero(label == c)
-            if n_c == 0:
-                raise DatrigError(f"the training split has no events with label {c}")
-            w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
-    return w
 
 
 class TrainingDiverged(DatrigError):
@@ -174,8 +125,8 @@ class Trainer:
             )
         self.train = ds.EventArrays.concat(blocks)
         self.val = ds.load_events(spec, self.sim_path, "val", norm, cfg.n_val)
-        self.weights = _class_weights(spec, self.train.label)
-        self.val_weights = _class_weights(spec, self.val.label)
+        self.weights = class_weights(spec, self.train.label)
+        self.val_weights = class_weights(spec, self.val.label)
 
     def _model_config(self, norm: Normalisation) -> dict[str, Any]:
         quant = QuantConfig.from_dict(self.cfg.quant) if self.cfg.quant else QuantConfig()
@@ -189,6 +140,7 @@ class Trainer:
         }
         if self.spec.inputs == "cells":
             config["n_cells"] = norm.n_cells
+            config["head"] = list(self.spec.extra.get("head", ()))
         return config
 
     # -- training ------------------------------------------------------------------------
@@ -200,10 +152,10 @@ class Trainer:
         w = torch.from_numpy(self.weights[idx])
         e_raw = torch.from_numpy(t.e_raw[idx])
         out, latent = self.model.forward_with_latent(x)
-        task = _task_loss(self.spec, out, target, w) if w.sum() > 0 else out.new_zeros(())
-        sel = _subset(self.spec, label)
+        task = task_loss(self.spec, out, target, w) if w.sum() > 0 else out.new_zeros(())
+        sel = subset(self.spec, label)
         pin = PenaltyInputs(
-            outputs=_penalised(self.spec, out, e_raw)[sel],
+            outputs=penalised(self.spec, out, e_raw)[sel],
             protected=torch.from_numpy(t.protected[idx])[sel],
             weights=torch.ones(int(sel.sum())),
             latent=latent,
@@ -214,6 +166,8 @@ class Trainer:
         penalty.helper_step(pin)
         pen = penalty(pin)
         loss = task + lam * pen if lam else task
+        if self.cfg.resource_lam:
+            loss = loss + self.cfg.resource_lam * self._ebops() / self.ebops_ref
         if not torch.isfinite(loss):
             kept = (
                 f"its last good checkpoint (not marked complete) is kept in {self.work_dir}"
@@ -233,7 +187,7 @@ class Trainer:
     def _val_loss(self) -> float:
         out = torch.from_numpy(predict(self.model, self.val.inputs, self.spec, float_twin=False))
         w = torch.from_numpy(self.val_weights)
-        return float(_task_loss(self.spec, out, torch.from_numpy(self.val.target), w))
+        return float(task_loss(self.spec, out, torch.from_numpy(self.val.target), w))
 
     def prepare(self) -> tuple[Penalty, torch.optim.Optimizer]:
         """Seed, load data, build (or restore) model, penalty and optimizer."""
@@ -255,18 +209,18 @@ class Trainer:
         self.model_config = self._model_config(self.norm)
         torch.manual_seed(cfg.seed)
         self.model = spec.build(self.model_config)
-        subset = _subset(spec, torch.from_numpy(self.train.label).long()).numpy()
+        self.ebops_ref = float(self._ebops().detach())  # the starting bit widths' cost
+        seen = subset(spec, torch.from_numpy(self.train.label).long()).numpy()
         penalty.setup(
-            self.train.protected[subset],
-            self.model_config["hidden"][-1],
+            self.train.protected[seen],
+            self.model.latent_width,
             int(np.prod(self.train.inputs.shape[1:])),
-            condition_train=self.train.condition[subset] if spec.condition else None,
+            condition_train=self.train.condition[seen] if spec.condition else None,
         )
         if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
             self.model.load_state_dict(payload["state_dict"])
             penalty.load_checkpoint_state(payload["penalty"])
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params + penalty.main_parameters(), lr=cfg.lr)
+        optimizer = torch.optim.Adam(param_groups(self.model, penalty, cfg.lr), lr=cfg.lr)
         self.curves: dict[str, list[float]] = {
             "train_task": [],
             "train_penalty": [],
@@ -301,7 +255,13 @@ class Trainer:
             )
         self.curves["val_task"].append(val)
 
+    def _ebops(self) -> torch.Tensor:
+        return ebops(self.model, self.model_config.get("n_cells", 1))
+
     def _save(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
+        if epoch + 1 == self.cfg.epochs:
+            outputs = predict(self.model, self.val.inputs[:4096], self.spec, float_twin=False)
+            check_not_collapsed(self.model, outputs, self.cfg.lam, self.cfg.resource_lam)
         bad = [n for n, t in self.model.state_dict().items() if not torch.isfinite(t).all()]
         if bad:
             raise TrainingDiverged(
@@ -363,6 +323,11 @@ class Trainer:
         write_json(self.work_dir / "curves.json", self.curves)
         plot_curves(self.work_dir / "curves.png", self.curves, f"{spec.name} / {cfg.da}")
         metrics = self._evaluate(self.norm)
+        write_json(  # the bit widths the run ended with (learned ones with --bits auto)
+            self.work_dir / "config.json",
+            {**cfg.to_dict(), "model_config": self.model_config, "stage": PARTIAL.value,
+             "bits": metrics["resource"]["bits"]},
+        )  # fmt: skip
         pause_point("qat:before-swap")
         replace_dir(self.work_dir, self.out_dir, RUN)
         return metrics
@@ -407,6 +372,11 @@ class Trainer:
             spec.condition,
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
+        metrics["resource"] = {
+            "ebops": float(self._ebops().detach()),
+            "ebops_at_start": self.ebops_ref,
+            "bits": bit_widths(self.model),
+        }
         write_predictions(
             self.work_dir / "predictions_test.h5",
             x,

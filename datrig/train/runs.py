@@ -18,6 +18,27 @@ from datrig.train.config import TrainConfig
 from datrig.train.loop import RUN, train
 
 
+def resolve_quant(
+    model: str,
+    bits: int | str | None = None,
+    weight_bits: int | None = None,
+    act_bits: int | None = None,
+) -> QuantConfig:
+    """Bit widths of a run: ``bits`` (an int, or "auto" for learned widths), else the model's
+    default; ``weight_bits``/``act_bits`` override (the start values when learned)."""
+    if bits is None and weight_bits is None and act_bits is None:
+        bits = get_model_spec(model).default_bits
+    quant = QuantConfig()
+    if bits == "auto":
+        quant = QuantConfig(**{**quant.to_dict(), "learned_bits": True})
+    elif bits is not None:
+        quant = quant.with_bits(int(bits))
+    overrides = {"weight_bits": weight_bits, "act_bits": act_bits}
+    return QuantConfig(
+        **{**quant.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    )
+
+
 def resolve_config(
     model: str,
     da: str,
@@ -25,7 +46,7 @@ def resolve_config(
     seed: int,
     *,
     lam: float | None = None,
-    bits: int | None = None,
+    bits: int | str | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
@@ -33,12 +54,14 @@ def resolve_config(
     n_test: int | None = None,
     quant: QuantConfig | None = None,
     hidden: tuple[int, ...] | None = None,
+    resource_lam: float | None = None,
 ) -> TrainConfig:
-    """The run's TrainConfig: every option left None takes the model's or penalty's default."""
+    """The run's TrainConfig: every option left None takes the model's or penalty's default
+    (``quant``, when given, is used as is; else :func:`resolve_quant` of ``bits``)."""
     spec = get_model_spec(model)
-    quant = quant or QuantConfig()
-    if bits is not None:
-        quant = quant.with_bits(bits)
+    quant = quant or resolve_quant(model, bits)
+    if resource_lam is None:
+        resource_lam = spec.default_resource_lam if quant.learned_bits else 0.0
     return TrainConfig(
         model=spec.name,
         da=da,
@@ -52,6 +75,7 @@ def resolve_config(
         data_dir=str(data_dir),
         quant=quant.to_dict(),
         hidden=None if hidden is None else list(hidden),
+        resource_lam=resource_lam,
     )
 
 

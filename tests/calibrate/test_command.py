@@ -24,7 +24,8 @@ def sample(tmp_path_factory):
 def test_calibrate_writes_its_measurement_on_firmware_outputs(photon_id_project, sample, tmp_path):
     out = tmp_path / "cal"
     argv = ["calibrate", "--run", str(photon_id_project.run), "--data", str(sample),
-            "--out", str(out), "--replicas", "20", "--seed", "3"]  # fmt: skip
+            "--out", str(out), "--replicas", "20", "--seed", "3",
+            "--control-efficiency", "0.98"]  # fmt: skip
     assert main(argv) == 0
     for name in ("calibration.json", "per_event.h5", "report.md", "abcd_r_vs_pt.png",
                  "closure_pulls.png", "scale_factors.png"):  # fmt: skip
@@ -65,3 +66,21 @@ def test_a_non_photon_id_run_and_missing_fields_are_one_line(photon_id_project, 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "lacks field(s) iso_calo" in err[-1]
     assert not (tmp_path / "o" / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "match"),
+    [("--control-efficiency", "1.5", "must be a fraction between 0 and 1"),
+     ("--id-efficiency", "nan", "must be a finite number")],
+)  # fmt: skip
+def test_efficiencies_must_be_fractions(option, value, match, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", "--run", str(tmp_path), option, value])
+    assert exc.value.code == 2 and match in capsys.readouterr().err
+
+
+def test_control_band_must_lie_below_the_id(photon_id_project, tmp_path, capsys):
+    argv = ["calibrate", "--run", str(photon_id_project.run), "--out", str(tmp_path / "o"),
+            "--id-efficiency", "0.9", "--control-efficiency", "0.85"]  # fmt: skip
+    assert main(argv) == 2
+    assert "must be above --id-efficiency" in capsys.readouterr().err

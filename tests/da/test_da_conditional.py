@@ -24,6 +24,10 @@ from datrig.errors import DatrigError
 
 N_PER_BIN = 1000
 LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95)
+# the first form of the flatness penalty (squared efficiency differences, fixed-width cuts on
+# the score, one pT bin per toy cluster), which the closed-form checks below are written for
+LEGACY_FLAT = dict(n_pt_bins=4, levels=LEVELS, cut_space="score", diff="eff", window=None,
+                   ema=None, integral=0.0)  # fmt: skip
 
 
 def toy(seed: int, dependent: bool, n_per_bin: int = N_PER_BIN):
@@ -96,7 +100,7 @@ def flat_null_bound(pen: FlatnessPenalty, pt, iso, score) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_flat_is_at_the_noise_level_only_when_independent_at_fixed_pt(seed):
-    pen = fitted(FlatnessPenalty)
+    pen = fitted(FlatnessPenalty, **LEGACY_FLAT)
     pt, iso, score = toy(seed, dependent=False)
     bound = flat_null_bound(pen, pt, iso, score)
     # a mean over 20 cells (16 free) x 5 correlated thresholds: relative std ~0.35, 2x ~ 3 sigma
@@ -160,15 +164,66 @@ def flat_numpy(pen: FlatnessPenalty, train_pt, train_iso, pt, iso, score) -> flo
 def test_flat_agrees_with_a_direct_numpy_computation():
     train_pt, train_iso, _ = toy(100, dependent=False)
     train_pt, train_iso = train_pt.astype(np.float32), train_iso.astype(np.float32)
-    pen = FlatnessPenalty()
+    pen = FlatnessPenalty(**LEGACY_FLAT)
     pen.setup(train_iso, 2, 2, condition_train=train_pt)
     pt, iso, score = toy(7, dependent=True, n_per_bin=60)  # some cells below 8 events
     ours = float(pen(inputs(pt, iso, score)))
     assert ours == pytest.approx(flat_numpy(pen, train_pt, train_iso, pt, iso, score), rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_flat_is_scale_free_and_separates_dependence(seed):
+    """The default form (logit efficiencies, quantile-adaptive cut widths, running averages):
+    a monotonic squeeze of the score (which a fixed cut width could be fooled by) leaves the
+    penalty unchanged, and it is far larger for the dependent toy than for the independent one."""
+    pt, iso, score = toy(seed, dependent=False)
+    dep = toy(seed, dependent=True)[2]
+
+    def value(s, **options):
+        pen = fitted(FlatnessPenalty, n_pt_bins=4, **options)
+        return float(pen(inputs(pt, iso, s)))
+
+    squeezed = 1 / (1 + np.exp(-0.1 * np.log(dep / (1 - dep))))  # logits x 0.1
+    assert value(squeezed) == pytest.approx(value(dep), rel=1e-6)
+    assert value(dep) > 10 * value(score)
+    assert value(squeezed, window=None, tau=0.3) < 0.05 * value(dep, window=None, tau=0.3)
+
+
+def test_running_average_and_multipliers_give_the_gradient_of_the_averaged_deviation():
+    pen = fitted(FlatnessPenalty, n_pt_bins=4, ema=0.5, integral=0.1)
+    pt, iso, score = toy(9, dependent=True)
+    first = inputs(pt, iso, score, requires_grad=True)
+    value = pen(first)
+    value.backward()
+    assert torch.isfinite(first.outputs.grad).all() and first.outputs.grad.abs().sum() > 0
+    d = pen.ema_d.clone()
+    assert torch.equal(pen.multiplier, 0.1 * d)  # the first batch initialises the average
+    pen(inputs(pt, iso, score))
+    assert torch.allclose(pen.ema_d, d) and torch.allclose(pen.multiplier, 0.2 * d)
+    restored = fitted(FlatnessPenalty, n_pt_bins=4, ema=0.5, integral=0.1)
+    restored.load_checkpoint_state(pen.checkpoint_state())  # resumable: state in the buffers
+    assert torch.equal(restored.multiplier, pen.multiplier)
+
+
+def test_warmup_reports_the_penalty_without_pulling():
+    pen = fitted(
+        FlatnessPenalty, n_pt_bins=4, ema=None, integral=0.0, warmup_epochs=1, ramp_epochs=2
+    )
+    pt, iso, score = toy(10, dependent=True)
+    grads = []
+    for epoch in range(4):
+        pen.on_epoch_start(epoch)
+        batch = inputs(pt, iso, score, requires_grad=True)
+        value = pen(batch)
+        value.backward()
+        assert float(value.detach()) > 0
+        grads.append(float(batch.outputs.grad.abs().sum()))
+    assert grads[0] == 0.0
+    assert grads[1] == pytest.approx(grads[3] / 2) and grads[2] == pytest.approx(grads[3])
+
+
 def test_fixed_thresholds_replace_the_batch_quantiles():
-    pen = fitted(FlatnessPenalty, thresholds=[0.99])
+    pen = fitted(FlatnessPenalty, **{**LEGACY_FLAT, "thresholds": [0.99]})
     pt, iso, score = toy(8, dependent=True)
     assert float(pen(inputs(pt, iso, np.minimum(score, 0.5)))) == pytest.approx(0.0, abs=1e-12)
 
@@ -206,7 +261,7 @@ def sim_dir(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize(("da", "lam"), [("disco_pt", 10.0), ("flat", 20.0)])
+@pytest.mark.parametrize(("da", "lam"), [("disco_pt", 10.0), ("flat", 3.0)])
 def test_qat_trains_photon_id_with_the_conditional_penalties(sim_dir, tmp_path, da, lam):
     from datrig.cli import main
 

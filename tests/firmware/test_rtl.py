@@ -90,6 +90,21 @@ def test_lossy_accumulator_is_refused():
         rtl.trace_network(ir)
 
 
+def test_depth_slack_trades_adder_levels_for_adders():
+    """da4ml's hard_dc: the shallowest trees (0) need fewer pipeline stages than unconstrained
+    (-1) adder sharing, and both compute the same (interpreter == emulator)."""
+    from da4ml.trace import to_pipeline
+
+    ir = small_mlp([13, 32, 16, 1], seed=3)
+    x = random_input_mantissas(ir, 300, seed=1)
+    stages = {}
+    for slack in (-1, 0):
+        traced = rtl.trace_network(ir, depth_slack=slack)
+        assert rtl.check_interpreter(traced, x, _expected(ir, x)) == 0
+        stages[slack] = len(to_pipeline(traced.comb, 5.0, verbose=False).solutions)
+    assert stages[0] < stages[-1], stages
+
+
 def test_latency_cutoff_scales_with_clock():
     assert rtl.latency_cutoff_for(5.0) == 5.0
     assert rtl.latency_cutoff_for(0.2) == 1.0

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from datrig.errors import DatrigError
-from datrig.models.deepsets import QuantDeepSets, averaging_matrix
+from datrig.models.deepsets import QuantDeepSets, averaging_matrix, build_deepsets
 from datrig.quant.config import QuantConfig
 
 
@@ -42,3 +42,57 @@ def test_latent_is_the_mean_of_node_features():
 def test_non_power_of_two_cells_rejected():
     with pytest.raises(DatrigError, match="power-of-two"):
         QuantDeepSets(4, 24, (8,), QuantConfig())
+
+
+def test_head_after_pooling_and_latent_is_its_last_relu():
+    torch.manual_seed(0)
+    model = QuantDeepSets(10, 16, (8,), QuantConfig(), head_widths=(12, 6)).eval()
+    names = [n for n, _ in model.named_children()]
+    assert names[names.index("pool_quant") + 1 :] == [
+        "head1",
+        "head_relu1",
+        "head2",
+        "head_relu2",
+        "fc_out",
+        "output_quant",
+    ]
+    x = torch.randn(20, 10, 16)
+    with torch.no_grad():
+        out, latent = model.forward_with_latent(x)
+        torch.testing.assert_close(out, model(x).reshape(-1))
+        permuted = model(x[:, :, torch.randperm(16)]).reshape(-1)
+    assert latent.shape == (20, 6)
+    assert int((out != permuted).sum()) == 0
+    quant_weight = model.pool.quant_weight().value.detach()
+    torch.testing.assert_close(quant_weight, averaging_matrix(8, 16), rtol=0, atol=0)
+
+
+def test_checkpoint_config_without_head_builds_the_old_network():
+    cfg = {"n_inputs": 4, "n_cells": 8, "hidden": [16, 16], "quant": QuantConfig().to_dict()}
+    model = build_deepsets(cfg)
+    assert not any(n.startswith("head") for n, _ in model.named_children())
+    with_head = build_deepsets({**cfg, "head": [8], "output_init": 0.5})
+    assert with_head.head1.out_features == 8
+    assert float(with_head.fc_out.bias.detach()) == 0.5
+
+
+def test_shipped_gnn_reads_upstream_cell_features():
+    from datrig.data.features import CELL_BUILDERS
+    from datrig.models.registry import get_model_spec
+
+    spec = get_model_spec("photon_id_gnn")
+    assert spec.cell_builder == "upstream_energy"
+    assert spec.feature_names == [*CELL_BUILDERS["upstream"].features, "log_e_cluster"]
+    assert spec.transforms == ["identity"] * len(spec.feature_names)
+    n = spec.extra["max_cells"]
+    assert n & (n - 1) == 0
+    model = build_deepsets(
+        {
+            "n_inputs": len(spec.feature_names),
+            "n_cells": n,
+            "hidden": list(spec.hidden),
+            "head": list(spec.extra["head"]),
+            "quant": QuantConfig().to_dict(),
+        }
+    )
+    assert model.head1.in_features == spec.hidden[-1]

@@ -66,6 +66,8 @@ def test_bad_values(raw: dict, match: str) -> None:
         ({"verification": {"n_events": 0}}, "n_events must be a positive"),
         ({"part": "xc9z9000-ffg"}, "unknown FPGA part 'xc9z9000-ffg'; datrig knows"),
         ({"clock_period_ns": 0}, "clock_period_ns must be a positive"),
+        ({"adder_depth_slack": -2}, "adder_depth_slack must be an integer >= -1"),
+        ({"adder_depth_slack": 0.5}, "adder_depth_slack must be an integer >= -1"),
     ],
 )
 def test_invalid_values_are_refused_at_load(raw: dict, match: str) -> None:

@@ -147,3 +147,46 @@ def test_pareto_front_by_hand():
         {"rejection80_sim": 10, "abcd_nonclosure": float("nan"), "lut": 100},  # not measured
     ]
     assert pareto_front(rows, objectives) == [0, 2, 3]
+
+
+def test_progress_counts_the_trials_finished_before_a_resume(tmp_path, capsys):
+    from datrig.atomic import write_json
+    from datrig.scan.engine import Progress
+
+    objectives = OBJECTIVES["photon_id"]
+    before = {"trial": "a", "status": "ok", "rejection80_sim": 20.0, "abcd_nonclosure": 0.7,
+              "lut": 9000}  # fmt: skip
+    write_json(tmp_path / "a" / "trial.json", before)
+    progress = Progress(objectives, tmp_path)  # a fresh driver: knows only the folder
+    dominated = {**before, "trial": "b", "rejection80_sim": 10.0}
+    progress(dominated)
+    assert "datrig scan [2] b: rejection80_sim=10" in capsys.readouterr().err
+    progress({"trial": "c", "status": "error", "error": "worker died"})
+    err = capsys.readouterr().err
+    assert "[3] c: FAILED: worker died; front 1" in err
+
+
+def test_front_costs_run_as_ray_tasks_and_a_failure_is_recorded(tiny_scan, tmp_path):
+    import shutil
+
+    import ray
+
+    from datrig.scan.engine import run_tasks, start_ray
+    from datrig.scan.trial import measured_cost
+
+    if shutil.which("yosys") is None or shutil.which("iverilog") is None:
+        pytest.skip("needs yosys and iverilog")
+    project = tiny_scan / "a" / "trials" / "none-lam0-w8a8-h32x16-s1" / "project"
+    start_ray(None, 2)
+    try:
+        missing, measured = run_tasks(
+            measured_cost,
+            [(str(tmp_path / "missing"), 1), (str(project), 1)],
+            ["missing", "none"],
+            "measured",
+        )
+    finally:
+        ray.shutdown()
+    assert "missing" in missing["error"]
+    assert measured["lut_source"].startswith("measured: synthesis (yosys"), measured
+    assert measured["lut"] > 1000 and measured["latency_ns"] > 0

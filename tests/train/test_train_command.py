@@ -122,3 +122,15 @@ def test_divergence_stops_with_one_line_and_no_complete_run(tiny_data, tmp_path,
     assert "training diverged" in err[0] and "lower --lr (now 1e+06)" in err[0]
     assert "The run was not written" in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_classifier_that_barely_learned_is_flagged(tiny_data, tmp_path, capsys):
+    """flat pulls from the first step: 2 epochs of 4 batches leave a photon ID near AUC 0.5."""
+    args = ["qat", "--model", "photon_id", "--da", "flat", "--data", str(tiny_data), "--epochs",
+            "2", "--n-train", "1000", "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "warning: test AUC" in err and "smaller --lam" in err, err
+    assert main([*args[:-3], "--da", "none", "--epochs", "30", "--out", str(tmp_path / "b"),
+                 "--quiet"]) == 0  # fmt: skip
+    assert "warning" not in capsys.readouterr().err

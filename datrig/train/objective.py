@@ -1,0 +1,69 @@
+"""What the QAT loop minimises, per event: the task loss, the penalised quantity and its subset.
+
+Kept apart from the loop (:mod:`datrig.train.loop`) so the loss definitions can be read and
+tested on their own; ``predict`` is the one evaluation path of a trained network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from datrig.errors import DatrigError
+from datrig.models.spec import ModelSpec
+from datrig.quant.float_twin import float_mode
+from datrig.train import dataset as ds
+
+EVAL_BATCH = 8192
+HUBER_DELTA = 0.05  # energy-correction units; close to L1, so the loss targets the median
+
+
+def penalised(spec: ModelSpec, out: torch.Tensor, e_raw: torch.Tensor) -> torch.Tensor:
+    """The quantity the DA penalty decorrelates: the score, or the log predicted energy."""
+    if spec.penalised == "score":
+        return torch.sigmoid(out)
+    return torch.log(out.clamp_min(1e-2) * e_raw)  # log predicted energy, GeV
+
+
+def task_loss(spec: ModelSpec, out: torch.Tensor, target: torch.Tensor, w: torch.Tensor):
+    """Weighted BCE (classifiers) or Huber (energy correction), averaged over the weights."""
+    if spec.task == "classification":
+        per_event = F.binary_cross_entropy_with_logits(out, target, reduction="none")
+    else:
+        per_event = F.huber_loss(out, target, reduction="none", delta=HUBER_DELTA)
+    return (per_event * w).sum() / w.sum()
+
+
+def subset(spec: ModelSpec, label: torch.Tensor) -> torch.Tensor:
+    """The events the penalty sees (e.g. only fakes: decorrelation is asked of background)."""
+    if spec.penalty_subset == "all":
+        return torch.ones_like(label, dtype=torch.bool)
+    return label == 0  # fakes / background; data-domain events carry label -1
+
+
+def predict(model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool) -> np.ndarray:
+    """Network output (N,) in eval mode, quantized or with quantization disabled."""
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), EVAL_BATCH):
+            xb = ds.to_model_layout(x[i : i + EVAL_BATCH], spec)
+            if float_twin:
+                with float_mode(model):
+                    outs.append(model(xb).reshape(-1))
+            else:
+                outs.append(model(xb).reshape(-1))
+    return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
+
+
+def class_weights(spec: ModelSpec, label: np.ndarray) -> np.ndarray:
+    """Balance signal and background in the task loss; unlabeled (data) events weigh 0."""
+    w = (label >= 0).astype(np.float32)
+    if spec.task == "classification":
+        for c in (0, 1):
+            n_c = np.count_nonzero(label == c)
+            if n_c == 0:
+                raise DatrigError(f"the training split has no events with label {c}")
+            w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
+    return w
