@@ -49,7 +49,7 @@ def _add_stack(mods, quant: QuantConfig, prefix: str, widths, n_in: int, make_la
     for i, width in enumerate(widths, start=1):
         bits = quant.layer(f"{prefix}{i}")
         mods[f"{prefix}{i}"] = make_layer(n_in, width, bits)
-        mods[f"{prefix}_relu{i}"] = layers.relu(bits.act, quant.act_max)
+        mods[f"{prefix}_relu{i}"] = layers.relu(bits, quant.act_max)
         n_in = width
     return n_in
 
@@ -76,7 +76,7 @@ class QuantDeepSets(EncoderHeadSequential):
         mods["pool"] = layers.constant_linear(
             n_prev * n_cells, n_prev, POOL_WEIGHT_BITS, 2.0 / n_cells
         )
-        mods["pool_quant"] = layers.relu(quant.layer("pool").act, quant.act_max)
+        mods["pool_quant"] = layers.relu(quant.layer("pool"), quant.act_max)
         n_pooled = n_prev
         n_prev = _add_stack(mods, quant, "head", head_widths, n_pooled, layers.linear)
         mods["fc_out"] = layers.linear(n_prev, 1, quant.layer("fc_out"))

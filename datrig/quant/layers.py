@@ -57,21 +57,26 @@ def output_quant(bits: int, max_val: float) -> QuantIdentity:
 MIN_LEARNED_BITS = 2  # a learned bit width never goes below this
 
 
+def _learned_width(learned: bool, prefix: str = "") -> dict:
+    """Brevitas keywords that make a quantizer's bit width a trained parameter (``prefix``:
+    ``"weight_"`` for a layer's weight quantizer, empty for an activation quantizer)."""
+    if not learned:
+        return {}
+    return {
+        f"{prefix}bit_width_impl_type": BitWidthImplType.PARAMETER,
+        f"{prefix}min_bit_width": MIN_LEARNED_BITS,
+    }
+
+
 def _weight_and_bias_quant(bits: LayerBits) -> dict:
     """Power-of-two fixed-point weight and bias quantizers shared by every weighted layer."""
-    learned = (
-        {"weight_bit_width_impl_type": BitWidthImplType.PARAMETER,
-         "weight_min_bit_width": MIN_LEARNED_BITS}
-        if bits.learned
-        else {}
-    )  # fmt: skip
     return {
         "weight_quant": Int8WeightPerTensorFixedPoint,
         "weight_bit_width": bits.weight,
         "bias_quant": Int8BiasPerTensorFixedPointInternalScaling,
         "bias_bit_width": bits.bias,
         "return_quant_tensor": False,
-        **learned,
+        **_learned_width(bits.learned, "weight_"),
     }
 
 
@@ -84,20 +89,15 @@ def conv1x1(n_in: int, n_out: int, bits: LayerBits) -> QuantConv1d:
     return QuantConv1d(n_in, n_out, kernel_size=1, bias=True, **_weight_and_bias_quant(bits))
 
 
-def relu(bits: int, max_val: float, learned: bool = False) -> QuantReLU:
-    """Unsigned ReLU quantizer; power-of-two radix point learned from ``max_val`` (and, with
-    ``learned``, the bit width too)."""
-    extra = (
-        {"bit_width_impl_type": BitWidthImplType.PARAMETER, "min_bit_width": MIN_LEARNED_BITS}
-        if learned
-        else {}
-    )
+def relu(bits: LayerBits, max_val: float) -> QuantReLU:
+    """Unsigned ReLU quantizer of ``bits.act`` bits; power-of-two radix point learned from
+    ``max_val`` (and, with ``bits.learned``, the bit width too)."""
     return QuantReLU(
         act_quant=Uint8ActPerTensorFixedPointMaxInit,
         max_val=float(max_val),
-        bit_width=bits,
+        bit_width=bits.act,
         return_quant_tensor=True,
-        **extra,
+        **_learned_width(bits.learned),
     )
 
 

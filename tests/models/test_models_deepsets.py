@@ -96,3 +96,15 @@ def test_shipped_gnn_reads_upstream_cell_features():
         }
     )
     assert model.head1.in_features == spec.hidden[-1]
+
+
+def test_learned_bits_reach_every_quantizer_of_a_deep_sets_network():
+    """``--bits auto`` trains the activation widths of the per-node, pooling and head ReLUs
+    too, as in the MLPs (not only the weight widths)."""
+    from brevitas.nn import QuantReLU
+
+    model = QuantDeepSets(11, 16, (8,), QuantConfig(learned_bits=True), head_widths=(8,))
+    relus = [n for n, m in model.named_children() if isinstance(m, QuantReLU)]
+    learned = {n.split(".")[0] for n, _ in model.named_parameters() if "bit_width_offset" in n}
+    assert relus == ["node_relu1", "pool_quant", "head_relu1"]
+    assert set(relus) | {"node1", "head1", "fc_out"} <= learned, learned
