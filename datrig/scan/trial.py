@@ -63,17 +63,13 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
 
 
 def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path):
-    from datrig.quant.config import QuantConfig
-    from datrig.train.runs import ensure_run, resolve_config
+    from datrig.train.runs import ensure_run, resolve_config, resolve_quant
     from datrig.validate.firmware import export_run
     from datrig.validate.predictions import load_predictions
 
     resource_lam = float(params.get("resource_lam", 0.0))
-    quant = QuantConfig(
-        weight_bits=params["weight_bits"],
-        act_bits=params["act_bits"],
-        learned_bits=resource_lam > 0,
-    )
+    bits = "auto" if resource_lam > 0 else None  # learned, starting from weight/act bits
+    quant = resolve_quant(ctx.model, bits, params["weight_bits"], params["act_bits"])
     hidden = tuple(int(w) for w in str(params["hidden"]).split("x"))
     cfg = resolve_config(
         ctx.model,
