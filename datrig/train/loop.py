@@ -185,8 +185,9 @@ class Trainer:
         return task.item(), pen.item()
 
     def _val_loss(self) -> float:
-        out = torch.from_numpy(predict(self.model, self.val.inputs, self.spec, float_twin=False))
-        w = torch.from_numpy(self.val_weights)
+        """Validation task loss; keeps the outputs for the collapse check of the last epoch."""
+        self.val_outputs = predict(self.model, self.val.inputs, self.spec, float_twin=False)
+        out, w = torch.from_numpy(self.val_outputs), torch.from_numpy(self.val_weights)
         return float(task_loss(self.spec, out, torch.from_numpy(self.val.target), w))
 
     def prepare(self) -> tuple[Penalty, torch.optim.Optimizer]:
@@ -259,9 +260,8 @@ class Trainer:
         return ebops(self.model, self.model_config.get("n_cells", 1))
 
     def _save(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
-        if epoch + 1 == self.cfg.epochs:
-            outputs = predict(self.model, self.val.inputs[:4096], self.spec, float_twin=False)
-            check_not_collapsed(self.model, outputs, self.cfg.lam, self.cfg.resource_lam)
+        if epoch + 1 == self.cfg.epochs:  # this epoch's validation outputs (train_epoch)
+            check_not_collapsed(self.model, self.val_outputs, self.cfg.lam, self.cfg.resource_lam)
         bad = [n for n, t in self.model.state_dict().items() if not torch.isfinite(t).all()]
         if bad:
             raise TrainingDiverged(
