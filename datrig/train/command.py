@@ -127,11 +127,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out}: quantized model on sim test: {summary}", file=sys.stderr)
     auc = flavour.get("auc")
     if isinstance(auc, float) and auc < WEAK_AUC:
+        why, remedy = f"{cfg.n_train or 'all'} events, {cfg.epochs} epochs", "train longer"
+        if cfg.lam:  # a penalty pulling from the first step can hold an untrained network there
+            why, remedy = f"--da {cfg.da} --lam {cfg.lam:g} on {why}", f"{remedy}, or lower --lam"
         print(
-            f"datrig qat: warning: test AUC {auc:.3f}: the classifier barely learned; a DA "
-            f"penalty pulling from the first step can hold an untrained network there (--lam "
-            f"{cfg.lam:g} on {cfg.n_train or 'all'} events, {cfg.epochs} epochs): train longer, "
-            "on more events, or with a smaller --lam",
+            f"datrig qat: warning: test AUC {auc:.3f}: the classifier barely learned ({why}); "
+            f"{remedy} or use more events",
             file=sys.stderr,
         )
     return 0

@@ -130,7 +130,7 @@ def test_a_classifier_that_barely_learned_is_flagged(tiny_data, tmp_path, capsys
             "2", "--n-train", "1000", "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert "warning: test AUC" in err and "smaller --lam" in err, err
+    assert "warning: test AUC" in err and "lower --lam" in err, err
     assert main([*args[:-3], "--da", "none", "--epochs", "30", "--out", str(tmp_path / "b"),
                  "--quiet"]) == 0  # fmt: skip
     assert "warning" not in capsys.readouterr().err
