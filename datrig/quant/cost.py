@@ -51,14 +51,14 @@ def layer_costs(model: nn.Module, n_nodes: int = 1) -> list[LayerCost]:
         elif isinstance(module, (QuantLinear, QuantConv1d)):
             if bits_in is None:
                 raise DatrigError(f"layer {name}: no quantizer before it to know its input bits")
+            if not module.weight.requires_grad:  # frozen constants (Deep Sets pooling)
+                continue
             weight = module.weight_quant.bit_width()
             q = module.quant_weight().value.detach()
             nonzero = (q != 0).float().mean()
             macs = module.weight[..., 0].numel() if isinstance(module, QuantConv1d) else (
                 module.weight.numel())  # fmt: skip
             macs *= n_nodes if isinstance(module, QuantConv1d) else 1
-            if not module.weight.requires_grad:  # frozen constants (Deep Sets pooling)
-                continue
             costs.append(LayerCost(name, macs, weight, bits_in, nonzero))
             bits_in = None
     return costs
