@@ -6,6 +6,7 @@ import os
 import pytest
 
 from datrig.atomic import (
+    CONTENTS,
     TMP_PREFIX,
     ArtefactKind,
     atomic_dir,
@@ -22,6 +23,15 @@ KIND = ArtefactKind("test artefact", "marker.json", "test")
 
 def _mark(folder, value="test"):
     (folder / "marker.json").write_text(json.dumps({"stage": value}))
+
+
+def _artefact(dest, *files, kind=KIND):
+    """A finished ``kind`` artefact at ``dest`` holding ``files``, written as datrig does."""
+    with atomic_dir(dest, kind) as tmp:
+        for name in files:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text(name)
+        _mark(tmp)
 
 
 def test_atomic_path_renames_on_success(tmp_path):
@@ -52,26 +62,24 @@ def test_atomic_path_keeps_old_file_on_crash(tmp_path):
 
 def test_atomic_dir_replaces_an_artefact_of_its_kind(tmp_path):
     dest = tmp_path / "project"
-    dest.mkdir()
-    _mark(dest)
-    (dest / "stale").write_text("x")
+    _artefact(dest, "stale", "sub/old")
     with atomic_dir(dest, KIND) as tmp:
         (tmp / "fresh").write_text("y")
         _mark(tmp)
-    assert sorted(p.name for p in dest.iterdir()) == ["fresh", "marker.json"]
+    assert sorted(p.name for p in dest.iterdir()) == [CONTENTS, "fresh", "marker.json"]
+    assert json.loads((dest / CONTENTS).read_text())["entries"] == ["fresh", "marker.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
 
 
 def test_atomic_dir_crash_keeps_previous_project(tmp_path):
     dest = tmp_path / "project"
-    dest.mkdir()
-    _mark(dest)
+    _artefact(dest)
     with pytest.raises(ValueError), atomic_dir(dest, KIND) as tmp:
         (tmp / "partial").write_text("y")
         _mark(tmp)
         raise ValueError
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
-    assert sorted(p.name for p in dest.iterdir()) == ["marker.json"]
+    assert sorted(p.name for p in dest.iterdir()) == [CONTENTS, "marker.json"]
 
 
 @pytest.mark.parametrize("what", ["foreign folder", "other kind", "file", "dot"])
@@ -89,7 +97,7 @@ def test_nothing_datrig_did_not_create_is_replaced(tmp_path, monkeypatch, what):
         if what == "other kind":
             _mark(dest, "qat")
     before = sorted(str(p) for p in tmp_path.rglob("*"))
-    with pytest.raises(DatrigError, match=r"nothing was changed|not a folder"):
+    with pytest.raises(DatrigError, match=r"nothing was changed|not a folder|working directory"):
         check_replaceable(dest, KIND)
     with pytest.raises(DatrigError), atomic_dir(dest, KIND) as tmp:
         _mark(tmp)
@@ -104,10 +112,10 @@ def test_folder_without_the_marker_is_never_swapped_in(tmp_path):
 
 def test_replace_dir_swaps_a_staging_folder(tmp_path):
     staging, dest = tmp_path / ".run.partial", tmp_path / "run"
-    for folder, content in ((staging, "new"), (dest, "old")):
-        folder.mkdir()
-        _mark(folder)
-        (folder / "content").write_text(content)
+    _artefact(dest, "content")
+    staging.mkdir()
+    _mark(staging)
+    (staging / "content").write_text("new")
     replace_dir(staging, dest, KIND)
     assert (dest / "content").read_text() == "new" and not staging.exists()
 
@@ -232,3 +240,48 @@ def test_sigterm_removes_partial_output(tmp_path):
     assert proc.returncode == 143, err
     assert "terminated; no partial output was kept" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("added", "named"),
+    [("notes.txt", "notes.txt"), ("sub/notes.txt", "sub/notes.txt"), ("inner/", "inner/")],
+)
+def test_an_artefact_holding_what_datrig_did_not_write_is_refused(tmp_path, added, named):
+    """Files a user (or another --out) put inside an artefact make it foreign: refused, not
+    cleaned; derived paths of the kind (a report added by a later stage) are datrig's."""
+    kind = ArtefactKind("test artefact", "marker.json", "test", derived=("report.md", "rtl"))
+    dest = tmp_path / "a"
+    _artefact(dest, "sub/x", kind=kind)
+    (dest / "report.md").write_text("a later stage's")
+    _artefact(dest / "rtl", kind=kind)  # a nested artefact at a derived path
+    check_replaceable(dest, kind)
+    if added.endswith("/"):
+        _artefact(dest / added, "x", kind=kind)  # a nested artefact nobody declared
+    else:
+        (dest / added).write_text("mine")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(DatrigError, match=f"files datrig did not write there \\({named}"):
+        check_replaceable(dest, kind)
+    with pytest.raises(DatrigError), atomic_dir(dest, kind) as tmp:
+        _mark(tmp)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_an_artefact_without_a_record_of_its_files_is_not_replaced(tmp_path):
+    dest = tmp_path / "old"
+    dest.mkdir()
+    _mark(dest)
+    (dest / "data.h5").write_text("x")
+    with pytest.raises(DatrigError, match="older datrig that did not record its files"):
+        check_replaceable(dest, KIND)
+
+
+def test_the_root_and_the_working_directory_are_never_a_destination(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for dest, match in (("/", "filesystem root"), (".", "working directory"),
+                        ("..", "working directory")):  # fmt: skip
+        with pytest.raises(DatrigError, match=match), destination_lock(dest):
+            pass
+        with pytest.raises(DatrigError, match=match), atomic_dir(dest, KIND) as tmp:
+            _mark(tmp)
+    assert not os.path.lexists("/..datrig-lock") and list(tmp_path.iterdir()) == []

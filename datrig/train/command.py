@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out}: quantized model on sim test: {summary}", file=sys.stderr)
     auc = flavour.get("auc")
     if isinstance(auc, float) and auc < WEAK_AUC:
-        why, remedy = f"{cfg.n_train or 'all'} events, {cfg.epochs} epochs", "train longer"
+        rows = " + ".join(f"{n} {d}" for d, n in metrics.get("train_rows", {}).items())
+        why, remedy = f"{rows} training events, {cfg.epochs} epochs", "train longer"
         if cfg.lam:  # a penalty pulling from the first step can hold an untrained network there
             why, remedy = f"--da {cfg.da} --lam {cfg.lam:g} on {why}", f"{remedy}, or lower --lam"
         print(

@@ -7,12 +7,15 @@ Integrity: a run is trained in a staging folder next to its destination
 (``.<name>.datrig-partial``, where ``--resume`` finds an interrupted run) and swapped into place
 only when training and evaluation have finished, so the previous complete run survives every
 failure and a folder at the destination is always a complete run (its ``run.json`` is written
-last). A non-finite loss or weight stops training with a clear message; such a checkpoint is
-never written, let alone marked complete.
+last). Writers of one run folder are serialised (:func:`datrig.atomic.destination_lock`): a
+second ``qat`` to the same ``--out`` waits instead of sharing the staging folder. A non-finite
+loss or weight stops training with a clear message; such a checkpoint is never written, let
+alone marked complete.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,7 +25,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datrig.atomic import ArtefactKind, check_replaceable, replace_dir, write_json
+from datrig.atomic import (
+    ArtefactKind,
+    check_replaceable,
+    destination_lock,
+    replace_dir,
+    write_json,
+)
 from datrig.da.base import Penalty, PenaltyInputs
 from datrig.da.registry import make_penalty
 from datrig.data.features import Normalisation
@@ -76,6 +85,15 @@ class Trainer:
         self.data_path = dataset_file(data_dir, self.spec.kind, "data")
 
     # -- setup ---------------------------------------------------------------------------
+    def _check_work_dir(self) -> None:
+        """The staging folder is datrig's (a partial run) or absent: never delete other files."""
+        w = self.work_dir
+        if os.path.lexists(w) and not (w.is_dir() and (PARTIAL.owns(w) or not any(w.iterdir()))):
+            raise DatrigError(
+                f"{w} is not a partial datrig run; nothing was changed: remove it yourself or "
+                "choose another --out"
+            )
+
     def _prepare_work_dir(self) -> None:
         """Start (or keep, to resume) the staging folder."""
         if not self.resume and self.work_dir.exists():
@@ -124,6 +142,10 @@ class Trainer:
                 ds.load_events(spec, self.data_path, "train", norm, cfg.n_train, hide_truth=True)
             )
         self.train = ds.EventArrays.concat(blocks)
+        # what the data held, not what was asked for (--n-train is an upper limit)
+        self.train_rows = {"sim": len(blocks[0])}
+        if self.uses_data_domain:
+            self.train_rows["data"] = len(blocks[1])
         self.val = ds.load_events(spec, self.sim_path, "val", norm, cfg.n_val)
         self.weights = class_weights(spec, self.train.label)
         self.val_weights = class_weights(spec, self.val.label)
@@ -196,7 +218,7 @@ class Trainer:
         configure_torch()
         seed_everything(cfg.seed)
         check_replaceable(self.out_dir, RUN)  # before any work: never overwrite foreign files
-        check_replaceable(self.work_dir, PARTIAL)
+        self._check_work_dir()
         self.input_hashes = {"sim": file_sha256(self.sim_path), "data": file_sha256(self.data_path)}
         payload = self._resume_payload()
         self._prepare_work_dir()
@@ -288,20 +310,22 @@ class Trainer:
         pause_point(f"qat:saved-epoch-{epoch + 1}")
 
     def run(self) -> dict[str, Any]:
-        try:
-            return self._run()
-        except BaseException:
-            if self.work_dir.exists() and not self.ckpt_path.is_file():
-                shutil.rmtree(self.work_dir)  # nothing to resume from: leave nothing behind
-            raise
+        with destination_lock(self.out_dir):
+            try:
+                return self._run()
+            except BaseException:
+                if self.work_dir.exists() and not self.ckpt_path.is_file():
+                    shutil.rmtree(self.work_dir)  # nothing to resume from: leave nothing behind
+                raise
 
     def _run(self) -> dict[str, Any]:
         cfg, spec = self.cfg, self.spec
         penalty, optimizer = self.prepare()
         write_json(
             self.work_dir / "config.json",
-            {**cfg.to_dict(), "model_config": self.model_config, "stage": PARTIAL.value},
-        )
+            {**cfg.to_dict(), "model_config": self.model_config, "stage": PARTIAL.value,
+             "train_rows": self.train_rows},
+        )  # fmt: skip
         bar = tqdm(
             range(self.start_epoch, cfg.epochs),
             desc=f"qat {spec.name}/{cfg.da}",
@@ -326,7 +350,7 @@ class Trainer:
         write_json(  # the bit widths the run ended with (learned ones with --bits auto)
             self.work_dir / "config.json",
             {**cfg.to_dict(), "model_config": self.model_config, "stage": PARTIAL.value,
-             "bits": metrics["resource"]["bits"]},
+             "train_rows": self.train_rows, "bits": metrics["resource"]["bits"]},
         )  # fmt: skip
         pause_point("qat:before-swap")
         replace_dir(self.work_dir, self.out_dir, RUN)
@@ -372,6 +396,7 @@ class Trainer:
             spec.condition,
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
+        metrics["train_rows"] = self.train_rows
         metrics["resource"] = {
             "ebops": float(self._ebops().detach()),
             "ebops_at_start": self.ebops_ref,
