@@ -11,7 +11,11 @@ from datrig.paths import FIRMWARE_CONFIGS_DIR, hls_project_dir
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("onnx", type=Path, help="QONNX model file (.onnx)")
-    parser.add_argument("--name", required=True, help="project name (hls_projects/<name>/)")
+    parser.add_argument(
+        "--name",
+        required=True,
+        help="project name: letters, digits, '_' and '-' (hls_projects/<name>/)",
+    )
     parser.add_argument("--input", type=Path, help="inputs .npy (N, ...) for verification")
     parser.add_argument("--out", type=Path, help="project directory (default hls_projects/<name>)")
     parser.add_argument(
@@ -28,10 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from datrig.export.project import export_qonnx_model
-    from datrig.paths import firmware_config_path
+    from datrig.paths import firmware_config_path, safe_name
     from datrig.project.config import config_for_model
     from datrig.project.inputs import read_inputs
 
+    safe_name(args.name, "--name")  # a name, not a path: before anything is read or written
     config = args.config
     if config == FIRMWARE_CONFIGS_DIR / "default.yml":
         config = firmware_config_path("default")  # also from outside the source tree

@@ -5,6 +5,11 @@ by every later stage only through :meth:`FirmwareProject.load`. It records what 
 was made from (checkpoint or ONNX file and its sha256), the resolved firmware config, the
 network's input definition, the C-simulation library, the resolved hls4ml types and the
 verification the project passed before it was handed over.
+
+A project contains C++ that datrig compiled and runs (the C-simulation library): only use
+projects you trust. The library is only ever loaded from inside the project folder: a
+``csim.library`` in ``datrig_project.json`` that leads elsewhere (``..``, an absolute path, a
+symlink out) is refused at load.
 """
 
 from __future__ import annotations
@@ -21,13 +26,30 @@ import numpy as np
 from datrig.atomic import ArtefactKind, write_json
 from datrig.emulate.ir import NetworkIR
 from datrig.errors import DatrigError, SchemaError, VerificationError
+from datrig.paths import resolve_inside
 from datrig.project.config import FirmwareConfig, parse_firmware_config
 from datrig.project.csim import CsimLibrary
 from datrig.project.inputs import InputSpec, read_inputs
 from datrig.project.verify import Comparison, emulator_vs_csim
 
 PROJECT_FILE = "datrig_project.json"
-PROJECT = ArtefactKind("hls4ml project", PROJECT_FILE, "export")
+PROJECT = ArtefactKind(
+    "hls4ml project",
+    PROJECT_FILE,
+    "export",
+    # what later stages add to a project: `datrig report` (and its RTL folder, an artefact of
+    # its own), and the vendor HLS build it may run (hls4ml's build_prj.tcl, in the project)
+    derived=(
+        "report.json",
+        "report.md",
+        "rtl",
+        "vendor_build.log",
+        "*_prj",
+        "vivado_hls.log",
+        "vitis_hls.log",
+        "tb_data/csim_results.log",
+    ),
+)
 SCHEMA = "datrig-project/2"
 
 
@@ -142,7 +164,15 @@ class FirmwareProject:
             doc = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             raise SchemaError(f"{meta_path} is unreadable ({exc}); re-export") from None
-        return cls(path, ProjectMeta.from_json(doc, str(meta_path)))
+        if not isinstance(doc, dict):
+            raise SchemaError(f"{meta_path} is not a datrig project record; re-export")
+        project = cls(path, ProjectMeta.from_json(doc, str(meta_path)))
+        project.library_path()  # refuse a library outside the project before anything runs
+        return project
+
+    def library_path(self) -> Path:
+        """The C-simulation library, resolved inside the project folder (or a DatrigError)."""
+        return resolve_inside(self.path, self.meta.csim.library, "csim.library")
 
     @functools.cached_property
     def ir(self) -> NetworkIR:
@@ -153,7 +183,7 @@ class FirmwareProject:
     @functools.cached_property
     def library(self) -> CsimLibrary:
         c = self.meta.csim
-        return CsimLibrary(self.path / c.library, c.project_name, c.n_in, c.n_out, c.traced_layers)
+        return CsimLibrary(self.library_path(), c.project_name, c.n_in, c.n_out, c.traced_layers)
 
     def read_inputs(
         self, source: str | os.PathLike[str], limit: int | None = None, split: str | None = None
