@@ -3,6 +3,11 @@
 Format (docs/artefacts.md section 2): ``{"model", "model_config", "state_dict",
 "normalisation", "epoch"}`` plus ``da``, ``train_config``, ``optimizer``, ``penalty``,
 ``curves`` and ``complete`` for resuming.
+
+A checkpoint is a file people share, and a pickle can run any code when it is loaded: datrig
+loads checkpoints with ``torch.load(weights_only=True)``, which rebuilds tensors and plain
+values (dict, list, tuple, str, int, float, bool, None) and nothing else, and it saves only
+such values (:func:`save_checkpoint` checks).
 """
 
 from __future__ import annotations
@@ -50,20 +55,52 @@ class LoadedModel:
         return torch.zeros(shape)
 
 
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.Size)
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Atomic and byte-reproducible: torch names the records of its zip archive after the
     file it is given, so it gets an open handle (records ``archive/...``), never the
-    temporary file's name (which carries the pid)."""
+    temporary file's name (which carries the pid). Only plain data is saved, so that
+    :func:`read_checkpoint` can load it without unpickling objects."""
+    _check_plain(payload, "checkpoint")
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         torch.save(payload, fh)
 
 
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(key, f"{where} key")
+            _check_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif not isinstance(value, _PLAIN):
+        raise TypeError(  # a datrig bug: such a checkpoint could not be loaded back
+            f"internal error: {where} is a {type(value).__name__}; checkpoints hold only "
+            "tensors and plain values"
+        )
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkpoint's dict, loaded without running code (``weights_only=True``)."""
+    import pickle
+    import zipfile
+
     path = Path(path)
     if not path.is_file():
         raise DatrigError(f"{path}: no checkpoint; run `datrig qat` first")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise DatrigError(f"{path}: unreadable checkpoint (not a torch file); retrain")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise DatrigError(
+            f"{path} holds Python objects besides tensors and plain values (written by an "
+            "older datrig, or crafted); datrig does not load objects from files: retrain it "
+            "with `datrig qat`"
+        ) from None
     except Exception as exc:  # torch raises many types for corrupt files
         raise DatrigError(
             f"{path}: unreadable checkpoint ({type(exc).__name__}); retrain"
