@@ -57,8 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from datrig.calibrate.evaluate import evaluate_runs
-    from datrig.calibrate.report import write_calibration
+    from datrig.calibrate.artefact import calibrate_into
     from datrig.paths import REPORTS_DIR
 
     out = args.out or REPORTS_DIR / "calibration"
@@ -73,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         id_efficiency=args.id_efficiency,
         control_efficiency=args.control_efficiency,
     )
-    results = evaluate_runs(args.run, args.data, out, settings)
-    report = write_calibration(results, out)
+    report = calibrate_into(args.run, args.data, out, settings)
     print(f"calibration written to {report}", file=sys.stderr)
     return 0

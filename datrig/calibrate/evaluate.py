@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from datrig.calibrate.analysis import Result, Sample, Settings, calibrate
 from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_rows
 from datrig.errors import DatrigError
+from datrig.paths import safe_name
 from datrig.project.meta import FirmwareProject
 
 CHUNK = 200_000  # candidates per read + emulation step (bounded memory, visible progress)
@@ -29,9 +31,10 @@ class MethodCalibration:
     result: Result
 
 
-def run_project(run_dir: Path, out_dir: Path, seed: int) -> FirmwareProject:
+def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> FirmwareProject:
     """The run's verified project: ``hls_projects/<model>`` when it was exported from this
-    run's checkpoint with the model's firmware config, else exported into ``out_dir``."""
+    run's checkpoint with the model's firmware config, else exported into
+    ``out_dir/firmware/<method>``."""
     from datrig.models.registry import get_model_spec
     from datrig.paths import hls_project_dir
     from datrig.project.config import config_for_model
@@ -53,14 +56,30 @@ def run_project(run_dir: Path, out_dir: Path, seed: int) -> FirmwareProject:
     ):
         return FirmwareProject.load(shipped)
     print(f"datrig calibrate: exporting {run_dir} ...", file=sys.stderr)
-    return export_run(preds, out_dir / "firmware" / _method_name(run_dir), seed)
+    return export_run(preds, out_dir / "firmware" / safe_name(method, "method"), seed)
+
+
+def method_names(run_dirs: list[Path]) -> list[str]:
+    """One name per run, unique (``none``, ``none-2``, ...): its DA method, which also names
+    its results and its firmware folder, so a name read from a run must be a plain name."""
+    names: list[str] = []
+    for run_dir in run_dirs:
+        base = _method_name(Path(run_dir))
+        name, k = base, 1
+        while name in names:
+            k += 1
+            name = f"{base}-{k}"
+        names.append(name)
+    return names
 
 
 def _method_name(run_dir: Path) -> str:
+    config = run_dir / "config.json"
     try:
-        return str(json.loads((run_dir / "config.json").read_text())["da"])
-    except (OSError, ValueError, KeyError):
-        return run_dir.name
+        da = json.loads(config.read_text())["da"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return re.sub(r"[^A-Za-z0-9_-]", "_", run_dir.name) or "run"
+    return safe_name(da, f"{config}: da")
 
 
 def _event_files(run_dir: Path, data_dir: Path | None) -> tuple[dict[str, Path], str | None]:
@@ -92,16 +111,14 @@ def evaluate_runs(
     from tqdm import tqdm
 
     results = []
-    names: set[str] = set()
-    for run_dir in tqdm(run_dirs, desc="calibrate", unit="run", file=sys.stderr):
+    methods = method_names(run_dirs)
+    for run_dir, method in tqdm(
+        list(zip(run_dirs, methods, strict=True)), desc="calibrate", unit="run", file=sys.stderr
+    ):
         run_dir = Path(run_dir)
-        project = run_project(run_dir, out_dir, settings.seed)
+        project = run_project(run_dir, out_dir, settings.seed, method)
         files, split = _event_files(run_dir, data_dir)
         samples = {d: firmware_sample(project, f, split) for d, f in files.items()}
-        method = _method_name(run_dir)
-        while method in names:
-            method += "'"
-        names.add(method)
         result = calibrate(samples["sim"], samples["data"], settings)
         results.append(MethodCalibration(method, run_dir, project.path, samples, result))
     return results

@@ -10,7 +10,10 @@ import h5py
 from datrig.atomic import atomic_path, write_json
 from datrig.calibrate.evaluate import MethodCalibration
 from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_factors
+from datrig.faults import pause_point
 from datrig.provenance import sidecar
+
+MARKER = "calibrate.json"  # the calibration artefact's marker (datrig.calibrate.artefact)
 
 PER_EVENT_FIELDS = ("pt", "eta", "iso_calo", "domain", "label")
 
@@ -41,14 +44,23 @@ def _get(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
     return obj
 
 
-def write_calibration(results: list[MethodCalibration], out: Path) -> Path:
+def write_calibration(
+    results: list[MethodCalibration], out: Path, *, seed: int, final: Path | None = None
+) -> Path:
+    """Write the calibration's files into ``out``: the staging folder of the calibration
+    artefact (:mod:`datrig.calibrate.artefact`) that will be swapped into ``final``, so paths
+    recorded inside it name ``final``. ``calibrate.json`` (the marker) is written last."""
     out = Path(out)
+    final = out if final is None else Path(final)
     doc: dict[str, Any] = {}
     for cal in results:
         r = cal.result.regions
+        project = Path(cal.project)
+        if project.is_relative_to(out):
+            project = final / project.relative_to(out)
         doc[cal.method] = {
             "run": str(cal.run_dir),
-            "project": str(cal.project),
+            "project": str(project),
             "n_events": {d: len(s.events) for d, s in cal.samples.items()},
             "regions": {
                 "pass_threshold": r.pass_threshold,
@@ -62,17 +74,18 @@ def write_calibration(results: list[MethodCalibration], out: Path) -> Path:
         }
     write_json(out / "calibration.json", doc)
     _write_per_event(results, out / "per_event.h5")
+    pause_point("calibrate:wrote-per-event")
     figures = {
         "abcd_r_vs_pt.png": plot_r_vs_pt(results, out / "abcd_r_vs_pt.png"),
         "closure_pulls.png": plot_closure_pulls(results, out / "closure_pulls.png"),
         "scale_factors.png": plot_scale_factors(results, out / "scale_factors.png"),
     }
-    inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
-    write_json(out / "calibrate.json", sidecar(stage="calibrate", seed=None, inputs=inputs))
     report = out / "report.md"
-    with atomic_path(report) as tmp:  # last: its presence means the calibration is complete
+    with atomic_path(report) as tmp:
         tmp.write_text(_markdown(results, doc, figures))
-    return report
+    inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
+    write_json(out / MARKER, sidecar(stage="calibrate", seed=seed, inputs=inputs))  # last
+    return final / report.name
 
 
 def _write_per_event(results: list[MethodCalibration], path: Path) -> None:

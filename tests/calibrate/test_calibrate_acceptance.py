@@ -21,8 +21,7 @@ N_EVAL = 1_000_000
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory):
     from datrig.calibrate.analysis import Settings
-    from datrig.calibrate.evaluate import evaluate_runs
-    from datrig.calibrate.report import write_calibration
+    from datrig.calibrate.artefact import calibrate_into
     from datrig.models.registry import get_model_spec
     from datrig.sim.default import ensure_default_data
     from datrig.sim.simulate import simulate
@@ -36,8 +35,7 @@ def calibration(tmp_path_factory):
         for da in ("none", shipped)
     }
     simulate(root / "eval", N_EVAL, 1000, seed=7, progress=False)
-    results = evaluate_runs(list(runs.values()), root / "eval", root / "out", Settings(seed=1))
-    write_calibration(results, root / "out")
+    calibrate_into(list(runs.values()), root / "eval", root / "out", Settings(seed=1))
     doc = json.loads((root / "out" / "calibration.json").read_text())
     return doc, runs, shipped
 

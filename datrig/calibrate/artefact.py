@@ -1,0 +1,47 @@
+"""A calibration folder as one artefact (marker ``calibrate.json``, stage ``calibrate``).
+
+Everything a calibration writes, including the projects it exports for runs that have none
+(``firmware/<method>/``), is built in a staging folder next to ``--out`` and swapped in as the
+last step, under the destination's lock, like every other datrig artefact: a crash or a
+failure leaves the previous calibration or nothing, and ``--out`` must be missing, empty or an
+earlier calibration holding only what datrig wrote (never a dataset, a project or a user's
+folder).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, foreign_contents
+from datrig.calibrate.analysis import Settings
+from datrig.calibrate.evaluate import evaluate_runs, method_names
+from datrig.calibrate.report import MARKER, write_calibration
+from datrig.faults import pause_point
+from datrig.project.meta import PROJECT
+
+CALIBRATION = ArtefactKind("calibration", MARKER, "calibrate")
+FIRMWARE_DIR = "firmware"  # projects exported for runs without a current one
+
+
+def calibrate_into(
+    run_dirs: list[Path], data_dir: Path | None, out: Path, settings: Settings
+) -> Path:
+    """Calibrate ``run_dirs`` into the calibration folder ``out``; returns its report.md."""
+    out = Path(out)
+    methods = method_names(run_dirs)  # names read from the runs: checked before any work
+    with destination_lock(out), atomic_dir(out, CALIBRATION) as tmp:
+        _keep_projects(out, tmp, methods)
+        results = evaluate_runs(run_dirs, data_dir, tmp, settings)
+        report = write_calibration(results, tmp, seed=settings.seed, final=out)
+        pause_point("calibrate:before-swap")
+    return report
+
+
+def _keep_projects(out: Path, tmp: Path, methods: list[str]) -> None:
+    """Copy the previous calibration's projects of these methods into the new one, so an
+    unchanged run is not exported again (a stale copy is re-exported in place)."""
+    for method in methods:
+        previous = out / FIRMWARE_DIR / method
+        if PROJECT.owns(previous) and foreign_contents(previous) == []:
+            shutil.copytree(previous, tmp / FIRMWARE_DIR / method, symlinks=True)
