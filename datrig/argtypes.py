@@ -18,14 +18,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**63 - 1  # seeds are stored as HDF5/JSON int64 and fed to torch
+
+
 def non_negative_int(text: str) -> int:
-    """Seeds: integers >= 0."""
+    """Seeds: integers from 0 to 2**63 - 1."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and < 2**63, got {value}")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from datrig.argtypes import non_negative_int
 from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
@@ -14,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(parser)
     add_input_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="outputs Y.npy (N, n_out)")
-    parser.add_argument("--seed", type=int, default=1, help="unused: C-sim is deterministic")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=1, help="unused: C-sim is deterministic"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datrig.argtypes import non_negative_int
 from datrig.atomic import atomic_path, write_json
 from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir
@@ -27,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="fast",
         help="fast (default) or the int64 stepwise reference; both give identical bits",
     )
-    parser.add_argument("--seed", type=int, default=0, help="recorded only: emulation is exact")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="recorded only: emulation is exact"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

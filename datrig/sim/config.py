@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,14 +233,25 @@ def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
         elif isinstance(default, tuple):
             if not isinstance(value, list | tuple) or len(value) != len(default):
                 raise DatrigError(f"config key {prefix}{key} must be a list of {len(default)}")
-            kwargs[key] = tuple(float(v) for v in value)
-        elif isinstance(default, bool | int | float):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise DatrigError(f"config key {prefix}{key} must be a number, got {value!r}")
-            kwargs[key] = type(default)(value)
+            kwargs[key] = tuple(_number(v, f"{prefix}{key}") for v in value)
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise DatrigError(f"config key {prefix}{key} must be an integer, got {value!r}")
+            kwargs[key] = value
+        elif isinstance(default, float):
+            kwargs[key] = _number(value, f"{prefix}{key}")
         else:
             kwargs[key] = value
     return dataclasses.replace(base, **kwargs)
+
+
+def _number(value: Any, key: str) -> float:
+    """A finite number (YAML's ``.nan`` and ``.inf`` are numbers too, and meaningless here)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise DatrigError(f"config key {key} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise DatrigError(f"config key {key} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def config_from_dict(values: dict[str, Any]) -> GeneratorConfig:
@@ -274,6 +286,7 @@ def validate_config(cfg: GeneratorConfig) -> None:
     """Reject physically meaningless values with the key's name."""
     if cfg.chunk_rows < 1:
         raise DatrigError("config key chunk_rows must be >= 1")
+    _validate_detector(cfg.detector)
     p = cfg.photons
     if not 0.0 <= p.prompt_fraction <= 1.0:
         raise DatrigError("config key photons.prompt_fraction must be in [0, 1]")
@@ -294,6 +307,28 @@ def validate_config(cfg: GeneratorConfig) -> None:
             raise DatrigError(f"config keys {name}.mu_mean/mu_sd must be > 0")
         if k.fragmentation_alpha_scale <= 0:
             raise DatrigError(f"config key {name}.fragmentation_alpha_scale must be > 0")
+
+
+def _validate_detector(det: DetectorConfig) -> None:
+    """Noise and material >= 0, widths, energy-scale terms and the tail factor > 0, fractions
+    in [0, 1]: anything else gives shower shapes outside their physical range."""
+    values = dataclasses.asdict(det)
+    for key, value in values.items():
+        if key.startswith("noise_") or key in (
+            "material_x0_central",
+            "material_x0_slope",
+            "constant_term",
+            "pileup_noise_per_sqrt_mu",
+            "width_jitter",
+            "conversion_phi_spread",
+        ):
+            ok, want = value >= 0.0, ">= 0"
+        elif key in ("tracker_fraction", "had_leak_fraction", "tail_fraction"):
+            ok, want = 0.0 <= value <= 1.0, "in [0, 1]"
+        else:  # widths, sampling term, critical energy, tail factor
+            ok, want = value > 0.0, "> 0"
+        if not ok:
+            raise DatrigError(f"config key detector.{key} must be {want}, got {value}")
 
 
 def _validate_diphoton(d: DiphotonConfig) -> None:

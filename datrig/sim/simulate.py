@@ -8,8 +8,10 @@ an interrupted, failed or repeated simulate never leaves a mix of two runs.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
+from datrig.argtypes import MAX_SEED
 from datrig.atomic import atomic_dir, destination_lock, write_json
 from datrig.data.manifest import DATASET, FILE_NAMES, MANIFEST, member_record
 from datrig.errors import DatrigError
@@ -22,6 +24,26 @@ from datrig.sim.geometry import N_CELLS
 from datrig.sim.writer import SampleSpec, write_sample
 
 STREAMS: dict[tuple[str, str], int] = {key: i for i, key in enumerate(FILE_NAMES)}
+MAX_ROWS = 1_000_000_000  # per file; HDF5 chunking and the readers are sized well below
+# Compressed bytes per row (measured ~715 with cells, ~65; kept low so only a dataset that
+# clearly cannot fit is refused before hours of work)
+BYTES_PER_ROW = {"photons": 600, "diphoton": 50}
+
+
+def _check_free_space(out_dir: Path, n_photons: int, n_diphoton: int) -> None:
+    """Refuse upfront a dataset that cannot fit on the destination's filesystem."""
+    import shutil
+
+    need = 2 * (n_photons * BYTES_PER_ROW["photons"] + n_diphoton * BYTES_PER_ROW["diphoton"])
+    existing = Path(os.path.abspath(out_dir))
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if need > free:
+        raise DatrigError(
+            f"the dataset needs about {need / 1e9:,.1f} GB but {existing} has "
+            f"{free / 1e9:,.1f} GB free; lower --n/--n-diphoton or choose another --out"
+        )
 
 
 def _photon_fn(cfg: GeneratorConfig, domain: str, rng, n):
@@ -52,9 +74,15 @@ def simulate(
         raise DatrigError(
             f"need at least 1 row per file, got n={n_photons}, n-diphoton={n_diphoton}"
         )
-    if seed < 0:
-        raise DatrigError(f"--seed must be >= 0, got {seed}")
+    if max(n_photons, n_diphoton) > MAX_ROWS:
+        raise DatrigError(
+            f"at most {MAX_ROWS:,} rows per file, got n={n_photons:,}, n-diphoton="
+            f"{n_diphoton:,}; simulate several datasets with different seeds instead"
+        )
+    if not 0 <= seed <= MAX_SEED:
+        raise DatrigError(f"--seed must be >= 0 and < 2**63 (an int64 in every file), got {seed}")
     out_dir = Path(out_dir)
+    _check_free_space(out_dir, n_photons, n_diphoton)
     total = 2 * n_photons + 2 * n_diphoton
     with (
         destination_lock(out_dir),
