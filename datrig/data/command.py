@@ -7,16 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
+from datrig.argtypes import non_negative_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="photons_*.h5 or diphoton_*.h5")
-    parser.add_argument("--seed", type=int, default=1, help="unused; accepted like every command")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=1, help="unused; accepted like every command"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from datrig.data.reader import open_dataset, read_columns
+    from datrig.data.reader import check_cells_finite, open_dataset, read_columns
 
     info = open_dataset(args.file)
+    check_cells_finite(info.path)  # read_columns below checks the table's fields
     print(f"{info.path}: {info.kind} ({info.table}), domain {info.domain}, {info.n_rows} rows")
     print(
         f"  generator {info.generator_version}, seed {info.seed}"

@@ -72,7 +72,22 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
     if manifest is not None:
         stat = path.stat()
         _check_member(str(path), name, stat.st_ino, stat.st_size, stat.st_mtime_ns, _key(manifest))
+    _check_name(path, kind, domain)
     return path
+
+
+def _check_name(path: Path, kind: str, domain: str) -> None:
+    """The file holds what its name says: a swapped ``photons_sim.h5``/``photons_data.h5``
+    (user files have no manifest) would train on data and test on the wrong domain."""
+    from datrig.data.reader import open_dataset
+
+    info = open_dataset(path)  # validated once per file version: rows agree with the attribute
+    if (info.kind, info.domain) != (kind, domain):
+        raise SchemaError(
+            f"{path} holds {info.kind} events of the {info.domain!r} domain (its attributes and "
+            f"rows), not {kind} of {domain!r} as its name says: the files are swapped or "
+            f"misnamed; rename it to {FILE_NAMES.get((info.kind, info.domain), '?')}"
+        )
 
 
 def _key(manifest: dict[str, Any]) -> str:

@@ -216,6 +216,23 @@ def _check_finite(path: Path, name: str, values: np.ndarray) -> None:
             )
 
 
+def check_cells_finite(path: str | os.PathLike[str], chunk_rows: int = 20_000) -> None:
+    """Every cell value of a photons file is finite (read in chunks: ``cells`` can be larger
+    than memory); a DatrigError names how many are not."""
+    info = open_dataset(path)
+    if info.kind != "photons":
+        return
+    bad = 0
+    with h5py.File(info.path, "r") as fh:
+        cells = fh["cells"]
+        for lo in range(0, info.n_rows, chunk_rows):
+            bad += int(np.count_nonzero(~np.isfinite(cells[lo : lo + chunk_rows])))
+    if bad:
+        raise DatrigError(
+            f"{info.path}: field 'cells' has {bad} NaN/inf value(s); re-create the file"
+        )
+
+
 def _rows(info: DatasetInfo, split: str | None, n_max: int | None) -> slice:
     rows = split_slice(info.n_rows, split)
     if n_max is not None:
