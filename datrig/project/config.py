@@ -36,6 +36,7 @@ STRATEGIES = ("Latency", "Resource")
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
 # hls4ml's fallback for layers datrig does not derive (ApplyAlpha, tables); never an input type
 DEFAULT_PRECISION = FixedType(18, 8, True, Rounding.RND_CONV, Overflow.SAT)
+UNCONSTRAINED_SLACK = -1  # adder_depth_slack "unconstrained": da4ml's hard_dc -1
 _PRECISION = re.compile(r"^\s*(?P<kind>u?fixed|ap_u?fixed)\s*<(?P<args>[^>]*)>\s*$")
 
 
@@ -82,8 +83,9 @@ class FirmwareConfig:
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     # distributed-arithmetic RTL (datrig report without vendor tools): adder levels each
     # constant-matrix multiply may add beyond its shallowest tree (da4ml's ``hard_dc``).
-    # 0 = shallowest trees, fewest pipeline stages (a trigger wants latency); -1 =
-    # unconstrained, the fewest adders (photon_id: 6 vs 4 stages for ~4 % fewer LUTs)
+    # 0 = shallowest trees, fewest pipeline stages (a trigger wants latency); "unconstrained"
+    # in the YAML (UNCONSTRAINED_SLACK here) = the fewest adders (photon_id: 6 vs 4 stages for
+    # ~4 % fewer LUTs)
     adder_depth_slack: int = 0
 
     @property
@@ -104,6 +106,8 @@ class FirmwareConfig:
         obj["rounding"] = self.rounding.name
         obj["overflow"] = self.overflow.name
         obj["default_precision"] = self.default_precision.to_hls4ml()
+        if self.adder_depth_slack == UNCONSTRAINED_SLACK:
+            obj["adder_depth_slack"] = "unconstrained"
         obj["layer_precision"] = {
             layer: {name: t.to_hls4ml() for name, t in types.items()}
             for layer, types in self.layer_precision.items()
@@ -117,9 +121,14 @@ def load_firmware_config(path: str | os.PathLike[str]) -> FirmwareConfig:
     if not path.is_file():
         raise SchemaError(f"firmware config {path} not found; create it or pass --config")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SchemaError(f"firmware config {path} is not valid YAML: {exc}") from None
+    if raw is None or raw == {}:
+        raise SchemaError(
+            f"firmware config {path} is empty: it would silently get default budgets; start "
+            "from firmware_configs/default.yml and set the part, clock and budget"
+        )
     return parse_firmware_config(raw, source=str(path))
 
 
@@ -142,6 +151,8 @@ def parse_firmware_config(raw: Any, source: str = "<config>") -> FirmwareConfig:
     for key, enum in (("rounding", Rounding), ("overflow", Overflow)):
         if key in kwargs:
             kwargs[key] = _parse_mode(kwargs[key], enum, key, source)
+    if "adder_depth_slack" in kwargs:
+        kwargs["adder_depth_slack"] = _depth_slack(kwargs["adder_depth_slack"], source)
     rounding = kwargs.get("rounding", Rounding.RND_CONV)
     overflow = kwargs.get("overflow", Overflow.SAT)
     if "default_precision" in kwargs:
@@ -206,6 +217,19 @@ def _layer_precisions(
     return out
 
 
+_SLACK_RULE = "use an integer >= 0 (extra adder levels, 0: shallowest trees) or 'unconstrained'"
+
+
+def _depth_slack(value: Any, source: str) -> int:
+    """The YAML's adder_depth_slack: a count of levels, or "unconstrained" (never a negative
+    number, which reads as fewer levels than the shallowest tree)."""
+    if value == "unconstrained":
+        return UNCONSTRAINED_SLACK
+    if not _is_count(value) or value < 0:
+        raise SchemaError(f"{source}: adder_depth_slack {value!r} is invalid; {_SLACK_RULE}")
+    return value
+
+
 def _type_key(name: str) -> str:
     return name if name.endswith("_t") else f"{name}_t"
 
@@ -268,11 +292,9 @@ def _validate(cfg: FirmwareConfig, source: str) -> None:
         value = getattr(b, name)
         if not _is_count(value) or value < 0:
             raise bad(f"budget.{name} must be a non-negative integer count, got {value!r}")
-    if not _is_count(cfg.adder_depth_slack) or cfg.adder_depth_slack < -1:
-        raise bad(
-            "adder_depth_slack must be an integer >= -1 (-1: unconstrained, 0: shallowest), "
-            f"got {cfg.adder_depth_slack!r}"
-        )
+    slack = cfg.adder_depth_slack
+    if not _is_count(slack) or (slack < 0 and slack != UNCONSTRAINED_SLACK):
+        raise bad(f"adder_depth_slack {slack!r} is invalid; {_SLACK_RULE}")
     v = cfg.verification
     if not _is_count(v.n_events) or v.n_events < 1:
         raise bad(f"verification.n_events must be a positive integer, got {v.n_events!r}")

@@ -66,8 +66,7 @@ def test_bad_values(raw: dict, match: str) -> None:
         ({"verification": {"n_events": 0}}, "n_events must be a positive"),
         ({"part": "xc9z9000-ffg"}, "unknown FPGA part 'xc9z9000-ffg'; datrig knows"),
         ({"clock_period_ns": 0}, "clock_period_ns must be a positive"),
-        ({"adder_depth_slack": -2}, "adder_depth_slack must be an integer >= -1"),
-        ({"adder_depth_slack": 0.5}, "adder_depth_slack must be an integer >= -1"),
+        ({"adder_depth_slack": 0.5}, "adder_depth_slack 0.5 is invalid; use an integer >= 0"),
     ],
 )
 def test_invalid_values_are_refused_at_load(raw: dict, match: str) -> None:
@@ -109,3 +108,19 @@ def test_round_trip_through_json() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="not found"):
         load_firmware_config(tmp_path / "nope.yml")
+
+
+def test_w5_an_empty_config_and_a_negative_adder_depth_slack_are_refused(tmp_path: Path) -> None:
+    """An empty YAML silently got default budgets; -1 levels of slack read as 'fewer than the
+    shallowest tree'. The fewest adders are asked for by name."""
+    from datrig.project.config import UNCONSTRAINED_SLACK
+
+    empty = tmp_path / "empty.yml"
+    empty.write_text("# budgets to be decided\n")
+    with pytest.raises(SchemaError, match="is empty: it would silently get default budgets"):
+        load_firmware_config(empty)
+    with pytest.raises(SchemaError, match="adder_depth_slack -1 is invalid; use an integer >= 0"):
+        parse_firmware_config({"adder_depth_slack": -1})
+    cfg = parse_firmware_config({"adder_depth_slack": "unconstrained"})
+    assert cfg.adder_depth_slack == UNCONSTRAINED_SLACK == -1  # da4ml's hard_dc for "fewest"
+    assert parse_firmware_config(cfg.to_json()) == cfg  # as stored in datrig_project.json
