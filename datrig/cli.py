@@ -82,14 +82,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"datrig {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"datrig {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        print(f"datrig {args.command}: interrupted; {_kept(module)}", file=sys.stderr)
         return 130
     except Terminated:
-        print(f"datrig {args.command}: terminated; no partial output was kept", file=sys.stderr)
+        print(f"datrig {args.command}: terminated; {_kept(module)}", file=sys.stderr)
         return 143
+    except OSError as exc:  # the system refused (full disk, permissions, a vanished file)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"datrig {args.command}: error: {exc.strerror or exc}{where}; check the path, its "
+            "permissions and the free space",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _kept(module: object) -> str:
+    """What an interrupted command leaves: a module may say (``INTERRUPTED``), e.g. a scan
+    keeps its finished trials."""
+    return getattr(module, "INTERRUPTED", "no partial output was kept")
 
 
 class Terminated(BaseException):

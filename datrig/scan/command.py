@@ -20,6 +20,8 @@ from datrig.atomic import ArtefactKind, check_replaceable, write_json
 from datrig.errors import DatrigError
 
 STARTED = ArtefactKind("scan", "scan_config.json", "scan")  # written when a scan starts
+# what an interrupted scan leaves (datrig.cli prints it): Ray is shut down on the way out
+INTERRUPTED = "Ray was shut down; finished trials are kept: continue with --resume"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     space = load_space(args.space, args.model) if args.space else default_space(args.model)
     if args.search == "grid":
         space.grid()  # a log-uniform lam needs optuna: say so before any work
-    _prepare_out(out, args, space)
+    config = _check_out(out, args, space)
     from datrig.sim.default import ensure_default_data
 
     data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR)
@@ -69,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     spec = get_model_spec(args.model)
     for domain in ("sim", "data"):
         dataset_file(data_dir, spec.kind, domain)  # a wrong dataset fails before Ray starts
-    return _scan(args, out, space, Path(data_dir).resolve())
+    return _scan(args, out, space, Path(data_dir).resolve(), config)
 
 
-def _prepare_out(out: Path, args: argparse.Namespace, space: Any) -> None:
+def _check_out(out: Path, args: argparse.Namespace, space: Any) -> dict[str, Any] | None:
+    """The scan's ``scan_config.json`` to write once Ray is up (None: resuming ``out``); a
+    folder that is not a scan, or a scan of other settings, is an error before any work."""
     config = {
         "stage": STARTED.value,
         "model": args.model,
@@ -93,12 +97,18 @@ def _prepare_out(out: Path, args: argparse.Namespace, space: Any) -> None:
                 f"{out} holds a scan of another model, space, search or seed; --resume needs "
                 "the same settings (or choose another --out)"
             )
-        return
+        return None
     check_replaceable(out, STARTED)
-    write_json(started, config)
+    return config
 
 
-def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> int:
+def _scan(
+    args: argparse.Namespace,
+    out: Path,
+    space: Any,
+    data_dir: Path,
+    config: dict[str, Any] | None,
+) -> int:
     import ray
 
     from datrig.models.registry import get_model_spec
@@ -120,6 +130,8 @@ def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> in
     started_here = not ray.is_initialized()
     start_ray(args.address, args.workers)
     try:
+        if config is not None:  # only now: a cluster that cannot be reached leaves nothing
+            write_json(out / STARTED.marker, config)
         rows = run_tune(
             space,
             ctx,
@@ -134,7 +146,7 @@ def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> in
             _measure_front(rows, objectives, out, args.seed)
     finally:
         if started_here:
-            ray.shutdown()
+            ray.shutdown()  # also stops the local Ray processes (raylet, GCS, agents)
     bound = _bound(rows, out, args.model, args.seed) if spec.family == "photon_id" else None
     command = "datrig " + " ".join(shlex.quote(a) for a in args.argv)
     report = write_report(
@@ -154,6 +166,14 @@ def _scan(args: argparse.Namespace, out: Path, space: Any, data_dir: Path) -> in
             "n_train": space.n_train,
         },
     )
+    from datrig.scan.report import unranked
+
+    for reason in unranked(rows, objectives):
+        print(f"datrig scan: warning: not on the front: {reason}", file=sys.stderr)
+    if not any(r.get("status") == "ok" for r in rows):
+        print(
+            "datrig scan: warning: no trial finished; see the errors in report.md", file=sys.stderr
+        )
     print(f"scan report written to {report}", file=sys.stderr)
     return 0
 
@@ -210,14 +230,16 @@ def pick(out: Path, model: str, trial: str) -> int:
     hls_projects/<model>/ (each replacing only datrig's own artefact of the same kind)."""
     import shutil
 
-    from datrig.atomic import atomic_dir
-    from datrig.paths import hls_project_dir, run_dir
+    from datrig.atomic import atomic_dir, destination_lock
+    from datrig.paths import RUNS_DIR, hls_project_dir, safe_name
     from datrig.project.meta import PROJECT, FirmwareProject
     from datrig.train.loop import RUN
 
-    source = out / "trials" / trial
-    if not (source / "trial.json").is_file():
-        known = sorted(p.name for p in (out / "trials").glob("*")) if out.is_dir() else []
+    trials = out / "trials"
+    known = sorted(p.name for p in trials.iterdir() if p.is_dir()) if trials.is_dir() else []
+    source = trials / trial
+    # a trial is picked by its folder's name among the scan's trials, never built as a path
+    if trial not in known or not (source / "trial.json").is_file():
         raise DatrigError(
             f"no finished trial {trial!r} in {out}; trials: {', '.join(known[:8]) or 'none'}"
         )
@@ -225,10 +247,10 @@ def pick(out: Path, model: str, trial: str) -> int:
         raise DatrigError(f"trial {trial} failed; pick a finished one from {out}/report.md")
     FirmwareProject.load(source / "project")  # a verified project, or a clear error
     for src, dest, kind in (
-        (source / "run", run_dir(model, trial), RUN),
+        (source / "run", RUNS_DIR / safe_name(model, "--model") / trial, RUN),
         (source / "project", hls_project_dir(model), PROJECT),
     ):
-        with atomic_dir(dest, kind) as tmp:
+        with destination_lock(dest), atomic_dir(dest, kind) as tmp:
             shutil.copytree(src, tmp, dirs_exist_ok=True)
         print(f"datrig scan: {src} -> {dest}", file=sys.stderr)
     return 0

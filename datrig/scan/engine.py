@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,8 @@ def start_ray(address: str | None, workers: int) -> None:
     if address and address != "auto":
         _check_reachable(address)
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -58,6 +62,12 @@ def start_ray(address: str | None, workers: int) -> None:
             f"cannot start or reach {where}: {str(exc).splitlines()[0] if str(exc) else exc}; "
             "check --address (ray://HOST:10001, HOST:6379 or auto) or drop it for a local scan"
         ) from None
+    finally:
+        # ray.init installs its own SIGTERM handlers (Python's sys.exit and, in the core worker,
+        # a native one that dumps stacks and kills the process): give SIGTERM back to datrig,
+        # so the scan unwinds, shuts Ray down and says so in one line.
+        if callable(handler):
+            signal.signal(signal.SIGTERM, handler)
 
 
 def _check_reachable(address: str, timeout_s: float = 3.0) -> None:
@@ -251,7 +261,15 @@ def run_tune(
                 verbose=0,
             ),
         )
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    except SystemError as exc:
+        # A SIGTERM/Ctrl-C raised while Ray waits in native code comes back wrapped in a
+        # SystemError ("returned a result with an exception set"): unwrap the interrupt.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, BaseException) and not isinstance(cause, Exception):
+            raise cause from None
+        raise
     rows = []
     for result in grid:
         if result.metrics and "trial" in result.metrics:

@@ -60,6 +60,27 @@ def recommend(
     )
 
 
+def unranked(rows: list[dict[str, Any]], objectives: tuple[Objective, ...]) -> list[str]:
+    """Why each finished trial without a finite value of every objective cannot be ranked
+    (a trial's own reason when it recorded one: e.g. too few events for the ABCD regions)."""
+    reasons = []
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        missing = [o.metric for o in objectives if not _finite(r.get(o.metric))]
+        if missing:
+            why = r.get("calibration_error") if "abcd_nonclosure" in missing else None
+            reasons.append(
+                f"{r['trial']}: {', '.join(missing)} undefined"
+                + (f" ({why}; use more test events, e.g. a larger n_train/--data)" if why else "")
+            )
+    return reasons
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def reference_comparison(
     rows: list[dict[str, Any]],
     front: list[int],
@@ -169,6 +190,15 @@ def write_report(
             f"| {r['trial']} | {values} | {_fmt(r.get('lut_yosys'))} | "
             f"{_fmt(r.get('latency_ns'))} |"
         )
+    not_ranked = unranked(rows, objectives)
+    if not front:
+        lines += ["", "The front is empty: " + (
+            "no trial finished." if not ok_rows
+            else "no finished trial has a finite value of every objective (below)."
+        )]  # fmt: skip
+    if not_ranked:
+        lines += ["", "Finished trials that cannot be ranked:", ""]
+        lines += [f"- {reason}" for reason in not_ranked]
     if best is not None:
         r = rows[best]
         lines += [
@@ -219,6 +249,7 @@ def write_report(
             "n_trials": len(rows),
             "front": [rows[i]["trial"] for i in front],
             "recommended": None if best is None else rows[best]["trial"],
+            "unranked": not_ranked,
             "shipped_comparison": comparison,
         },
     )

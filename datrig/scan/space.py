@@ -175,13 +175,8 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     def values(key: str, cast: type, default: tuple = ()) -> tuple:
         v = raw.get(key, list(default))
         if not isinstance(v, list) or not v:
-            raise SchemaError(f"{source}: '{key}' must be a non-empty list")
-        try:
-            return tuple(cast(x) for x in v)
-        except (TypeError, ValueError):
-            raise SchemaError(
-                f"{source}: '{key}' has a value that is not {cast.__name__}"
-            ) from None
+            raise SchemaError(f"{source}: '{key}' must be a non-empty list, got {v!r}")
+        return tuple(_typed(x, cast, source, key) for x in v)
 
     penalties = values("penalties", str)
     for name in penalties:
@@ -194,8 +189,18 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     for key, v in bits.items():
         if any(not 2 <= b <= 16 for b in v):
             raise SchemaError(f"{source}: '{key}' must be between 2 and 16 bits, got {list(v)}")
-    hidden = tuple(tuple(int(w) for w in h) for h in raw.get("hidden", [list(spec.hidden)]))
-    if not hidden or any(not h or min(h) < 1 for h in hidden):
+    hidden_raw = raw.get("hidden", [list(spec.hidden)])
+    if (
+        not isinstance(hidden_raw, list)
+        or not hidden_raw
+        or any(not isinstance(h, list) or not h for h in hidden_raw)
+    ):
+        raise SchemaError(
+            f"{source}: 'hidden' must list layer-width lists, e.g. [[32, 16], [64]], got "
+            f"{hidden_raw!r}"
+        )
+    hidden = tuple(tuple(_typed(w, int, source, "hidden") for w in h) for h in hidden_raw)
+    if any(min(h) < 1 for h in hidden):
         raise SchemaError(f"{source}: 'hidden' must list non-empty lists of positive widths")
     seeds = values("seeds", int, (1,))
     if any(s < 0 for s in seeds):
@@ -217,6 +222,17 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     )
 
 
+def _typed(value: Any, cast: type, source: str, key: str) -> Any:
+    """``value`` if it already is a ``cast`` (an int is a float; a bool is no number; a float
+    is no int): a space is typed, never coerced (8.7 bits must not become 8)."""
+    if isinstance(value, bool) or not (
+        isinstance(value, cast) or (cast is float and isinstance(value, int))
+    ):
+        kind = {int: "an integer", float: "a number", str: "a name"}[cast]
+        raise SchemaError(f"{source}: '{key}' has {value!r}, which is not {kind}")
+    return cast(value)
+
+
 def _lam(raw: Any, source: str) -> tuple[float, ...] | LogUniform:
     if isinstance(raw, dict):
         if (
@@ -225,13 +241,13 @@ def _lam(raw: Any, source: str) -> tuple[float, ...] | LogUniform:
             or len(raw["log_uniform"]) != 2
         ):
             raise SchemaError(f"{source}: lam must be a list or {{log_uniform: [low, high]}}")
-        low, high = (float(x) for x in raw["log_uniform"])
+        low, high = (_typed(x, float, source, "lam") for x in raw["log_uniform"])
         if not 0 < low < high or not math.isfinite(high):
             raise SchemaError(f"{source}: lam log_uniform needs 0 < low < high")
         return LogUniform(low, high)
     if not isinstance(raw, list) or not raw:
         raise SchemaError(f"{source}: 'lam' must be a non-empty list or a log_uniform range")
-    lams = tuple(float(x) for x in raw)
+    lams = tuple(_typed(x, float, source, "lam") for x in raw)
     if any(not math.isfinite(x) or x < 0 for x in lams):
         raise SchemaError(f"{source}: every lam must be a finite number >= 0")
     return lams

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -119,7 +121,6 @@ def test_bad_spaces_are_one_line(tmp_path, text, match, capsys):
 
 
 def test_an_unreachable_cluster_is_one_line_in_seconds(tmp_path, scan_data, capsys):
-    import time
 
     (tmp_path / "space.yml").write_text(SPACE)
     start = time.monotonic()
@@ -127,6 +128,7 @@ def test_an_unreachable_cluster_is_one_line_in_seconds(tmp_path, scan_data, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "cannot reach a Ray cluster at 127.0.0.1:1" in err[-1]
     assert time.monotonic() - start < 30
+    assert not (tmp_path / "out").exists()  # no scan_config.json that blocks the next try
 
 
 def test_log_uniform_lam_and_penalties_that_do_not_apply():
@@ -190,3 +192,121 @@ def test_front_costs_run_as_ray_tasks_and_a_failure_is_recorded(tiny_scan, tmp_p
     assert "missing" in missing["error"]
     assert measured["lut_source"].startswith("measured: synthesis (yosys"), measured
     assert measured["lut"] > 1000 and measured["latency_ns"] > 0
+
+
+# -- issue 18 -----------------------------------------------------------------------------------
+
+
+def _one_error(code: int, capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    return err[0]
+
+
+def test_t4_hidden_widths_as_a_flat_list_are_one_line(tmp_path, capsys):
+    """`hidden: [32]` (one layer of 32, meant as [[32]]) was a TypeError traceback."""
+    (tmp_path / "space.yml").write_text("penalties: [none]\nhidden: [32]\n")
+    code = main(["scan", "--model", "photon_id", "--space", str(tmp_path / "space.yml"),
+                 "--out", str(tmp_path / "out"), "--data", str(tmp_path)])  # fmt: skip
+    assert "'hidden' must list layer-width lists, e.g. [[32, 16], [64]]" in _one_error(code, capsys)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("weight_bits", [8.7], "'weight_bits' has 8.7, which is not an integer"),
+        ("seeds", [True], "'seeds' has True, which is not an integer"),
+        ("seeds", 1, "'seeds' must be a non-empty list, got 1"),
+        ("hidden", [[32, 16.5]], "'hidden' has 16.5, which is not an integer"),
+        ("lam", [True], "'lam' has True, which is not a number"),
+    ],
+)
+def test_w3_space_values_are_typed_strictly(key, value, match):
+    """8.7 bits became 8 and `seeds: [true]` became seed 1; an int is not a list either."""
+    with pytest.raises(SchemaError, match=re.escape(match)):
+        parse_space({"penalties": ["disco"], key: value}, "photon_id", "t")
+    assert parse_space({"penalties": ["disco"], "lam": [2, 2.5]}, "photon_id", "t").lam == (2, 2.5)
+
+
+def test_w7_an_empty_front_says_why(tmp_path):
+    """A 1-trial scan ended with abcd_nonclosure = nan and an empty front, without a word."""
+    from datrig.scan.report import write_report
+
+    row = {"trial": "none-lam0-w8a8-h32x16-s1", "status": "ok", "penalty": "none", "lam": 0.0,
+           "weight_bits": 8, "act_bits": 8, "hidden": "32x16", "seed": 1, "resource_lam": 0.0,
+           "rejection80_sim": 9.5, "abcd_nonclosure": float("nan"), "lut": 5000.0,
+           "calibration_error": "region D of pT bin 2 holds 3 fakes"}  # fmt: skip
+    report = write_report(tmp_path, [row], OBJECTIVES["photon_id"], model="photon_id",
+                          command="datrig scan", reference=None, bound=None, meta={})  # fmt: skip
+    text = report.read_text()
+    assert "The front is empty: no finished trial has a finite value of every objective" in text
+    why = "none-lam0-w8a8-h32x16-s1: abcd_nonclosure undefined (region D of pT bin 2 holds 3"
+    assert why in text
+    assert json.loads((tmp_path / "scan.json").read_text())["unranked"][0].startswith(why)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (read from /proc: Ray's raylet, GCS, agents, workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_t5_sigterm_to_the_scan_driver_is_one_line_and_stops_ray(scan_data, tmp_path):
+    """SIGTERM to the driver gave Ray's native stack dump and no datrig line, and Ray's
+    DashboardAgent and RuntimeEnvAgent outlived it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "space.yml").write_text("penalties: [none]\nepochs: 1\nn_train: 2000\n")
+    announce = tmp_path / "paused.txt"
+    env = {
+        **os.environ,
+        "DATRIG_PAUSE_AT": "scan:trial-started",
+        "DATRIG_PAUSE_FILE": str(announce),
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "datrig.cli", "scan", "--model", "photon_id",
+                             "--space", str(tmp_path / "space.yml"), "--data", str(scan_data),
+                             "--out", str(tmp_path / "out"), "--workers", "1", "--no-front-synth"],
+                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (announce.is_file() and announce.read_text().strip()):  # a trial is running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.2)
+    ray_processes = _descendants(proc.pid)
+    names = " ".join(Path(f"/proc/{p}/cmdline").read_text() for p in ray_processes)
+    assert "DashboardAgent" in names and "RuntimeEnvAgent" in names, names
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143
+    err = proc.stderr.read().strip().splitlines()
+    assert err[-1] == ("datrig scan: terminated; Ray was shut down; finished trials are kept: "
+                       "continue with --resume"), err  # fmt: skip
+    assert not any("Traceback" in line or "SIGTERM received" in line for line in err), err
+    deadline = time.monotonic() + 30
+    while any(_running(p) for p in ray_processes) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [Path(f"/proc/{p}/cmdline").read_text() for p in ray_processes if _running(p)]
+    assert left == [], f"Ray processes outlived the driver: {left}"
