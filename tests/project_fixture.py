@@ -41,3 +41,24 @@ def photon_id_project(tmp_path_factory: pytest.TempPathFactory) -> ProjectCase:
     calib = read_inputs(root / "run" / "predictions_test.h5", limit=500)
     export_checkpoint(root / "run" / "checkpoint.pt", root / "prj", fw, calib_inputs=calib)
     return ProjectCase(root / "data", root / "other", root / "run", root / "prj")
+
+
+class _Payload:
+    """What a crafted checkpoint pickles: unpickled with code execution allowed, it calls
+    ``open(marker, "w")`` (a harmless stand-in for ``os.system``), creating the marker file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def plant_checkpoint_payload(run: Path, marker: Path) -> None:
+    """Rewrite ``run/checkpoint.pt`` as a crafted run someone shares: a real checkpoint whose
+    ``epoch`` is a pickled payload that creates ``marker`` if it ever runs."""
+    import torch
+
+    payload = torch.load(run / "checkpoint.pt", weights_only=True)
+    payload["epoch"] = _Payload(str(marker))
+    torch.save(payload, run / "checkpoint.pt")

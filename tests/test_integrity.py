@@ -117,6 +117,27 @@ def test_qat_interrupted_keeps_the_previous_run_and_resumes(
     assert (run / "run.json").is_file() and digest(run) != before
 
 
+def test_l1_two_qat_runs_to_one_out_are_serialised(photon_id_project, tmp_path):
+    """Two qat runs to one --out both exited 0 leaving a run.json without a checkpoint: the
+    second deleted the first's staging folder. Now the second waits for the destination's
+    lock; here the first is then terminated, and the second writes one complete run."""
+    data, run = photon_id_project.data, tmp_path / "run"
+    first = start(*_qat(data, run, "--epochs", "1"), pause_at="qat:saved-epoch-1")
+    second = subprocess.Popen([sys.executable, "-m", "datrig.cli",
+                               *_qat(data, run, "--epochs", "1", "--seed", "3")],
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    for line in second.stderr:  # it waits for the first instead of sharing its staging folder
+        if "waiting for another datrig process" in line:
+            break
+    assert (tmp_path / ".run.datrig-partial" / "checkpoint.pt").is_file()  # the first's, intact
+    assert stop(first, signal.SIGTERM) == 143
+    assert second.wait(timeout=120) == 0
+    from datrig.train.checkpoint import read_checkpoint
+
+    assert read_checkpoint(run / "checkpoint.pt")["train_config"]["seed"] == 3
+    assert (run / "run.json").is_file() and temporaries(tmp_path) == []
+
+
 def test_qat_refuses_a_file_or_a_foreign_folder_as_out(photon_id_project, tmp_path, capsys):
     data = photon_id_project.data
     mine = tmp_path / "results.txt"

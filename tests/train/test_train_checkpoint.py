@@ -38,3 +38,22 @@ def test_missing_or_corrupt_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(DatrigError, match="unreadable"):
         load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_s1_checkpoint_pickle_payload_does_not_run(photon_id_project, tmp_path, capsys):
+    """A shared run whose checkpoint pickles code: `datrig export` refuses it in one line and
+    the payload never runs (torch.load(weights_only=True))."""
+    import shutil
+
+    from datrig.cli import main
+    from tests.project_fixture import plant_checkpoint_payload
+
+    run, marker = tmp_path / "shared_run", tmp_path / "payload-ran"
+    shutil.copytree(photon_id_project.run, run)
+    plant_checkpoint_payload(run, marker)
+    code = main(["export", "--model", "photon_id", "--run", str(run), "--out",
+                 str(tmp_path / "prj"), "--events", "300"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "does not load objects from files" in err[0], err
+    assert not marker.exists(), "the pickled payload ran"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared_run"]

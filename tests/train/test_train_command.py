@@ -134,3 +134,39 @@ def test_a_classifier_that_barely_learned_is_flagged(tiny_data, tmp_path, capsys
     assert main([*args[:-3], "--da", "none", "--epochs", "30", "--out", str(tmp_path / "b"),
                  "--quiet"]) == 0  # fmt: skip
     assert "warning" not in capsys.readouterr().err
+
+
+def test_l8_a_run_nested_in_a_run_is_not_deleted(photon_id_project, tmp_path, capsys):
+    """`qat --out runN/nested` put a run inside another; retraining the outer one deleted it
+    without a word. Now the outer run holds what datrig did not write there: refused."""
+    outer = tmp_path / "runN"
+    shutil.copytree(photon_id_project.run, outer)
+    shutil.copytree(photon_id_project.run, outer / "nested")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    data = str(photon_id_project.data)
+    args = ["qat", "--model", "photon_id", "--da", "none", "--data", data, "--epochs", "1",
+            "--n-train", "300", "--quiet"]  # fmt: skip
+    assert main([*args, "--out", str(outer)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds files datrig did not write there (nested/" in err[0], err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_w4_config_and_warning_report_the_actual_training_rows(tiny_data, tmp_path, capsys,
+                                                                 monkeypatch):  # fmt: skip
+    """photon_id asks for 150000 training events; the tiny data holds 1200 (60 % of 2000):
+    config.json, metrics.json and the weak-AUC warning say 1200, not 150000."""
+    import json
+
+    from datrig.train import command
+
+    monkeypatch.setattr(command, "WEAK_AUC", 1.01)  # every run gets the warning
+    out = tmp_path / "run"
+    args = ["qat", "--model", "photon_id", "--da", "none", "--data", str(tiny_data),
+            "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    warning = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "(1200 sim training events, 1 epochs)" in warning and "150000" not in warning, warning
+    config = json.loads((out / "config.json").read_text())
+    assert config["n_train"] == 150_000 and config["train_rows"] == {"sim": 1200}
+    assert json.loads((out / "metrics.json").read_text())["train_rows"] == {"sim": 1200}
