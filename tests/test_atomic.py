@@ -285,3 +285,13 @@ def test_the_root_and_the_working_directory_are_never_a_destination(tmp_path, mo
         with pytest.raises(DatrigError, match=match), atomic_dir(dest, KIND) as tmp:
             _mark(tmp)
     assert not os.path.lexists("/..datrig-lock") and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_a_folder_the_system_refuses_is_one_line():
+    """/proc exists and looks writable to root, yet nothing can be created in it."""
+    for write in (lambda: atomic_dir("/proc/datrig-x", KIND), lambda: atomic_path("/proc/x.h5"),
+                  lambda: destination_lock("/proc/datrig-x")):  # fmt: skip
+        refused = r"cannot write in /proc|/proc is not writable"
+        with pytest.raises(DatrigError, match=refused), write():
+            pass

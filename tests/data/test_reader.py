@@ -254,3 +254,26 @@ def test_the_inspect_command_says_one_line_for_an_empty_file(small_dir, tmp_path
     assert main(["inspect", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no rows" in err[0]
+
+
+def test_w1_swapped_sim_and_data_files_are_refused(small_dir: Path, tmp_path: Path, capsys) -> None:
+    """photons_sim.h5 and photons_data.h5 swapped in a folder of the user's own files (no
+    manifest): qat trained anyway and its 'sim' test rows had domain 1."""
+    from datrig.cli import main
+    from datrig.data.manifest import dataset_file
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for ours, theirs in (
+        ("photons_sim.h5", "photons_data.h5"),
+        ("photons_data.h5", "photons_sim.h5"),
+    ):
+        shutil.copy(small_dir / ours, folder / theirs)
+    with pytest.raises(SchemaError, match=r"holds photons events of the 'data' domain .* not "
+                                          r"photons of 'sim' as its name says"):  # fmt: skip
+        dataset_file(folder, "photons", "sim")
+    code = main(["qat", "--model", "photon_id", "--data", str(folder), "--out",
+                 str(tmp_path / "run"), "--epochs", "1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "rename it to photons_data.h5" in err[0], err
+    assert not (tmp_path / "run").exists()

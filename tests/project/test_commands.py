@@ -136,3 +136,47 @@ def _truncated(src: Path, tmp: Path) -> Path:
 def _npy(tmp: Path, array: np.ndarray) -> Path:
     np.save(tmp / "x.npy", array)
     return tmp / "x.npy"
+
+
+LIBRARY_WITH_A_PAYLOAD = r"""
+#include <stdio.h>
+__attribute__((constructor)) static void payload(void) {
+    FILE *f = fopen(MARKER, "w");
+    if (f) fclose(f);
+}
+void myproject_double(double *in, double *out) { out[0] = in[0]; }
+"""
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "symlink"])
+def test_s4_csim_library_outside_the_project_is_never_loaded(photon_id_project, tmp_path, where,
+                                                             capsys):  # fmt: skip
+    """`csim.library` in datrig_project.json may point anywhere: a .so outside the project
+    was loaded and its constructor ran. Now it must resolve inside the project."""
+    import json
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc to build the crafted library")
+    marker, evil = tmp_path / "constructor-ran", tmp_path / "evil.so"
+    source = tmp_path / "evil.c"
+    source.write_text(LIBRARY_WITH_A_PAYLOAD)
+    subprocess.run(["gcc", "-shared", "-fPIC", f'-DMARKER="{marker}"', str(source), "-o",
+                    str(evil)], check=True)  # fmt: skip
+    prj = tmp_path / "prj"
+    shutil.copytree(photon_id_project.project, prj)
+    meta_path = prj / "datrig_project.json"
+    meta = json.loads(meta_path.read_text())
+    library = {"dotdot": "../evil.so", "absolute": str(evil)}.get(where, "firmware/link.so")
+    if where == "symlink":
+        (prj / library).symlink_to(evil)
+    meta["csim"]["library"] = library
+    meta_path.write_text(json.dumps(meta))
+    np.save(tmp_path / "x.npy", np.zeros((2, 13)))
+    code = main(["csim", "--project", str(prj), "--input", str(tmp_path / "x.npy"), "--out",
+                 str(tmp_path / "y.npy")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "csim.library" in err[0] and "only use artefacts you trust" in err[0], err
+    assert not marker.exists(), "the library outside the project was loaded"
+    assert not (tmp_path / "y.npy").exists()

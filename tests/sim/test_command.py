@@ -137,3 +137,69 @@ def test_progress_goes_to_stderr(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 0
     assert "wrote" in out.out and "simulate" in out.err
+
+
+# -- issue 18 -----------------------------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): _sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_l6_simulate_refuses_a_dataset_holding_a_users_file(tmp_path, capsys):
+    """`simulate --out d1` deleted the user's d1/notes.txt with the previous dataset."""
+    d1 = tmp_path / "d1"
+    assert _run(["--out", str(d1), "--n", "50", "--n-diphoton", "20"], capsys)[0] == 0
+    (d1 / "notes.txt").write_text("calibration run 7: looks odd")
+    before = _tree(tmp_path)
+    rc, err = _run(["--out", str(d1), "--n", "60", "--n-diphoton", "20"], capsys)
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "holds files datrig did not write there (notes.txt)" in err
+    assert _tree(tmp_path) == before  # the notes and the dataset, untouched
+
+
+def test_l7_a_nested_dataset_is_not_deleted_with_its_parent(tmp_path, capsys):
+    """`simulate --out d1/inner` inside a dataset, then `simulate --out d1`: inner was
+    deleted without a word."""
+    d1 = tmp_path / "d1"
+    for out in (d1, d1 / "inner"):
+        assert _run(["--out", str(out), "--n", "50", "--n-diphoton", "20"], capsys)[0] == 0
+    before = _tree(tmp_path)
+    rc, err = _run(["--out", str(d1), "--n", "60", "--n-diphoton", "20"], capsys)
+    assert rc == 2 and "holds files datrig did not write there (inner/)" in err, err
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_t1_an_output_folder_the_system_refuses_is_one_line(capsys):
+    """`simulate --out /proc/x` was a FileNotFoundError traceback."""
+    rc, err = _run(["--out", "/proc/datrig-t1", "--n", "10"], capsys)
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("datrig simulate: error: ") and "/proc" in err, err
+
+
+def test_t2_a_seed_beyond_int64_is_one_line(tmp_path, capsys):
+    """`--seed 99999999999999999999` failed in HDF5 with a TypeError about an object dtype."""
+    rc, err = _run(["--out", str(tmp_path / "o"), "--n", "10", "--seed", "9" * 20], capsys)
+    assert rc == 2 and err == (
+        "datrig simulate: error: --seed must be >= 0 and < 2**63 (an int64 in every file), "
+        f"got {'9' * 20}"
+    )
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit) as exc:  # the other commands' --seed, at the command line
+        main(["qat", "--model", "photon_id", "--seed", "9" * 20])
+    assert exc.value.code == 2 and "must be >= 0 and < 2**63" in capsys.readouterr().err
+
+
+def test_an_impossible_size_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """`--n 10000000000000` had no upfront limit (it would have run for days first)."""
+    import collections
+    import shutil
+
+    rc, err = _run(["--out", str(tmp_path / "o"), "--n", "10000000000000"], capsys)
+    assert rc == 2 and "at most 1,000,000,000 rows per file" in err, err
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 1000, 1000))
+    rc, err = _run(["--out", str(tmp_path / "o"), "--n", "1000"], capsys)  # ~1.3 MB
+    assert rc == 2 and "needs about 0.0 GB but" in err and "0.0 GB free" in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -50,3 +50,36 @@ def test_unreadable_and_malformed(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(DatrigError, match="not valid"):
         load_config(bad)
+
+
+def test_t3_nan_in_a_generator_config_is_one_line(tmp_path, capsys):
+    """`mu_mean: .nan` passed every range check and failed deep in numpy ("lam value too
+    large") with a traceback."""
+    from datrig.cli import main
+
+    path = tmp_path / "gen.yaml"
+    path.write_text("data:\n  mu_mean: .nan\n")
+    assert main(["simulate", "--out", str(tmp_path / "o"), "--n", "50", "--config", str(path),
+                 "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["datrig simulate: error: config key data.mu_mean must be a finite number, "
+                   "got nan"], err  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "values, needle",
+    [
+        ({"detector": {"noise_middle": -1}}, "detector.noise_middle must be >= 0, got -1"),
+        ({"detector": {"width_core_middle": 0}}, "detector.width_core_middle must be > 0, got 0"),
+        ({"detector": {"tail_fraction": 1.5}}, "detector.tail_fraction must be in [0, 1]"),
+        ({"chunk_rows": 1.5}, "chunk_rows must be an integer, got 1.5"),
+        ({"photons": {"crack": [1.37, float("inf")]}}, "photons.crack must be a finite number"),
+    ],
+)
+def test_w6_detector_values_and_chunk_rows_are_validated(values, needle):
+    """noise -1, a zero core width and chunk_rows 1.5 were accepted (Reta then ranged from
+    -19.7 to 51.2)."""
+    with pytest.raises(DatrigError) as exc:
+        config_from_dict(values)
+    assert needle in str(exc.value)
