@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "emulate": ("datrig.project.emulate_command", "run datrig's bit-accurate fixed-point emulator"),
     "csim": ("datrig.project.csim_command", "run hls4ml's compiled C-simulation"),
-    "verify": ("datrig.project.verify_command", "compare emulator and C-simulation bit for bit"),
+    "verify": (
+        "datrig.firmware.verify_command",
+        "emulator vs C-simulation (or, with --rtl, vs the RTL) bit for bit",
+    ),
     "report": ("datrig.firmware.report_command", "latency/resource report against trigger budgets"),
     "hls": ("datrig.pipeline", "the whole chain: data, QAT, export, C-sim, verify, report"),
     "validate": ("datrig.validate.command", "physics validation on emulated firmware outputs"),

@@ -9,6 +9,7 @@ its float twin within the tolerances stated below.
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -100,6 +101,20 @@ def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
         assert abs(response_float - response_emu) <= RESPONSE_TOLERANCE
 
 
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+@pytest.mark.parametrize("model", list(MODELS))
+def test_rtl_cosimulation_of_the_exported_model(model, tiny_data, workdir, monkeypatch, capsys):
+    """The DA-RTL of every shipped kind of model (the GNN included) equals the emulator on
+    10,000 events: the run's test events topped up with seeded inputs beyond the input range."""
+    _run_hls(model, tiny_data, workdir, monkeypatch)  # up to date: nothing is retrained
+    capsys.readouterr()
+    assert main(["verify", "--model", model, "--rtl", "--events", "10000"]) == 0
+    out = capsys.readouterr().out
+    assert "test events of runs/" in out and "seeded uniform inputs" in out
+    assert "rtl_vs_emulator (Verilator" in out and "0 of 10,000 events differ bit for bit" in out
+
+
 def test_hls_skips_up_to_date_steps(tiny_data, workdir, monkeypatch, capsys):
     """A second `datrig hls` with the same inputs retrains and re-exports nothing."""
     run, project = _run_hls("photon_id", tiny_data, workdir, monkeypatch)
@@ -127,8 +142,6 @@ def test_hls_bad_firmware_config_fails_before_any_work(tmp_path, monkeypatch, ca
 def test_make_hls_photon_id_meets_the_trigger_budget(tmp_path, monkeypatch):
     """`make hls MODEL=photon_id` on the default data: the shipped model (flat, learned bit
     widths) in <= 5 cycles at 200 MHz, II 1, <= 8.6k LUT measured by yosys, no DSP."""
-    import shutil
-
     if shutil.which("yosys") is None or shutil.which("iverilog") is None:
         pytest.skip("needs yosys and iverilog (make tools)")
     monkeypatch.chdir(tmp_path)

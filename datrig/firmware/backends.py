@@ -2,7 +2,8 @@
 
 ``auto`` takes the first usable backend in :data:`BACKENDS` order: vendor HLS synthesis of the
 hls4ml project itself (Vivado/Vitis on the PATH), else the open-source distributed-arithmetic
-RTL of the same quantized network (da4ml + iverilog + yosys), else the analytic estimate.
+RTL of the same quantized network (da4ml + Verilator or iverilog + yosys), else the analytic
+estimate.
 A backend is a name, an availability check that says *why* it cannot run, and a measurement.
 """
 
@@ -31,9 +32,10 @@ class ReportTarget:
 @dataclass(frozen=True)
 class ReportOptions:
     synth: bool = True  # run synthesis (vendor HLS, or yosys on the RTL)
-    simulate: bool = True  # simulate the RTL (iverilog) for latency and II
+    simulate: bool = True  # co-simulate the RTL (Verilator, else iverilog) for latency and II
     seed: int = 0  # seeds the RTL-vs-emulator test inputs
-    n_events: int = 1000  # events simulated bit-exactly in RTL
+    n_events: int = 100_000  # events simulated bit-exactly in RTL (iverilog: at most 1000)
+    rtl_tool: str = "auto"  # RTL simulator: auto, verilator or iverilog
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,14 @@ def _rtl_unavailable() -> str | None:
 
 def _rtl_measure(target: ReportTarget, opts: ReportOptions) -> Measurements:
     return rtl_flow.rtl_measurements(
-        target.ir, target.path, target.firmware, opts.synth, opts.seed, opts.n_events, opts.simulate
+        target.ir,
+        target.path,
+        target.firmware,
+        opts.synth,
+        opts.seed,
+        opts.n_events,
+        opts.simulate,
+        opts.rtl_tool,
     )
 
 
@@ -83,7 +92,10 @@ BACKENDS: dict[str, Backend] = {
         "vendor", "hls4ml HLS synthesis (Vivado/Vitis)", _vendor_unavailable, _vendor_measure
     ),
     "rtl": Backend(
-        "rtl", "distributed-arithmetic RTL (da4ml, iverilog, yosys)", _rtl_unavailable, _rtl_measure
+        "rtl",
+        "distributed-arithmetic RTL (da4ml, Verilator/iverilog, yosys)",
+        _rtl_unavailable,
+        _rtl_measure,
     ),
     "estimate": Backend("estimate", "analytic CSD adder count", lambda: None, _estimate_measure),
 }

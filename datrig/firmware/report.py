@@ -2,8 +2,8 @@
 
 Numbers come from the best available source, in this order: vendor HLS synthesis of the
 hls4ml project (Vivado/Vitis on the PATH); else the open-source distributed-arithmetic RTL
-path (da4ml Verilog, simulated bit-exactly with iverilog against datrig's emulator and
-synthesised with yosys); else an analytic estimate. Each quantity states its source.
+path (da4ml Verilog, co-simulated bit-exactly with Verilator or iverilog against datrig's
+emulator and synthesised with yosys); else an analytic estimate. Each quantity states its source.
 """
 
 from __future__ import annotations

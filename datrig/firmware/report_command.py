@@ -8,6 +8,7 @@ from pathlib import Path
 
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.firmware.backends import PREFER, ReportOptions
+from datrig.firmware.cosim import TOOLS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--events",
         type=positive_int,
         default=ReportOptions().n_events,
-        help="events simulated bit-exactly in RTL",
+        help="events co-simulated bit-exactly in RTL (default %(default)s; iverilog: <= 1000)",
+    )
+    parser.add_argument(
+        "--rtl-tool",
+        choices=TOOLS,
+        default="auto",
+        help="RTL simulator (default: Verilator, iverilog when absent)",
     )
 
 
@@ -46,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     project = FirmwareProject.load(args.project or hls_project_dir(args.model))
     target = report_target(project, args.config)
     print(f"datrig report: measuring {project.path} ...", file=sys.stderr)
-    options = ReportOptions(synth=not args.no_synth, seed=args.seed, n_events=args.events)
+    options = ReportOptions(
+        synth=not args.no_synth, seed=args.seed, n_events=args.events, rtl_tool=args.rtl_tool
+    )
     report = build_report(target, prefer=args.source, options=options)
     json_path, md_path = write_report(report, project.path)
     for note in report.notes:

@@ -1,9 +1,10 @@
 """The open-source measurement: distributed-arithmetic RTL of the emulated network.
 
 da4ml traces the emulator IR into adder trees (checked bit for bit in its interpreter),
-writes pipelined Verilog, iverilog simulates it bit-exactly against datrig's emulator
-(latency and II read from the simulation) and yosys ``synth_xilinx`` counts LUT/FF/DSP/BRAM.
-Each missing tool degrades one number to da4ml's own cost model, and the report says which.
+writes pipelined Verilog, Verilator (else iverilog) co-simulates it bit-exactly against
+datrig's emulator on every event (:mod:`datrig.firmware.cosim`; latency and II read from the
+simulation) and yosys ``synth_xilinx`` counts LUT/FF/DSP/BRAM. Each missing tool degrades one
+number to da4ml's own cost model, and the report says which.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from datrig.atomic import ArtefactKind, atomic_dir, write_json
-from datrig.errors import VerificationError
-from datrig.firmware import estimate, rtl, rtl_sim, synth
+from datrig.errors import ToolMissingError, VerificationError
+from datrig.firmware import cosim, estimate, rtl, rtl_sim, synth
 from datrig.firmware.report_types import (
     DA_RTL,
     ESTIMATE_TOOL,
@@ -52,9 +53,11 @@ def rtl_measurements(
     seed: int,
     n_events: int,
     run_sim: bool = True,
+    sim_tool: str = "auto",
 ) -> Measurements:
-    """da4ml trace -> interpreter check -> Verilog -> iverilog (bit-exact) -> yosys; without
-    ``run_sim``/``run_synth`` the latency and resources come from da4ml's own models."""
+    """da4ml trace -> interpreter check -> Verilog -> RTL co-simulation (bit-exact, Verilator
+    or iverilog) -> yosys; without ``run_sim``/``run_synth`` the latency and resources come
+    from da4ml's own models."""
     from datrig.emulate.fixed import to_float
     from datrig.emulate.runner import emulate
 
@@ -91,48 +94,89 @@ def rtl_measurements(
             "checked (no place and route)"
         )
         model_src = Source("da4ml", da_version, DA_RTL, ESTIMATE_TOOL)
-        n_sim = n_events
-        if traced.estimated_lut > MAX_FULL_RTL_SIM_LUT and n_events > LARGE_DESIGN_SIM_EVENTS:
-            n_sim = LARGE_DESIGN_SIM_EVENTS
-            meas.notes.append(
-                f"large design (~{traced.estimated_lut:,.0f} LUT): RTL simulated on {n_sim} of "
-                f"the {n_events} events (all {n_events} checked in da4ml's interpreter)"
-            )
-        _simulate_into(meas, design, x[:n_sim], expected[:n_sim], model_src, run_sim)
+        n_sim = _simulate_into(meas, design, x, expected, model_src, run_sim, sim_tool)
         _synthesise_into(meas, design, fw, run_synth, model_src)
-        write_json(tmp / RTL.marker, {"stage": RTL.value, "top": design.top, "n_events": n_sim})
+        write_json(
+            tmp / RTL.marker,
+            {
+                "stage": RTL.value,
+                "top": design.top,
+                "n_events": n_sim,
+                "simulator": meas.extra.get("rtl_sim_tool"),
+            },
+        )
     return meas
 
 
+def choose_simulator(requested: str, n_events: int, estimated_lut: float) -> str | None:
+    """The report's RTL simulator: Verilator, except for a handful of events of a small
+    design when iverilog is there (it finishes before Verilator would have compiled; scans
+    measure 200); None when neither is installed and none was named."""
+    few = n_events <= IVERILOG_EVENTS and estimated_lut <= MAX_FULL_RTL_SIM_LUT
+    if requested == "auto" and few and rtl_sim.iverilog_version() is not None:
+        return "iverilog"
+    try:
+        return cosim.available_tool(requested)
+    except ToolMissingError:
+        if requested != "auto":
+            raise
+        return None
+
+
 def _simulate_into(
-    meas: Measurements, design: Any, x: Any, expected: Any, fallback: Source, run: bool = True
-) -> None:
-    reason = None if run else "RTL simulation skipped"
-    if reason is None and rtl_sim.iverilog_version() is None:
-        reason = "iverilog not found"
-    if reason is not None:
+    meas: Measurements,
+    design: Any,
+    x: Any,
+    expected: Any,
+    fallback: Source,
+    run: bool = True,
+    tool: str = "auto",
+) -> int:
+    """Co-simulate; set latency/II; return the number of events simulated."""
+    lut = design.traced.estimated_lut
+    chosen = choose_simulator(tool, len(x), lut) if run else None
+    if chosen is None:
+        reason = "neither verilator nor iverilog found" if run else "RTL simulation skipped"
         meas.notes.append(
             f"{reason}: latency/II not simulated; using da4ml's pipeline stage count "
             "(+1 input register) instead"
         )
         meas.set("latency_cycles", design.n_stages + 1, fallback)
         meas.set("ii", 1, fallback)
-        return
-    sim = rtl_sim.simulate(design, x, expected)
-    if sim.n_mismatch:
-        raise VerificationError(
-            f"RTL simulation differs from datrig's emulator on {sim.n_mismatch} of "
-            f"{sim.n_events} events; see {design.out_dir}"
-        )
-    src = Source(sim.tool, sim.version, DA_RTL, MEASURED_SIM)
-    meas.set("latency_cycles", sim.latency_cycles, src)
-    meas.set("ii", sim.ii_cycles, src)
-    meas.extra["rtl_sim_events_bit_exact"] = sim.n_events
-    meas.extra["rtl_sim_seconds"] = round(sim.seconds, 3)
+        return 0
+    n_sim = len(x)
+    if chosen == "iverilog":
+        limit = IVERILOG_EVENTS if lut <= MAX_FULL_RTL_SIM_LUT else LARGE_DESIGN_SIM_EVENTS
+        if n_sim > limit:
+            n_sim = limit
+            meas.notes.append(
+                f"iverilog: RTL simulated on {n_sim} of the {len(x)} events "
+                f"(~{lut:,.0f} LUT design; all {len(x)} checked in da4ml's interpreter)"
+            )
+    result = cosim.cosimulate(design, x[:n_sim], expected[:n_sim], tool=chosen)
+    if not result.ok:
+        raise VerificationError(f"{result.message()}; the RTL is in {design.out_dir}")
+    src = Source(result.tool, result.version, DA_RTL, MEASURED_SIM)
+    meas.set("latency_cycles", result.latency_cycles, src)
+    meas.set("ii", result.ii_cycles, src)
+    meas.notes.append(
+        f"RTL co-simulated against the emulator with {result.tool} {result.version}: "
+        f"{result.n_events:,} events bit for bit at II 1 ({result.events_per_s:,.0f} events/s)"
+    )
+    meas.extra["rtl_sim_events_bit_exact"] = result.n_events
+    meas.extra["rtl_sim_tool"] = f"{result.tool} {result.version}"
+    meas.extra["rtl_sim_seconds"] = round(result.sim_seconds, 3)
+    meas.extra["rtl_sim_events_per_s"] = round(result.events_per_s)
+    if result.tool == "Verilator":
+        meas.extra["verilator_build_seconds"] = round(result.build_seconds, 1)
+        meas.extra["verilator_build_cached"] = result.build_cached
+        meas.extra["verilator_threads"] = result.threads
+    return result.n_events
 
 
-# iverilog took > 6 min for 1000 events of a 200k-LUT netlist here (~2.5 min for 64): large
-# designs get fewer simulated events.
+# iverilog simulates photon_id at ~250 events/s and took > 6 min for 1000 events of a
+# 200k-LUT netlist (~2.5 min for 64): without Verilator, large designs get fewer events.
+IVERILOG_EVENTS = 1000
 MAX_FULL_RTL_SIM_LUT = 50_000
 LARGE_DESIGN_SIM_EVENTS = 64
 

@@ -1,11 +1,18 @@
-"""``datrig verify``: emulator vs C-simulation bit for bit on N events of a written project."""
+"""``datrig verify``: emulator vs C-simulation bit for bit on N events of a written project.
+
+The events (:func:`verify_inputs`) are shared with the RTL check (``datrig verify --rtl``,
+:mod:`datrig.firmware.verify_command`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from datrig.paths import hls_project_dir, run_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
+from datrig.project.meta import FirmwareProject
 
 DEFAULT_EVENTS = 10_000
 
@@ -19,23 +26,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed for random inputs")
 
 
-def run(args: argparse.Namespace) -> int:
+def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The events of ``datrig verify`` (float64, project layout) and where they come from.
+
+    ``--input FILE``: its first ``--events`` events. Otherwise the run's test events
+    (``predictions_test.h5``), topped up to ``--events`` with seeded uniform inputs over
+    +-``verification.input_range`` (beyond every input quantizer's saturation), or only those
+    when the run is not there.
+    """
     from datrig.models.registry import MODELS, get_model_spec
-    from datrig.project.meta import FirmwareProject
     from datrig.project.verify import seeded_inputs
 
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
-    source = args.input
-    if source is None and args.model in MODELS:
+    if args.input is not None:
+        x = project.read_inputs(args.input, args.events, args.split)
+        short = f" (the file holds only {len(x):,})" if len(x) < args.events else ""
+        return x, f"{len(x):,} events of {args.input}{short}"
+    parts, what = [], []
+    if args.model in MODELS:
         da = args.da or get_model_spec(args.model).shipped_da
         candidate = run_dir(args.model, da) / "predictions_test.h5"
-        source = candidate if candidate.is_file() else None
-    if source is not None:
-        x = project.read_inputs(source, args.events, args.split)
-    else:
+        if candidate.is_file():
+            parts.append(project.read_inputs(candidate, args.events, args.split))
+            what.append(f"{len(parts[0]):,} test events of {candidate}")
+    n_seeded = args.events - sum(len(p) for p in parts)
+    if n_seeded > 0:
         fw = project.meta.firmware
-        x = seeded_inputs(
-            project.meta.input_shape, args.events, fw.verification.input_range, args.seed
-        )
+        r = fw.verification.input_range
+        parts.append(seeded_inputs(project.meta.input_shape, n_seeded, r, args.seed))
+        what.append(f"{n_seeded:,} seeded uniform inputs in +-{r:g} (seed {args.seed})")
+    return np.concatenate(parts), " + ".join(what)
+
+
+def run(args: argparse.Namespace) -> int:
+    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    x, what = verify_inputs(project, args)
+    print(f"inputs: {what}")
     print(project.verify(x).message())
     return 0

@@ -176,7 +176,41 @@ def test_large_designs_simulate_fewer_events(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rtl_flow, "MAX_FULL_RTL_SIM_LUT", 1)
     monkeypatch.setattr(rtl_flow, "LARGE_DESIGN_SIM_EVENTS", 16)
-    opts = ReportOptions(synth=False, seed=3, n_events=100)
+    opts = ReportOptions(synth=False, seed=3, n_events=100, rtl_tool="iverilog")
     rep = build_report(target(tmp_path, latency_ns=100), options=opts)
     assert rep.details["rtl_sim_events_bit_exact"] == 16
     assert any("RTL simulated on 16 of the 100 events" in n for n in rep.notes)
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
+def test_rtl_report_cosimulates_every_event_with_verilator(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATRIG_CACHE_DIR", str(tmp_path / "cache"))
+    opts = ReportOptions(synth=False, seed=3, n_events=5000)
+    rep = build_report(target(tmp_path / "prj", latency_ns=100), options=opts)
+    lat = rep.get("latency_cycles")
+    assert lat.source.kind == MEASURED_SIM and lat.source.tool == "Verilator"
+    assert lat.value == rep.details["pipeline_stages"] + 1 and rep.get("ii").value == 1
+    assert rep.details["rtl_sim_events_bit_exact"] == 5000
+    assert rep.details["rtl_sim_tool"].startswith("Verilator ")
+    assert any("5,000 events bit for bit" in n for n in rep.notes)
+    rtl_json = json.loads((tmp_path / "prj" / "rtl" / "rtl.json").read_text())
+    assert rtl_json["n_events"] == 5000 and rtl_json["simulator"].startswith("Verilator")
+
+
+def test_the_report_picks_iverilog_only_for_a_few_events_of_a_small_design(monkeypatch):
+    from datrig.firmware import cosim, rtl_flow, rtl_sim, verilator
+
+    monkeypatch.setattr(rtl_sim, "iverilog_version", lambda: "11.0")
+    monkeypatch.setattr(verilator, "verilator_version", lambda: "5.006")
+    assert rtl_flow.choose_simulator("auto", 200, 5000) == "iverilog"
+    assert rtl_flow.choose_simulator("auto", 100_000, 5000) == "verilator"
+    assert rtl_flow.choose_simulator("auto", 200, 200_000) == "verilator"
+    assert rtl_flow.choose_simulator("verilator", 200, 5000) == "verilator"
+    monkeypatch.setattr(verilator, "verilator_version", lambda: None)
+    assert rtl_flow.choose_simulator("auto", 100_000, 5000) == "iverilog"
+    monkeypatch.setattr(rtl_sim, "iverilog_version", lambda: None)
+    assert rtl_flow.choose_simulator("auto", 100_000, 5000) is None
+    with pytest.raises(ToolMissingError, match="verilator not found"):
+        rtl_flow.choose_simulator("verilator", 10, 10)
+    assert cosim.TOOLS == ("auto", "verilator", "iverilog")
