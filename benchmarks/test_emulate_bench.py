@@ -1,58 +1,52 @@
-"""Emulator vs hls4ml C-simulation events/s on the same 12-32-16-1 MLP, in one run.
+"""Emulator (fast and stepwise int64 paths) vs hls4ml's C-simulation, events/s on the same
+events of one exported MLP (``benchmarks/mlp_project.py``), in one run.
 
-`make bench` prints both rows; the ratio (emulator ops / C-sim ops) is stored in extra_info.
+The C-simulation is the verified project's stored library (:class:`CsimLibrary`: hls4ml's C++
+compiled with g++, called through ctypes once per event, as hls4ml's own ``predict`` does).
+`make bench` prints the rates and their ratios in its summary (``benchmarks/results.py``).
 """
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
-from datrig.emulate.runner import emulate
-from datrig.export.to_ir import network_ir_from_hls4ml
-from tests.emulate.emu_models import mlp, stress_inputs, to_hls
+from benchmarks.results import compare, per_second
 
-N_EVENTS = 20000
-RATES: dict[str, float] = {}
-
-pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not available")
+compare("emulator / hls4ml C-sim, 12-32-16-1 MLP", "emulate.emulator", "emulate.csim")
+compare("emulator fast / stepwise int64 path", "emulate.emulator", "emulate.emulator_stepwise")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory):
-    hls_model = to_hls(mlp(), (12,), tmp_path_factory.mktemp("bench"))
-    hls_model.compile()
-    x = stress_inputs(np.random.default_rng(0), N_EVENTS, (12,))
-    ir = network_ir_from_hls4ml(hls_model)
-    np.testing.assert_array_equal(emulate(ir, x).output, hls_model.predict(x).reshape(-1, 1))
-    np.testing.assert_array_equal(emulate(ir, x, method="stepwise").output, emulate(ir, x).output)
-    return hls_model, ir, x
+def loaded(mlp_case):
+    from datrig.project.meta import FirmwareProject
+
+    project = FirmwareProject.load(mlp_case.project)
+    return project, mlp_case.inputs
 
 
-def test_csim_events_per_s(benchmark, setup) -> None:
-    hls_model, _, x = setup
-    benchmark.pedantic(hls_model.predict, args=(x,), rounds=3, iterations=1)
-    RATES["csim"] = N_EVENTS / benchmark.stats.stats.median
-    benchmark.extra_info["events_per_s"] = RATES["csim"]
+def test_csim_events_per_s(benchmark, loaded) -> None:
+    project, x = loaded
+    benchmark.pedantic(project.library.predict, args=(x,), rounds=3, iterations=1)
+    per_second(benchmark, "emulate.csim", len(x))
 
 
-def test_emulator_stepwise_events_per_s(benchmark, setup) -> None:
+def test_emulator_stepwise_events_per_s(benchmark, loaded) -> None:
     """The int64 reference path, for comparison with the default fast path."""
-    _, ir, x = setup
-    benchmark.pedantic(emulate, args=(ir, x), kwargs={"method": "stepwise"}, rounds=3)
-    benchmark.extra_info["events_per_s"] = N_EVENTS / benchmark.stats.stats.median
+    from datrig.emulate.runner import emulate
+
+    project, x = loaded
+    y = benchmark.pedantic(
+        lambda: emulate(project.ir, x, method="stepwise").output, rounds=3, iterations=1
+    )
+    np.testing.assert_array_equal(y, emulate(project.ir, x).output)
+    per_second(benchmark, "emulate.emulator_stepwise", len(x))
 
 
-def test_emulator_events_per_s(benchmark, setup) -> None:
-    _, ir, x = setup
-    benchmark.pedantic(emulate, args=(ir, x), rounds=20, iterations=1)
-    RATES["emulator"] = N_EVENTS / benchmark.stats.stats.median
-    benchmark.extra_info["events_per_s"] = RATES["emulator"]
-    if "csim" in RATES:
-        benchmark.extra_info["speedup_vs_csim"] = RATES["emulator"] / RATES["csim"]
-        print(
-            f"\nemulator {RATES['emulator']:.0f} ev/s, C-sim {RATES['csim']:.0f} ev/s, "
-            f"ratio {RATES['emulator'] / RATES['csim']:.1f}x"
-        )
+def test_emulator_events_per_s(benchmark, loaded) -> None:
+    from datrig.emulate.runner import emulate
+
+    project, x = loaded
+    y = benchmark.pedantic(lambda: emulate(project.ir, x).output, rounds=20, iterations=1)
+    np.testing.assert_array_equal(y, project.library.predict(x))
+    per_second(benchmark, "emulate.emulator", len(x))

@@ -1,18 +1,24 @@
 """Scan throughput: trials per hour with 1 and 2 Ray workers on the same small space.
 
 One run of each (trials take tens of seconds; the ratio, measured in one session, is the
-number that matters on a noisy machine). Results go to the benchmark's extra_info and stderr.
+number that matters on a noisy machine), in the summary of `make bench`. `make test` runs a
+one-trial space once, with 2 workers (a trial exports and compiles a C-simulation, ~20 s).
 """
 
 from __future__ import annotations
 
 import csv
-import sys
 import time
 
 import pytest
 
+from benchmarks.results import compare, record, small
+
 SPACE = "penalties: [none, disco]\nlam: [3.0]\nweight_bits: [4, 6, 8]\nepochs: 6\nn_train: 10000\n"
+SMALL_SPACE = "penalties: [none]\nlam: [3.0]\nweight_bits: [6]\nepochs: 1\nn_train: 1000\n"
+
+compare("scan trials/h, 2 workers / 1 worker", "scan.trials_per_h_2_workers",
+        "scan.trials_per_h_1_worker")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +26,8 @@ def setup(tmp_path_factory):
     from datrig.sim.simulate import simulate
 
     root = tmp_path_factory.mktemp("scan_bench")
-    simulate(root / "data", 20_000, 100, seed=3, progress=False)
-    (root / "space.yml").write_text(SPACE)
+    simulate(root / "data", 2000 if small() else 20_000, 100, seed=3, progress=False)
+    (root / "space.yml").write_text(SMALL_SPACE if small() else SPACE)
     return root
 
 
@@ -31,7 +37,7 @@ def test_trials_per_hour_with_one_and_two_workers(benchmark, setup):
     rates = {}
 
     def scan_both() -> None:
-        for workers in (1, 2):
+        for workers in (2,) if small() else (1, 2):
             out = setup / f"w{workers}-{time.monotonic_ns()}"
             start = time.monotonic()
             argv = ["scan", "--model", "photon_id", "--space", str(setup / "space.yml"),
@@ -44,7 +50,6 @@ def test_trials_per_hour_with_one_and_two_workers(benchmark, setup):
             rates[workers] = 3600 * n / seconds
 
     benchmark.pedantic(scan_both, rounds=1, iterations=1)
-    benchmark.extra_info["trials_per_hour"] = rates
-    benchmark.extra_info["speedup_2_workers"] = rates[2] / rates[1]
-    print(f"\nscan: {rates[1]:.0f} trials/h with 1 worker, {rates[2]:.0f} with 2 "
-          f"({rates[2] / rates[1]:.2f}x)", file=sys.stderr)  # fmt: skip
+    if benchmark.enabled:
+        record(benchmark, "scan.trials_per_h_1_worker", rates[1], "trials/h")
+        record(benchmark, "scan.trials_per_h_2_workers", rates[2], "trials/h")

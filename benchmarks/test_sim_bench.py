@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.results import per_second, size
 from datrig.sim.candidates import photon_chunk
 from datrig.sim.config import GeneratorConfig
 from datrig.sim.diphoton import diphoton_chunk
 from datrig.sim.geometry import N_CELLS
 from datrig.sim.writer import SampleSpec, write_sample
 
-N_ROWS = 20_000
+N_ROWS = size(20_000, 1000)
 
 
 def test_photon_generation_with_cells(benchmark):
@@ -23,7 +24,7 @@ def test_photon_generation_with_cells(benchmark):
     rng = np.random.default_rng(1)
     rows, cells = benchmark(photon_chunk, rng, N_ROWS, cfg, "sim")
     assert rows.shape == (N_ROWS,) and cells.shape == (N_ROWS, N_CELLS, 4)
-    benchmark.extra_info["candidates_per_s"] = N_ROWS / benchmark.stats.stats.median
+    per_second(benchmark, "sim.photon_candidates_with_cells", N_ROWS, "candidates/s")
 
 
 def test_photon_generation_and_hdf5_write(benchmark, tmp_path):
@@ -41,7 +42,7 @@ def test_photon_generation_and_hdf5_write(benchmark, tmp_path):
         )
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    benchmark.extra_info["candidates_per_s"] = N_ROWS / benchmark.stats.stats.median
+    per_second(benchmark, "sim.photon_candidates_with_hdf5", N_ROWS, "candidates/s")
 
 
 def test_diphoton_generation(benchmark):
@@ -49,4 +50,4 @@ def test_diphoton_generation(benchmark):
     rng = np.random.default_rng(1)
     rows = benchmark(diphoton_chunk, rng, N_ROWS, cfg, "sim")
     assert rows.shape == (N_ROWS,)
-    benchmark.extra_info["events_per_s"] = N_ROWS / benchmark.stats.stats.median
+    per_second(benchmark, "sim.diphoton_events", N_ROWS)

@@ -1,11 +1,19 @@
-"""Time per QAT epoch of photon_id (4000 sim events, batch 1024) with each penalty."""
+"""Time per QAT epoch of photon_id (4000 sim events, batch 1024) with each penalty, and each
+penalty's cost relative to none (in the summary of `make bench`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from benchmarks.results import compare, median_seconds, size
 from datrig.da.registry import PENALTIES
+
+N_TRAIN = size(4000, 500)
+
+for _da in PENALTIES:
+    if _da != "none":
+        compare(f"QAT epoch time, {_da} / none", f"qat_epoch.{_da}", "qat_epoch.none")
 
 
 @pytest.fixture(scope="module")
@@ -15,19 +23,19 @@ def bench_data(tmp_path_factory):
 
     configure_torch(1)
     out = tmp_path_factory.mktemp("train_bench")
-    simulate(out, 7000, 10, seed=11, progress=False)
+    simulate(out, size(7000, 1200), 10, seed=11, progress=False)
     return out
 
 
 @pytest.mark.parametrize("da", list(PENALTIES))
 def test_qat_epoch(benchmark, bench_data, da):
-    """One epoch over 4000 sim (+4000 unlabeled data for frt) photon candidates."""
+    """One epoch over N_TRAIN sim (+N_TRAIN unlabeled data for frt) photon candidates."""
     from datrig.train.config import TrainConfig
     from datrig.train.loop import Trainer
 
     options = {"warmup_epochs": 0} if da == "adversarial" else {}
     cfg = TrainConfig(
-        model="photon_id", da=da, lam=1.0, epochs=1, batch_size=1024, n_train=4000,
+        model="photon_id", da=da, lam=1.0, epochs=1, batch_size=1024, n_train=N_TRAIN,
         data_dir=str(bench_data), penalty_options=options,
     )  # fmt: skip
     trainer = Trainer(cfg, bench_data / "unused", progress=False)
@@ -40,3 +48,4 @@ def test_qat_epoch(benchmark, bench_data, da):
 
     benchmark.pedantic(one_epoch, rounds=5, warmup_rounds=1)
     assert np.isfinite(trainer.curves["train_task"][-1])
+    median_seconds(benchmark, f"qat_epoch.{da}", "s/epoch")
