@@ -34,8 +34,11 @@ test-all: setup
 bench: setup
 	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,ops,rounds $(PYTEST_ARGS)
 
+# Emulator vs C-simulation; VERIFY_ARGS="--rtl" checks the DA-RTL (Verilator) instead, e.g.
+# VERIFY_ARGS="--rtl --events 1000000" or "--rtl --input photons_data.h5".
+VERIFY_ARGS ?=
 verify: setup
-	$(VENV)/bin/datrig verify --model $(MODEL) --events 100000 --seed $(SEED)
+	$(VENV)/bin/datrig verify --model $(MODEL) --events 100000 --seed $(SEED) $(VERIFY_ARGS)
 
 hls: setup
 	$(VENV)/bin/datrig hls --model $(MODEL) --seed $(SEED)

@@ -12,7 +12,7 @@ Simulators, in order of preference: Verilator (compiled once per design and cach
 
 Latency is measured, not assumed: with Verilator the registers start at 0 (``--x-initial
 fast``), so the output stream is aligned with the emulator's outputs on the first
-:data:`PROBE_EVENTS` events (the smallest shift at which all of them agree); iverilog's
+:data:`PROBE_EVENTS` events (the shift at which all of them agree); iverilog's
 registers start as X and the first output without X marks it. Every later event must then
 appear one clock after the previous one, which measures II = 1.
 """
@@ -142,10 +142,11 @@ def cosimulate(
             sim.output_mantissas, expected, sim.tool, sim.version, sim.latency_cycles, sim.seconds
         )
     compiled = verilator.build(design, threads=threads)
-    max_latency = design.n_stages + 1 + MAX_EXTRA_LATENCY
+    pipeline_latency = design.n_stages + 1  # an input register, then one per stage
+    max_latency = pipeline_latency + MAX_EXTRA_LATENCY
     stream, seconds = verilator.run(compiled, design, input_mantissas, n + max_latency)
-    latency = align(stream, expected, max_latency)
-    start = (design.n_stages + 1 if latency is None else latency) - 1
+    latency = align(stream, expected, max_latency, pipeline_latency)
+    start = (pipeline_latency if latency is None else latency) - 1
     result = _compare(stream[start : start + n], expected, "Verilator", compiled.version,
                       latency, seconds)  # fmt: skip
     return RTLComparison(
@@ -158,12 +159,17 @@ def cosimulate(
     )
 
 
-def align(stream: np.ndarray, expected: np.ndarray, max_latency: int) -> int | None:
-    """The latency in cycles: the smallest shift at which the output stream (one row per
-    rising edge, the first event presented before the first edge) equals the expected
-    outputs of the first PROBE_EVENTS events; None if no shift up to ``max_latency`` does."""
+def align(
+    stream: np.ndarray, expected: np.ndarray, max_latency: int, pipeline_latency: int
+) -> int | None:
+    """The latency in cycles: the shift at which the output stream (one row per rising edge,
+    the first event presented before the first edge) equals the expected outputs of the first
+    PROBE_EVENTS events; None if no shift up to ``max_latency`` does. Should several shifts
+    agree (outputs that repeat, e.g. all saturated), da4ml's ``pipeline_latency`` is tried
+    first, then the shortest."""
     k = min(len(expected), PROBE_EVENTS)
-    for latency in range(1, max_latency + 1):
+    shifts = range(1, max_latency + 1)
+    for latency in sorted(shifts, key=lambda s: (s != pipeline_latency, s)):
         if np.array_equal(stream[latency - 1 : latency - 1 + k], expected[:k]):
             return latency
     return None

@@ -154,5 +154,8 @@ def test_alignment_finds_the_shift_and_refuses_a_stream_that_never_matches():
     rng = np.random.default_rng(0)
     expected = rng.integers(-500, 500, (300, 2))
     stream = np.vstack([np.zeros((4, 2), dtype=np.int64), expected, np.zeros((20, 2))])
-    assert cosim.align(stream, expected, max_latency=20) == 5
-    assert cosim.align(stream + 1, expected, max_latency=20) is None
+    assert cosim.align(stream, expected, max_latency=20, pipeline_latency=3) == 5
+    assert cosim.align(stream + 1, expected, max_latency=20, pipeline_latency=5) is None
+    # Constant outputs agree at every shift: the pipeline's depth is taken.
+    flat = np.full((300, 2), 7)
+    assert cosim.align(np.full((320, 2), 7), flat, max_latency=20, pipeline_latency=6) == 6
