@@ -5,7 +5,8 @@ the emulator, on the same events as the emulator and C-simulation benchmarks.
   (no g++: the compile is a separate, compiler-bound step).
 * ``test_rtl_verilator_events_per_s`` / ``test_rtl_iverilog_events_per_s``: the project's
   DA-RTL co-simulated bit for bit against the emulator (`datrig verify --rtl`) with Verilator
-  (its build recorded separately, timed in a fresh cache) and with iverilog (fewer events).
+  and with iverilog (fewer events): the whole check (input file, simulation, comparison), and
+  for Verilator also the testbench process alone and the build (timed in a fresh cache).
 
 `make bench` prints the RTL rates next to the emulator's and the C-simulation's, and their
 ratios, in its summary (``benchmarks/results.py``).
@@ -13,6 +14,7 @@ ratios, in its summary (``benchmarks/results.py``).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from benchmarks.results import compare, per_second, record, size
@@ -63,12 +65,18 @@ def test_rtl_verilator_events_per_s(benchmark, rtl_case, tmp_path, monkeypatch) 
         assert not first.build_cached
         record(benchmark, "export.rtl_verilator_build", first.build_seconds, "s")
 
+    sim_seconds = []
+
     def run() -> None:
         result = cosim.cosimulate(design, mantissas, expected, tool="verilator")
         assert result.ok and result.build_cached, result.message()
+        sim_seconds.append(result.sim_seconds)
 
     benchmark.pedantic(run, rounds=3, iterations=1)
     per_second(benchmark, "export.rtl_verilator", len(mantissas))
+    if benchmark.enabled:  # the testbench process alone, as `datrig verify --rtl` reports it
+        rate = len(mantissas) / float(np.median(sim_seconds))
+        record(benchmark, "export.rtl_verilator_simulation_only", rate, "events/s")
 
 
 @pytest.mark.tools
