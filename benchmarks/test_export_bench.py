@@ -22,6 +22,11 @@ from benchmarks.results import compare, per_second, record, size
 N_IVERILOG = size(1000, 50)  # iverilog simulates a few hundred events per second
 
 compare("RTL Verilator / emulator", "export.rtl_verilator", "emulate.emulator")
+compare(
+    "RTL Verilator, testbench alone / emulator",
+    "export.rtl_verilator_simulation_only",
+    "emulate.emulator",
+)
 compare("RTL Verilator / hls4ml C-sim", "export.rtl_verilator", "emulate.csim")
 compare("RTL Verilator / RTL iverilog", "export.rtl_verilator", "export.rtl_iverilog")
 
