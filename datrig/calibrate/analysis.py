@@ -48,6 +48,7 @@ class Settings:
     n_replicas: int = 200  # bootstrap replicas for statistical uncertainties
     seed: int = 1
     binnings: tuple[str, ...] = ("pt", "pt_eta", "cluster")  # which calibration bins
+    peers: tuple[str, ...] = ()  # peer methods on the same candidates (datrig.validate.peers)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, foreign_contents
 from datrig.calibrate.analysis import Settings
 from datrig.calibrate.evaluate import evaluate_runs, method_names
+from datrig.calibrate.peers import peer_scores
 from datrig.calibrate.report import MARKER, write_calibration
 from datrig.faults import pause_point
 from datrig.project.meta import PROJECT
@@ -33,7 +34,9 @@ def calibrate_into(
     with destination_lock(out), atomic_dir(out, CALIBRATION) as tmp:
         _keep_projects(out, tmp, methods)
         results = evaluate_runs(run_dirs, data_dir, tmp, settings)
-        report = write_calibration(results, tmp, seed=settings.seed, final=out)
+        peers = peer_scores(results, settings.peers, settings.seed)
+        report = write_calibration(results, tmp, seed=settings.seed, final=out, peers=peers,
+                                   settings=settings)  # fmt: skip
         pause_point("calibrate:before-swap")
     return report
 

@@ -53,6 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="control band: scores below this simulated-photon efficiency (closer to 1: less "
         "photon leakage, fewer fakes)",
     )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=None,
+        metavar="PEER",
+        help="peer methods fitted on each run's training sample and measured on the same "
+        "candidates (default: all of cut_based, gbdt, ddt, flat_bdt, flat_bdt_pt; none: "
+        "`--peers` alone)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=1, help="bootstrap and k-means")
 
 
@@ -66,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
             f"--control-efficiency ({args.control_efficiency:g}) must be above --id-efficiency "
             f"({args.id_efficiency:g}): the control band lies below the tight ID"
         )
+    from datrig.validate.peers import resolve_peers
+
     settings = Settings(
+        peers=resolve_peers(args.peers),
         n_replicas=args.replicas,
         seed=args.seed,
         id_efficiency=args.id_efficiency,

@@ -85,10 +85,9 @@ def _method_name(run_dir: Path) -> str:
 def _event_files(run_dir: Path, data_dir: Path | None) -> tuple[dict[str, Path], str | None]:
     """(domain -> photons file, split): ``data_dir`` whole, else the run's own test split."""
     if data_dir is None:
-        try:
-            data_dir = Path(json.loads((run_dir / "config.json").read_text())["data_dir"])
-        except (OSError, ValueError, KeyError):
-            raise DatrigError(f"{run_dir} has no readable config.json; pass --data") from None
+        from datrig.train.runs import run_data_dir
+
+        data_dir = run_data_dir(run_dir)
         split = "test"
     else:
         split = None

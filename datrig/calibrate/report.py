@@ -8,10 +8,22 @@ from typing import Any
 import h5py
 
 from datrig.atomic import atomic_path, write_json
+from datrig.calibrate.analysis import Settings
 from datrig.calibrate.evaluate import MethodCalibration
+from datrig.calibrate.peers import PeerScores, plane_points
 from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_factors
 from datrig.faults import pause_point
 from datrig.provenance import sidecar
+from datrig.validate.plane import PlanePoint, plane_table, plot_plane
+
+PLANE_TEXT = """\
+Networks: the runs' firmware scores. Peers (fitted on the simulated events of the runs'
+training sample, never on data): `cut_based` rectangular cuts (score: the smallest margin past
+the cuts), `gbdt` gradient boosting on the same inputs without decorrelation, `ddt` that score
+thresholded per (pT, isolation) cell on the validation split's fakes, `flat_bdt` and
+`flat_bdt_pt` hep_ml's uniform boosting with BinFlatnessLoss in isolation (fl 300) or isolation
+x pT (fl 1000). R per pT tercile of the simulated fakes, R data with the toy's truth labels,
+statistical (Poisson) errors. Peer scores per candidate: `per_event.h5` `peers/<name>/`."""
 
 MARKER = "calibrate.json"  # the calibration artefact's marker (datrig.calibrate.artefact)
 
@@ -45,13 +57,25 @@ def _get(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def write_calibration(
-    results: list[MethodCalibration], out: Path, *, seed: int, final: Path | None = None
+    results: list[MethodCalibration],
+    out: Path,
+    *,
+    seed: int,
+    final: Path | None = None,
+    peers: list[PeerScores] | None = None,
+    settings: Settings | None = None,
 ) -> Path:
     """Write the calibration's files into ``out``: the staging folder of the calibration
     artefact (:mod:`datrig.calibrate.artefact`) that will be swapped into ``final``, so paths
     recorded inside it name ``final``. ``calibrate.json`` (the marker) is written last."""
     out = Path(out)
     final = out if final is None else Path(final)
+    peers = peers or []
+    settings = settings or Settings(seed=seed)
+    planes = {
+        "control_band": plane_points(results, peers, settings, control=True),
+        "fail_id": plane_points(results, peers, settings, control=False),
+    }
     doc: dict[str, Any] = {}
     for cal in results:
         r = cal.result.regions
@@ -72,24 +96,38 @@ def write_calibration(
             "bins": cal.result.bins,
             "summary": summary(cal),
         }
+    doc["plane"] = {k: [p.to_json() for p in v] for k, v in planes.items()}
+    doc["peers"] = {p.name: {"training": str(p.training), "candidates_of": p.events_of}
+                    for p in peers}  # fmt: skip
     write_json(out / "calibration.json", doc)
-    _write_per_event(results, out / "per_event.h5")
+    _write_per_event(results, peers, out / "per_event.h5")
     pause_point("calibrate:wrote-per-event")
     figures = {
+        "calibration_plane.png": plot_plane(
+            planes["control_band"],
+            out / "calibration_plane.png",
+            "firmware networks and peers on the same candidates (control-band ABCD)",
+        ),
         "abcd_r_vs_pt.png": plot_r_vs_pt(results, out / "abcd_r_vs_pt.png"),
         "closure_pulls.png": plot_closure_pulls(results, out / "closure_pulls.png"),
         "scale_factors.png": plot_scale_factors(results, out / "scale_factors.png"),
     }
     report = out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(results, doc, figures))
+        tmp.write_text(_markdown(results, doc, figures, planes))
     inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
     write_json(out / MARKER, sidecar(stage="calibrate", seed=seed, inputs=inputs))  # last
     return final / report.name
 
 
-def _write_per_event(results: list[MethodCalibration], path: Path) -> None:
+def _write_per_event(results: list[MethodCalibration], peers: list[PeerScores], path: Path) -> None:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+        for peer in peers:  # the candidates of ``candidates_of``, in the same order
+            group = fh.require_group("peers").create_group(peer.name)
+            group.attrs["candidates_of"] = peer.events_of
+            group.attrs["training"] = str(peer.training)
+            for domain, score in peer.scores.items():
+                group.create_dataset(f"{domain}/score", data=score, compression="gzip")
         for cal in results:
             group = fh.create_group(cal.method)
             group.attrs["run"] = str(cal.run_dir)
@@ -120,8 +158,19 @@ weights per candidate), statistical only. Scores are the firmware's (bit-exact e
 """
 
 
-def _markdown(results: list[MethodCalibration], doc: dict[str, Any], figures: dict) -> str:
+def _markdown(
+    results: list[MethodCalibration],
+    doc: dict[str, Any],
+    figures: dict,
+    planes: dict[str, list[PlanePoint]],
+) -> str:
     lines = ["# datrig calibration: ABCD fake yield and photon ID efficiency", "", CONVENTIONS]
+    lines += ["## Every method on the same candidates", "", PLANE_TEXT, ""]
+    lines += ["C, D in the control band (the calibration's regions):", ""]
+    lines += plane_table(planes["control_band"])
+    lines += ["", "C, D = every candidate failing the ID:", ""]
+    lines += plane_table(planes["fail_id"])
+    lines += ["", "![calibration_plane.png](calibration_plane.png)", ""]
     lines += ["## Summary (pT terciles)", ""]
     lines += [
         "| method | events sim / data | max abs(R-1) sim | data | closure uncorr. | "

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
 
 
 class AdversarialPenalty(Penalty):
@@ -54,6 +54,7 @@ class AdversarialPenalty(Penalty):
         n_latent: int,
         n_inputs: int,
         condition_train: np.ndarray | None = None,
+        events: TrainingEvents | None = None,
     ) -> None:
         values = np.unique(protected_train)
         binary = len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}

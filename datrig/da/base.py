@@ -19,6 +19,34 @@ from datrig.errors import DatrigError
 
 
 @dataclass
+class FullBatch:
+    """Every event of a batch, sim and unlabelled data (``label`` -1), for penalties that pick
+    their own events (e.g. a signal region of the current working point)."""
+
+    output: torch.Tensor  # the deployed output (logit)
+    task: torch.Tensor  # what the task loss trains (the score branch of a compensated model)
+    compensation: torch.Tensor | None  # the compensation branch, None for plain models
+    score_latent: torch.Tensor  # the score branch's latent representation
+    label: torch.Tensor
+    domain: torch.Tensor
+    protected: torch.Tensor
+    condition: torch.Tensor | None
+
+
+@dataclass
+class TrainingEvents:
+    """Per-event truth of a whole split (numpy), for :meth:`Penalty.setup` and
+    :meth:`Penalty.after_training`; ``inputs`` (network layout) only where a penalty evaluates
+    the model itself. Data-domain events carry label -1."""
+
+    label: np.ndarray
+    domain: np.ndarray
+    protected: np.ndarray
+    condition: np.ndarray | None
+    inputs: torch.Tensor | None = None
+
+
+@dataclass
 class PenaltyInputs:
     """Tensors of one batch.
 
@@ -36,6 +64,7 @@ class PenaltyInputs:
     inputs: torch.Tensor
     domain: torch.Tensor
     condition: torch.Tensor | None = None
+    full: FullBatch | None = None
 
 
 class Penalty(nn.Module):
@@ -49,6 +78,7 @@ class Penalty(nn.Module):
     name: ClassVar[str] = "base"
     uses_domain_events: ClassVar[bool] = False  # needs unlabeled data-domain events
     needs_condition: ClassVar[bool] = False  # acts at fixed values of ModelSpec.condition
+    needs_compensation: ClassVar[bool] = False  # fits a compensated model's compensation branch
     default_lam: ClassVar[dict[str, float]] = {}
     generic_lam: ClassVar[float | None] = None
 
@@ -68,11 +98,17 @@ class Penalty(nn.Module):
         return condition is not None or not cls.needs_condition
 
     @classmethod
-    def check_model(cls, model: str, condition: str | None) -> None:
-        """Fail before any work when ``model`` lacks the conditioning variable we need."""
+    def check_model(cls, model: str, condition: str | None, compensated: bool = False) -> None:
+        """Fail before any work when ``model`` lacks the conditioning variable or the
+        compensation branch we need."""
         if not cls.applies_to(condition):
             raise DatrigError(
                 f"penalty {cls.name!r} needs a conditioning variable; model {model} declares none"
+            )
+        if cls.needs_compensation and not compensated:
+            raise DatrigError(
+                f"penalty {cls.name!r} fits a compensation branch (score minus a function of pT "
+                f"and isolation); model {model} has none"
             )
 
     def __init__(self, **options: Any) -> None:
@@ -86,15 +122,22 @@ class Penalty(nn.Module):
         n_latent: int,
         n_inputs: int,
         condition_train: np.ndarray | None = None,
+        events: TrainingEvents | None = None,
     ) -> None:
         """Fit what depends on the training data (bin edges, helper network sizes);
-        ``condition_train``: the conditioning variable of the same events, if the model has one."""
+        ``condition_train``: the conditioning variable of the same events, if the model has one;
+        ``events``: every training event (sim and unlabelled data)."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Epoch hook (warm-up schedules); ``epoch`` counts from 0."""
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         raise NotImplementedError
+
+    def after_training(self, model: nn.Module, validation: TrainingEvents, seed: int) -> None:
+        """Last step before the run is evaluated (e.g. refit what is best fitted on events the
+        network was not trained on); ``validation``: the sim validation split, with inputs;
+        ``seed``: the run's, for any shuffling."""
 
     def main_parameters(self) -> list[nn.Parameter]:
         """Helper parameters trained by the *model's* optimizer (e.g. the frt decoder)."""

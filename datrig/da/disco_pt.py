@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
-from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
 from datrig.da.disco import distance_correlation_sq
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
@@ -80,6 +80,7 @@ class ConditionalDiscoPenalty(Penalty):
         n_latent: int,
         n_inputs: int,
         condition_train: np.ndarray | None = None,
+        events: TrainingEvents | None = None,
     ) -> None:
         self.edges = torch.from_numpy(quantile_edges(required(self, condition_train), self.n_bins))
 

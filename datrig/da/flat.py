@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
 from datrig.da.disco_pt import bin_of, quantile_edges, required
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
@@ -130,6 +130,7 @@ class FlatnessPenalty(Penalty):
         n_latent: int,
         n_inputs: int,
         condition_train: np.ndarray | None = None,
+        events: TrainingEvents | None = None,
     ) -> None:
         pt_edges = quantile_edges(required(self, condition_train), self.n_pt_bins)
         pt_bin = bin_of(torch.from_numpy(condition_train), torch.from_numpy(pt_edges)).numpy()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
 
 BANDWIDTHS = (0.25, 0.5, 1.0, 2.0)  # multiples of the mean squared pairwise distance
 
@@ -53,6 +53,7 @@ class FrtPenalty(Penalty):
         n_latent: int,
         n_inputs: int,
         condition_train: np.ndarray | None = None,
+        events: TrainingEvents | None = None,
     ) -> None:
         self.decoder = nn.Sequential(nn.Linear(n_latent, 32), nn.ReLU(), nn.Linear(32, n_inputs))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datrig.da.adversarial import AdversarialPenalty
 from datrig.da.base import Penalty
+from datrig.da.ddt import LearnedDdtPenalty
 from datrig.da.disco import DiscoPenalty
 from datrig.da.disco_pt import ConditionalDiscoPenalty
 from datrig.da.flat import FlatnessPenalty
@@ -18,6 +19,7 @@ PENALTIES: dict[str, type[Penalty]] = {
     "frt": FrtPenalty,
     "disco_pt": ConditionalDiscoPenalty,
     "flat": FlatnessPenalty,
+    "ddt": LearnedDdtPenalty,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -9,6 +11,23 @@ from torch import nn
 def plain_tensor(x) -> torch.Tensor:
     """The float values of a Brevitas QuantTensor (or ``x`` itself if already a tensor)."""
     return x.value if hasattr(x, "value") else x
+
+
+@dataclass
+class ModelTerms:
+    """What one forward pass gives the trainer, per event.
+
+    ``output``: the deployed output (logit or energy correction); ``task``: what the task loss
+    trains (the output itself, or the score branch of a compensated ID); ``compensation``: the
+    compensation branch (None for plain models); ``latent``: the task head's input;
+    ``score_latent``: the part of it that the score branch computes.
+    """
+
+    output: torch.Tensor
+    task: torch.Tensor
+    compensation: torch.Tensor | None
+    latent: torch.Tensor
+    score_latent: torch.Tensor
 
 
 class EncoderHeadSequential(nn.Sequential):
@@ -40,3 +59,11 @@ class EncoderHeadSequential(nn.Sequential):
         """(output (N,), latent as a plain tensor)."""
         z = self.encode(x)
         return self.head(z).reshape(-1), plain_tensor(z)
+
+    def after_optimizer_step(self) -> None:
+        """Hook for structural constraints on the weights (none for a plain network)."""
+
+    def forward_terms(self, x: torch.Tensor) -> ModelTerms:
+        """The output is also the task's; there is no compensation branch."""
+        out, latent = self.forward_with_latent(x)
+        return ModelTerms(out, out, None, latent, latent)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from torch import nn
 
 from datrig.data.features import Feature, get_cell_builder
+from datrig.errors import DatrigError
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,42 @@ class ModelSpec:
     default_batch_size: int = 1024
     default_n_train: int = 150_000
     default_lr: float = 3e-3
+    default_lr_schedule: str = "constant"
     output_init: float = 0.0
     # default bit widths: an int for uniform bits, or "auto" for widths learned under the
     # EBOPs resource term of strength default_resource_lam (`datrig qat --bits auto`)
     default_bits: int | Literal["auto"] = 8
     default_resource_lam: float = 0.03
     cell_builder: str = "raw"
+    # widths of a compensation branch (datrig.models.compensated): the output becomes
+    # s(inputs without `protected`) - c(condition, protected); () for a plain network
+    compensation_hidden: tuple[int, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.inputs == "cells":
             get_cell_builder(self.cell_builder)  # an unknown name fails at import, not in use
+        if self.compensation_hidden:
+            names = [] if self.inputs == "cells" else [f.column for f in self.inputs]
+            missing = [v for v in (self.condition, self.protected) if v not in names]
+            if missing:
+                raise DatrigError(
+                    f"model {self.name}: a compensation branch reads the condition and the "
+                    f"protected variable as inputs; {missing} are not among them"
+                )
+
+    def compensation_config(self, compensated: bool) -> dict[str, list[int]] | None:
+        """The branch layout stored in a checkpoint's ``model_config`` (input indices): with
+        the compensation units (``compensated``), else the score branch alone, blind to the
+        protected input. None for a model without a compensation design."""
+        if not self.compensation_hidden:
+            return None
+        names = self.feature_names
+        return {
+            "hidden": list(self.compensation_hidden) if compensated else [],
+            "inputs": [names.index(self.condition), names.index(self.protected)],
+            "score_inputs": [i for i, n in enumerate(names) if n != self.protected],
+        }
 
     @property
     def feature_names(self) -> list[str]:

@@ -16,7 +16,12 @@ WEAK_AUC = 0.6  # below this a photon ID is not worth deploying (a single shower
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to train")
-    parser.add_argument("--da", default="none", choices=list(PENALTIES), help="DA penalty")
+    parser.add_argument(
+        "--da",
+        default=None,
+        choices=list(PENALTIES),
+        help="DA penalty (default: the model's shipped one, photon_id ddt)",
+    )
     parser.add_argument(
         "--lam", type=non_negative_float, default=None, help="penalty strength (penalty default)"
     )
@@ -114,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     from datrig.train.loop import train
 
+    if args.da is None:
+        from datrig.models.registry import get_model_spec
+
+        args.da = get_model_spec(args.model).shipped_da
     data_dir = args.data
     if data_dir is None:
         from datrig.sim.default import ensure_default_data

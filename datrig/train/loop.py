@@ -32,7 +32,7 @@ from datrig.atomic import (
     replace_dir,
     write_json,
 )
-from datrig.da.base import Penalty, PenaltyInputs
+from datrig.da.base import FullBatch, Penalty, PenaltyInputs, TrainingEvents
 from datrig.da.registry import make_penalty
 from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
@@ -45,7 +45,7 @@ from datrig.quant.cost import bit_widths, ebops
 from datrig.runtime import configure_torch, seed_everything
 from datrig.train import dataset as ds
 from datrig.train.checkpoint import read_checkpoint, save_checkpoint
-from datrig.train.config import TrainConfig
+from datrig.train.config import TrainConfig, lr_factor
 from datrig.train.metrics import run_metrics
 from datrig.train.objective import class_weights, penalised, predict, subset, task_loss
 from datrig.train.outputs import plot_curves, write_predictions
@@ -150,7 +150,7 @@ class Trainer:
         self.weights = class_weights(spec, self.train.label)
         self.val_weights = class_weights(spec, self.val.label)
 
-    def _model_config(self, norm: Normalisation) -> dict[str, Any]:
+    def _model_config(self, norm: Normalisation, penalty: Penalty) -> dict[str, Any]:
         quant = QuantConfig.from_dict(self.cfg.quant) if self.cfg.quant else QuantConfig()
         if self.spec.output_kind == "energy_correction":
             quant = QuantConfig.from_dict({**quant.to_dict(), "output_max": 4.0})
@@ -163,6 +163,9 @@ class Trainer:
         if self.spec.inputs == "cells":
             config["n_cells"] = norm.n_cells
             config["head"] = list(self.spec.extra.get("head", ()))
+        branches = self.spec.compensation_config(compensated=penalty.needs_compensation)
+        if branches is not None:
+            config["compensation"] = branches
         return config
 
     # -- training ------------------------------------------------------------------------
@@ -173,18 +176,26 @@ class Trainer:
         target = torch.from_numpy(np.nan_to_num(t.target[idx])).float()
         w = torch.from_numpy(self.weights[idx])
         e_raw = torch.from_numpy(t.e_raw[idx])
-        out, latent = self.model.forward_with_latent(x)
-        task = task_loss(self.spec, out, target, w) if w.sum() > 0 else out.new_zeros(())
+        terms = self.model.forward_terms(x)
+        out = terms.output
+        task = task_loss(self.spec, terms.task, target, w) if w.sum() > 0 else out.new_zeros(())
         sel = subset(self.spec, label)
+        protected = torch.from_numpy(t.protected[idx])
+        domain = torch.from_numpy(t.domain[idx])
+        condition = torch.from_numpy(t.condition[idx]) if self.spec.condition else None
         pin = PenaltyInputs(
             outputs=penalised(self.spec, out, e_raw)[sel],
-            protected=torch.from_numpy(t.protected[idx])[sel],
+            protected=protected[sel],
             weights=torch.ones(int(sel.sum())),
-            latent=latent,
+            latent=terms.latent,
             inputs=x,
-            domain=torch.from_numpy(t.domain[idx]),
-            condition=torch.from_numpy(t.condition[idx])[sel] if self.spec.condition else None,
-        )
+            domain=domain,
+            condition=None if condition is None else condition[sel],
+            full=FullBatch(
+                out, terms.task, terms.compensation, terms.score_latent, label, domain,
+                protected, condition,
+            ),
+        )  # fmt: skip
         penalty.helper_step(pin)
         pen = penalty(pin)
         loss = task + lam * pen if lam else task
@@ -204,12 +215,15 @@ class Trainer:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        self.model.after_optimizer_step()
         return task.item(), pen.item()
 
     def _val_loss(self) -> float:
-        """Validation task loss; keeps the outputs for the collapse check of the last epoch."""
+        """Validation task loss (of the branch the task trains); keeps the outputs for the
+        collapse check of the last epoch."""
         self.val_outputs = predict(self.model, self.val.inputs, self.spec, float_twin=False)
-        out, w = torch.from_numpy(self.val_outputs), torch.from_numpy(self.val_weights)
+        task = predict(self.model, self.val.inputs, self.spec, float_twin=False, task=True)
+        out, w = torch.from_numpy(task), torch.from_numpy(self.val_weights)
         return float(task_loss(self.spec, out, torch.from_numpy(self.val.target), w))
 
     def prepare(self) -> tuple[Penalty, torch.optim.Optimizer]:
@@ -227,18 +241,20 @@ class Trainer:
         else:
             self.norm = ds.fit_for(spec, self.sim_path, cfg.n_train)
         penalty = make_penalty(cfg.da, **cfg.penalty_options)
-        penalty.check_model(spec.name, spec.condition)
+        penalty.check_model(spec.name, spec.condition, bool(spec.compensation_hidden))
         self._load_training_data(self.norm, penalty)
-        self.model_config = self._model_config(self.norm)
+        self.model_config = self._model_config(self.norm, penalty)
         torch.manual_seed(cfg.seed)
         self.model = spec.build(self.model_config)
         self.ebops_ref = float(self._ebops().detach())  # the starting bit widths' cost
         seen = subset(spec, torch.from_numpy(self.train.label).long()).numpy()
+        t = self.train
         penalty.setup(
-            self.train.protected[seen],
+            t.protected[seen],
             self.model.latent_width,
-            int(np.prod(self.train.inputs.shape[1:])),
-            condition_train=self.train.condition[seen] if spec.condition else None,
+            int(np.prod(t.inputs.shape[1:])),
+            condition_train=t.condition[seen] if spec.condition else None,
+            events=TrainingEvents(t.label, t.domain, t.protected, t.condition),
         )
         if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
             self.model.load_state_dict(payload["state_dict"])
@@ -250,10 +266,12 @@ class Trainer:
             "val_task": [],
         }
         self.start_epoch = 0
+        self.finished = False  # the penalty's after-training step is done
         if payload is not None:
             optimizer.load_state_dict(payload["optimizer"])
             self.curves = payload["curves"]
             self.start_epoch = int(payload["epoch"])
+            self.finished = bool(payload.get("finished", False))
         return penalty, optimizer
 
     def train_epoch(self, epoch: int, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
@@ -261,6 +279,9 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         penalty.on_epoch_start(epoch)
+        factor = lr_factor(cfg.lr_schedule, epoch, cfg.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = group.setdefault("base_lr", group["lr"]) * factor
         order = np.random.default_rng([cfg.seed, epoch]).permutation(len(self.train))
         sums = np.zeros(2)
         n_batches = 0
@@ -277,6 +298,23 @@ class Trainer:
                 f"(now {cfg.lam:g}). The run was not written"
             )
         self.curves["val_task"].append(val)
+
+    def _after_training(self, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
+        """The penalty's last step on the full sim validation split (e.g. the DDT refit), then
+        the final checkpoint, marked so that a resumed run does not repeat it."""
+        self.finished = True
+        if type(penalty).after_training is Penalty.after_training:
+            return  # nothing to do: the last epoch's checkpoint is the final one
+        spec = self.spec
+        val = ds.load_events(spec, self.sim_path, "val", self.norm)
+        events = TrainingEvents(
+            val.label, val.domain, val.protected, val.condition,
+            inputs=ds.to_model_layout(val.inputs, spec),
+        )  # fmt: skip
+        penalty.after_training(self.model, events, self.cfg.seed)
+        self.model.after_optimizer_step()
+        self._val_loss()  # the collapse check of the final checkpoint sees the final network
+        self._save(self.cfg.epochs - 1, penalty, optimizer)
 
     def _ebops(self) -> torch.Tensor:
         return ebops(self.model, self.model_config.get("n_cells", 1))
@@ -305,6 +343,7 @@ class Trainer:
                 "curves": self.curves,
                 "inputs": self.input_hashes,
                 "complete": epoch + 1 == self.cfg.epochs,
+                "finished": self.finished,
             },
         )
         pause_point(f"qat:saved-epoch-{epoch + 1}")
@@ -344,6 +383,8 @@ class Trainer:
             )
             self._save(epoch, penalty, optimizer)
         bar.close()
+        if not self.finished:
+            self._after_training(penalty, optimizer)
         write_json(self.work_dir / "curves.json", self.curves)
         plot_curves(self.work_dir / "curves.png", self.curves, f"{spec.name} / {cfg.da}")
         metrics = self._evaluate(self.norm)

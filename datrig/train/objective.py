@@ -42,18 +42,25 @@ def subset(spec: ModelSpec, label: torch.Tensor) -> torch.Tensor:
     return label == 0  # fakes / background; data-domain events carry label -1
 
 
-def predict(model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool) -> np.ndarray:
-    """Network output (N,) in eval mode, quantized or with quantization disabled."""
+def predict(
+    model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool, task: bool = False
+) -> np.ndarray:
+    """Network output (N,) in eval mode, quantized or with quantization disabled; ``task``: the
+    branch the task loss trains instead (the score branch of a compensated photon ID)."""
     model.eval()
     outs = []
+
+    def run(xb: torch.Tensor) -> torch.Tensor:
+        return model.forward_terms(xb).task if task else model(xb)
+
     with torch.no_grad():
         for i in range(0, len(x), EVAL_BATCH):
             xb = ds.to_model_layout(x[i : i + EVAL_BATCH], spec)
             if float_twin:
                 with float_mode(model):
-                    outs.append(model(xb).reshape(-1))
+                    outs.append(run(xb).reshape(-1))
             else:
-                outs.append(model(xb).reshape(-1))
+                outs.append(run(xb).reshape(-1))
     return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
 
 

@@ -69,6 +69,7 @@ def resolve_config(
         epochs=spec.default_epochs if epochs is None else epochs,
         batch_size=spec.default_batch_size if batch_size is None else batch_size,
         lr=spec.default_lr if lr is None else lr,
+        lr_schedule=spec.default_lr_schedule,
         seed=seed,
         n_train=spec.default_n_train if n_train is None else n_train,
         n_test=n_test,
@@ -77,6 +78,16 @@ def resolve_config(
         hidden=None if hidden is None else list(hidden),
         resource_lam=resource_lam,
     )
+
+
+def run_data_dir(run_dir: str | Path) -> Path:
+    """The dataset a run was trained on (its config.json ``data_dir``)."""
+    from datrig.errors import DatrigError
+
+    try:
+        return Path(json.loads((Path(run_dir) / "config.json").read_text())["data_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DatrigError(f"{run_dir} has no readable config.json naming its data") from None
 
 
 def run_is_current(out: str | Path, cfg: TrainConfig) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from datrig import paths
-from datrig.argtypes import non_negative_int
+from datrig.argtypes import non_negative_int, positive_int
 from datrig.errors import DatrigError
 from datrig.validate.predictions import PREDICTIONS_FILE, load_predictions
 from datrig.validate.report import RunColumns, build_report
@@ -48,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=non_negative_int, default=1, help="seed of missing runs and baselines"
     )
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=3,
+        help="training seeds of the model's shipped penalty (seed, seed+1, ...; the extra runs "
+        "go to runs/<model>/<da>-seed<k>/), for the spread of its figures",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=None,
+        metavar="PEER",
+        help="photon ID: peer methods fitted on the runs' training sample and measured on the "
+        "same events (default: all of cut_based, gbdt, ddt, flat_bdt, flat_bdt_pt; none: "
+        "`--peers` alone)",
+    )
 
 
 def existing_runs(model: str) -> list[Path]:
@@ -61,9 +77,11 @@ def existing_runs(model: str) -> list[Path]:
     ]
 
 
-def method_runs(model: str, data_dir: Path | None, seed: int) -> list[Path]:
+def method_runs(model: str, data_dir: Path | None, seed: int, seeds: int = 1) -> list[Path]:
     """One current run per registered penalty that applies to the model (a pT-conditional
-    penalty needs a model with a conditioning variable), training those missing or stale."""
+    penalty needs a model with a conditioning variable, a compensating one a model with a
+    compensation branch), plus ``seeds - 1`` more seeds of the shipped penalty, training those
+    missing or stale."""
     from datrig.da.registry import PENALTIES
     from datrig.models.registry import get_model_spec
     from datrig.sim.default import ensure_default_data
@@ -71,21 +89,29 @@ def method_runs(model: str, data_dir: Path | None, seed: int) -> list[Path]:
 
     spec = get_model_spec(model)  # unknown model: one clear line before any work
     data_dir = data_dir or ensure_default_data(paths.DEFAULT_DATA_DIR)
-    methods = [da for da, cls in PENALTIES.items() if cls.applies_to(spec.condition)]
+    methods = [
+        (da, seed, paths.run_dir(model, da))
+        for da, cls in PENALTIES.items()
+        if cls.applies_to(spec.condition)
+        and (bool(spec.compensation_hidden) or not cls.needs_compensation)
+    ]
+    methods += [
+        (spec.shipped_da, seed + k, paths.run_dir(model, f"{spec.shipped_da}-seed{k + 1}"))
+        for k in range(1, seeds)
+    ]
     runs = []
-    for da in tqdm(methods, desc=f"runs of {model}", unit="method", file=sys.stderr):
-        cfg = resolve_config(model, da, data_dir, seed)
+    for da, run_seed, out in tqdm(methods, desc=f"runs of {model}", unit="run", file=sys.stderr):
+        cfg = resolve_config(model, da, data_dir, run_seed)
         runs.append(
-            ensure_run(
-                cfg,
-                paths.run_dir(model, da),
-                say=lambda m: print(f"datrig validate [qat] {m}", file=sys.stderr),
-            )
+            ensure_run(cfg, out, say=lambda m: print(f"datrig validate [qat] {m}", file=sys.stderr))
         )
     return runs
 
 
 def run(args: argparse.Namespace) -> int:
+    from datrig.validate.peers import resolve_peers
+
+    peers = resolve_peers(args.peers)  # before any training: a typo fails in a second
     if args.runs:
         run_dirs = list(args.runs)
     elif args.no_train:
@@ -96,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                 "--no-train to train them, or pass --runs"
             )
     else:
-        run_dirs = method_runs(args.model, args.data, args.seed)
+        run_dirs = method_runs(args.model, args.data, args.seed, args.seeds)
     out_dir = args.out or paths.report_dir(args.model)
     columns = []
     for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):
@@ -113,6 +139,6 @@ def run(args: argparse.Namespace) -> int:
             project = out_dir / "firmware" / preds.da
             firmware = firmware_outputs(preds, project, seed=args.seed)
         columns.append(RunColumns(preds, firmware))
-    build_report(columns, out_dir, seed=args.seed)
+    build_report(columns, out_dir, seed=args.seed, peers=peers)
     print(f"validation report written to {out_dir / 'report.md'}")
     return 0

@@ -67,7 +67,11 @@ class RunColumns:
 
 
 def _method_key(preds: RunPredictions, taken: set[str]) -> str:
-    key = preds.da if preds.da not in taken else f"{preds.da}@{preds.run_dir.name}"
+    """The DA method's name; a second run of it is named after its folder (``ddt-seed2``)."""
+    key = preds.da
+    if key in taken:
+        name = preds.run_dir.name
+        key = name if name.startswith(f"{preds.da}-") else f"{preds.da}@{name}"
     while key in taken:
         key += "'"
     return key
@@ -172,8 +176,11 @@ def pt_independence_bound(
     return bound.to_json(str(round(FLATNESS_EFFICIENCY * 100)))
 
 
-def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dict[str, Any]:
-    """Compute every metric, write metrics.json, PNGs and report.md into ``out_dir``."""
+def build_report(
+    runs: Sequence[RunColumns], out_dir: Path, *, seed: int, peers: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Compute every metric, write metrics.json, PNGs and report.md into ``out_dir``;
+    ``peers``: peer methods (:mod:`datrig.validate.peers`) measured next to photon IDs."""
     if not runs:
         raise DatrigError("nothing to validate: no runs given")
     out_dir = Path(out_dir)
@@ -185,6 +192,10 @@ def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dic
     sections: list[str] = []
     for model, methods in sorted(by_model.items()):
         metrics[model], md = _model_report(model, methods, out_dir, seed)
+        if family(next(iter(methods.values())).preds) == "photon_id":
+            plane, plane_md = photon_id_plane(methods, out_dir / model, seed, peers)
+            metrics[model]["plane"] = plane
+            md += plane_md
         sections.append(md)
     metrics = json_safe(metrics)
     write_json(out_dir / "metrics.json", metrics)
@@ -198,6 +209,43 @@ def build_report(runs: Sequence[RunColumns], out_dir: Path, *, seed: int) -> dic
     with atomic_path(out_dir / "report.md") as tmp:  # last: its presence means complete
         tmp.write_text(text)
     return metrics
+
+
+def _plane_output(run: RunColumns) -> np.ndarray:
+    """The firmware's output where it was built, else the Brevitas model's."""
+    return run.firmware if run.firmware is not None else run.preds.output_quant
+
+
+def photon_id_plane(
+    methods: dict[str, RunColumns], fig_dir: Path, seed: int, peers: tuple[str, ...]
+) -> tuple[dict[str, Any], str]:
+    """R80 against the ABCD factor per pT tercile in both domains for every method, the peers
+    fitted on the runs' training sample and the spread over training seeds, on the test
+    events; returns (metrics, markdown section)."""
+    from datrig.train.runs import run_data_dir
+    from datrig.validate.peers import fit_peers, peer_sample
+    from datrig.validate.plane import plane_point, plane_table, plot_plane, seed_spread
+
+    first = next(iter(methods.values())).preds
+    if "pt" not in (first.events.dtype.names or ()):
+        return {}, ""
+    points = []
+    for key, run in methods.items():
+        points.append(plane_point(key, "network", _plane_output(run), first.events))
+    lines = ["", f"### {first.model}: every method on the same test events", ""]
+    if peers:
+        data_dir = run_data_dir(first.run_dir)
+        fitted = fit_peers(peer_sample(data_dir, seed), peers)
+        points += [plane_point(n, "peer", f(first.events), first.events) for n, f in fitted.items()]
+        lines.append(f"Peers fitted on the simulated train/validation events of `{data_dir}`.")
+    lines += ["", *plane_table(points)]
+    spread = seed_spread(points)
+    if spread:
+        lines += ["", "Spread over training seeds (methods named `<da>` and `<da>-seed<k>`):", ""]
+        lines += [f"- {name}: {text}" for name, text in spread.items()]
+    figure = plot_plane(points, fig_dir / "calibration_plane.png", f"{first.model}: test events")
+    lines += ["", f"![calibration plane]({figure.relative_to(fig_dir.parent)})", ""]
+    return {"points": [p.to_json() for p in points], "seed_spread": spread}, "\n".join(lines)
 
 
 def _model_report(

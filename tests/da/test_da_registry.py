@@ -9,7 +9,7 @@ from datrig.errors import DatrigError
 
 
 def test_registry_names():
-    assert set(PENALTIES) == {"none", "disco", "adversarial", "frt", "disco_pt", "flat"}
+    assert set(PENALTIES) == {"none", "disco", "adversarial", "frt", "disco_pt", "flat", "ddt"}
 
 
 def test_unknown_penalty_lists_valid_names():
@@ -59,14 +59,20 @@ def test_a_new_penalty_is_trained_and_validated_without_touching_other_files(
     from datrig.cli import main
     from datrig.sim.simulate import simulate
 
+    import dataclasses
+
+    from datrig.models import registry
+
     monkeypatch.setitem(PENALTIES, "meanshift", MeanShiftPenalty)
+    quick = dataclasses.replace(registry.MODELS["photon_id"], default_epochs=3)
+    monkeypatch.setitem(registry.MODELS, "photon_id", quick)  # the mechanics, not the physics
     simulate(tmp_path / "data", 1500, 100, seed=4, progress=False)
     monkeypatch.chdir(tmp_path)
     argv = ["validate", "--model", "photon_id", "--data", str(tmp_path / "data"),
-            "--no-firmware", "--seed", "2"]  # fmt: skip
+            "--no-firmware", "--seed", "2", "--seeds", "1", "--peers"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     metrics = json.loads((tmp_path / "reports/photon_id/metrics.json").read_text())["photon_id"]
-    assert set(metrics) == {*PENALTIES, "baseline"}
+    assert set(metrics) == {*PENALTIES, "baseline", "plane"}
     config = json.loads((tmp_path / "runs/photon_id/meanshift/config.json").read_text())
     assert config["da"] == "meanshift" and config["lam"] == 2.0
     assert "meanshift" in (tmp_path / "reports/photon_id/report.md").read_text()
