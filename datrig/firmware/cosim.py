@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -64,9 +63,6 @@ class RTLComparison:
     @property
     def events_per_s(self) -> float:
         return self.n_events / self.sim_seconds if self.sim_seconds > 0 else float("inf")
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "events_per_s": round(self.events_per_s)}
 
     def message(self) -> str:
         head = (

@@ -88,8 +88,8 @@ def test_verify_rtl_without_any_simulator_says_what_to_install(
 
 
 def test_default_inputs_are_topped_up_beyond_the_test_events(photon_id_project, capsys):
-    """Without --input and without a run in the working directory: seeded inputs only; with
-    more events asked than a file has, the file's events and a note."""
+    """Without --input and without a run in the working directory: seeded inputs only, over
+    the firmware config's input range."""
     if shutil.which("g++") is None:
         pytest.skip("needs the C-simulation")
     argv = ["verify", "--project", str(photon_id_project.project), "--events", "700"]
