@@ -1,6 +1,7 @@
-"""A dataset folder as one artefact: its four files and the manifest that binds them.
+"""A dataset folder as one artefact: its six files and the manifest that binds them.
 
-``datrig simulate`` writes ``photons_{sim,data}.h5``, ``diphoton_{sim,data}.h5`` and, last,
+``datrig simulate`` writes ``photons_{sim,data}.h5``, ``diphoton_{sim,data}.h5``,
+``resonance_{sim,data}.h5`` and, last,
 ``simulate.json``: the seed, generator config and version, and the size and sha256 of every
 member. The folder is swapped into place as a whole, so an interrupted or repeated simulate
 never leaves files of two runs side by side; :func:`dataset_file` still checks every member it
@@ -28,6 +29,8 @@ FILE_NAMES: dict[tuple[str, str], str] = {
     ("photons", "data"): "photons_data.h5",
     ("diphoton", "sim"): "diphoton_sim.h5",
     ("diphoton", "data"): "diphoton_data.h5",
+    ("resonance", "sim"): "resonance_sim.h5",
+    ("resonance", "data"): "resonance_data.h5",
 }
 
 
@@ -63,12 +66,18 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
     if name is None:
         raise SchemaError(f"no dataset file for kind {kind!r} and domain {domain!r}")
     path = data_dir / name
+    manifest = read_manifest(data_dir)
+    if manifest is not None and name not in manifest["files"] and not path.exists():
+        raise SchemaError(
+            f"{data_dir} has no {kind} sample: it was simulated by an older datrig; re-run "
+            f"`datrig simulate --out {data_dir}` (with the same seed, sizes and config its other "
+            "files come out byte-identical)"
+        )
     if not path.is_file():
         raise SchemaError(
             f"{path}: no such file; run `datrig simulate --out {data_dir}` (or put your "
             f"{kind} file of the {domain!r} domain there)"
         )
-    manifest = read_manifest(data_dir)
     if manifest is not None:
         stat = path.stat()
         _check_member(str(path), name, stat.st_ino, stat.st_size, stat.st_mtime_ns, _key(manifest))

@@ -32,10 +32,10 @@ CODE_FIELDS: dict[str, tuple[int, ...]] = {"label": (0, 1), "converted": (0, 1)}
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a validated file contains; ``n_cells`` is None for diphoton files."""
+    """What a validated file contains; ``n_cells`` is None for diphoton and resonance files."""
 
     path: Path
-    kind: str  # "photons" | "diphoton"
+    kind: str  # "photons" | "diphoton" | "resonance"
     domain: str  # "sim" | "data"
     n_rows: int
     n_cells: int | None
@@ -122,6 +122,11 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
         raise SchemaError(
             f"{path}: attribute n_rows = {int(attrs['n_rows'])} but {table!r} has {n_rows} rows "
             "(truncated or edited file); re-create it"
+        )
+    if kind == "resonance" and n_rows % 2:
+        raise SchemaError(
+            f"{path}: a resonance file holds photon pairs (rows 2k and 2k+1), but {table!r} has "
+            f"an odd number of rows ({n_rows}); re-create it with datrig simulate"
         )
     n_cells = _check_cells(path, fh, n_rows) if kind == "photons" else None
     domain = _attr_str(attrs.get("domain", ""))

@@ -10,6 +10,7 @@ import numpy as np
 
 PHOTONS_SCHEMA = "photons/1"
 DIPHOTON_SCHEMA = "diphoton/1"
+RESONANCE_SCHEMA = "resonance/1"
 
 # ATLAS shower-shape variables, computed from cell energies (datrig.sim.shapes).
 SHOWER_SHAPES: tuple[str, ...] = (
@@ -80,6 +81,11 @@ DIPHOTON_FIELDS: dict[str, tuple[str, str]] = {
     "domain": (_I1, "1"),
 }
 
+# Resonance photons (the in-situ energy-scale sample): every photon field, one row per photon,
+# rows 2k and 2k + 1 being the two photons of event k; ``m_true`` is the event's true mass
+# (truth, like e_true: closure studies only). No cells: the energy regression reads columns.
+RESONANCE_FIELDS: dict[str, tuple[str, str]] = {**PHOTON_FIELDS, "m_true": (_F4, "GeV")}
+
 # Cell features of the ``cells`` dataset (N, n_cells, 4).
 CELL_FEATURES: tuple[str, ...] = ("energy", "d_eta", "d_phi", "layer")
 CELL_UNITS: dict[str, str] = {"energy": "GeV", "d_eta": "1", "d_phi": "rad", "layer": "1"}
@@ -94,6 +100,7 @@ def kinds() -> dict[str, tuple[str, str, dict[str, tuple[str, str]]]]:
     return {
         "photons": (PHOTONS_SCHEMA, "candidates", PHOTON_FIELDS),
         "diphoton": (DIPHOTON_SCHEMA, "events", DIPHOTON_FIELDS),
+        "resonance": (RESONANCE_SCHEMA, "candidates", RESONANCE_FIELDS),
     }
 
 

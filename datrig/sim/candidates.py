@@ -62,12 +62,30 @@ def photon_chunk(
     rng: np.random.Generator, n: int, cfg: GeneratorConfig, domain: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Simulate ``n`` candidates of ``domain``: (rows with PHOTON_DTYPE, cells float32)."""
-    pc, det, knobs = cfg.photons, cfg.detector, cfg.knobs(domain)
+    pc = cfg.photons
     label = rng.random(n) < pc.prompt_fraction
     pt_true = sample_pt(rng, n, pc)
     eta = sample_eta(rng, n, pc)
     phi = rng.uniform(-np.pi, np.pi, n)
-    mu = sample_mu(rng, n, knobs)
+    mu = sample_mu(rng, n, cfg.knobs(domain))
+    return candidates_at(rng, label, pt_true, eta, phi, mu, cfg, domain)
+
+
+def candidates_at(
+    rng: np.random.Generator,
+    label: np.ndarray,
+    pt_true: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    mu: np.ndarray,
+    cfg: GeneratorConfig,
+    domain: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates of given truth (``label`` True: prompt photon, else a jet fake; true pT
+    [GeV], eta, phi, pile-up mu) measured in ``domain``: (PHOTON_DTYPE rows, cells float32).
+    Other samples (the resonance photons) reuse the photon sample's detector response."""
+    pc, det, knobs = cfg.photons, cfg.detector, cfg.knobs(domain)
+    n = label.shape[0]
     abs_eta = np.abs(eta)
     e_true = pt_true * np.cosh(eta)
     x_up = upstream_material(abs_eta, det, knobs)

@@ -187,6 +187,33 @@ class DiphotonConfig:
 
 
 @dataclass(frozen=True)
+class ResonanceConfig:
+    """Two-photon decays of a narrow resonance: the in-situ energy-scale sample.
+
+    Z-like by default (mass and Breit-Wigner width of the Z, as the ATLAS and CMS electron and
+    photon energy scales are set with Z -> ee); ``width`` 0.004 and ``mass`` 125 give an
+    H -> gamma gamma peak instead. Each photon is simulated as a prompt photon candidate of the
+    photon sample (the same detector response, shower shapes and layer energies), with one
+    pile-up value per event. Events are kept when both photons are in the photon sample's
+    acceptance (|eta| < eta_max outside the crack, true pT in [pt_min, pt_max]), so the
+    regression sees no photon outside the range it was trained on.
+    """
+
+    mass: float = 91.1876  # pole mass [GeV]
+    width: float = 2.4952  # Breit-Wigner full width [GeV]
+    mass_window: float = 10.0  # true masses within mass +- mass_window [GeV]
+    pt_over_m: float = 0.3  # mean pT / m of the resonance (Gamma distributed)
+    pt_shape: float = 1.5  # Gamma shape of pT / m
+    rapidity_sd: float = 1.0  # sigma of the resonance rapidity
+    cos_theta_power: float = 0.0  # |cos theta*| density ~ |cos|^k: 0 isotropic (spin 0)
+
+
+# Sections that do not change the photon and diphoton samples: left out of the config those
+# files store, so adding one never changes their bytes (and the runs trained on them).
+RESONANCE_ONLY = ("resonance",)
+
+
+@dataclass(frozen=True)
 class GeneratorConfig:
     """Everything ``datrig simulate`` needs besides N and the seed."""
 
@@ -194,6 +221,7 @@ class GeneratorConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     photons: PhotonSampleConfig = field(default_factory=PhotonSampleConfig)
     diphoton: DiphotonConfig = field(default_factory=DiphotonConfig)
+    resonance: ResonanceConfig = field(default_factory=ResonanceConfig)
     sim: DomainKnobs = field(default_factory=DomainKnobs)
     data: DomainKnobs = field(
         default_factory=lambda: DomainKnobs(
@@ -212,6 +240,16 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def stored_config(self, kind: str) -> dict[str, Any]:
+        """The config a file of ``kind`` records: all of it for the resonance sample; for the
+        photon and diphoton samples everything but the resonance section, which they never
+        read (their files stay byte-identical to those of earlier versions)."""
+        config = self.to_dict()
+        if kind != "resonance":
+            for key in RESONANCE_ONLY:
+                config.pop(key)
+        return config
 
 
 def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
@@ -298,6 +336,7 @@ def validate_config(cfg: GeneratorConfig) -> None:
     if not d.m_min < d.m_higgs < d.m_max:
         raise DatrigError("config keys diphoton.m_min < m_higgs < m_max are violated")
     _validate_diphoton(d)
+    _validate_resonance(cfg.resonance)
     for name in ("sim", "data"):
         k = cfg.knobs(name)
         for key in ("middle_width_scale", "strip_width_scale", "had_leak_scale", "material_scale"):
@@ -370,3 +409,19 @@ def _validate_diphoton(d: DiphotonConfig) -> None:
             raise DatrigError(f"config key diphoton.{key} must be > 0, got {value}")
     if d.activity.met_per_sqrt_ht < 0.0:
         raise DatrigError("config key diphoton.activity.met_per_sqrt_ht must be >= 0")
+
+
+def _validate_resonance(r: ResonanceConfig) -> None:
+    """A positive mass, a window inside (0, 2 mass), widths and spreads >= 0 or > 0."""
+    if not r.mass > 0.0:
+        raise DatrigError(f"config key resonance.mass must be > 0, got {r.mass}")
+    if not 0.0 < r.mass_window < r.mass:
+        raise DatrigError(
+            f"config key resonance.mass_window must be in (0, mass), got {r.mass_window}"
+        )
+    for key in ("width", "cos_theta_power"):
+        if getattr(r, key) < 0.0:
+            raise DatrigError(f"config key resonance.{key} must be >= 0, got {getattr(r, key)}")
+    for key in ("pt_over_m", "pt_shape", "rapidity_sd"):
+        if not getattr(r, key) > 0.0:
+            raise DatrigError(f"config key resonance.{key} must be > 0, got {getattr(r, key)}")

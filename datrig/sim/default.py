@@ -10,6 +10,14 @@ from datrig.paths import DEFAULT_DATA_DIR
 
 DEFAULT_N_PHOTONS = 500_000  # per domain: the test split holds 100k candidates per domain
 DEFAULT_N_DIPHOTON = 500_000  # per domain
+# resonance events per domain (two photons each): the scale per |eta| bin to ~1e-4
+DEFAULT_N_RESONANCE = 100_000
+
+
+def resonance_events(n_photons: int) -> int:
+    """Resonance events that go with ``n_photons`` candidates unless given: the default, or as
+    many photons (two per event) as the photon sample."""
+    return DEFAULT_N_RESONANCE if n_photons == DEFAULT_N_PHOTONS else max(1, n_photons // 2)
 
 
 def _is_current(
@@ -38,22 +46,26 @@ def ensure_default_data(
     n_photons: int = DEFAULT_N_PHOTONS,
     n_diphoton: int = DEFAULT_N_DIPHOTON,
     progress: bool = True,
+    n_resonance: int | None = None,
 ) -> Path:
-    """Return ``data_dir`` holding the four default files, simulating them if missing or stale
-    (another seed, size, config or generator version)."""
+    """Return ``data_dir`` holding the six default files, simulating them if missing or stale
+    (another seed, size, config or generator version). Re-simulating writes byte-identical
+    files for the members that were current (same seed, sizes and config). ``n_resonance``
+    (events): :data:`DEFAULT_N_RESONANCE` with the default photons, else half of
+    ``n_photons``, as ``datrig simulate`` does."""
     from datrig.data.manifest import FILE_NAMES
     from datrig.sim.config import GeneratorConfig
     from datrig.sim.simulate import simulate
 
     data_dir = Path(data_dir)
     cfg = GeneratorConfig()
-    config = cfg.to_dict()
+    if n_resonance is None:
+        n_resonance = resonance_events(n_photons)
+    rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
     stale = [
         name
         for (kind, domain), name in FILE_NAMES.items()
-        if not _is_current(
-            data_dir, kind, domain, seed, n_photons if kind == "photons" else n_diphoton, config
-        )
+        if not _is_current(data_dir, kind, domain, seed, rows[kind], cfg.stored_config(kind))
     ]
     if stale:
         print(
@@ -61,5 +73,7 @@ def ensure_default_data(
             f"stale; seed {seed})",
             file=sys.stderr,
         )
-        simulate(data_dir, n_photons, n_diphoton, seed, cfg, progress=progress)
+        simulate(
+            data_dir, n_photons, n_diphoton, seed, cfg, progress=progress, n_resonance=n_resonance
+        )
     return data_dir

@@ -26,7 +26,7 @@ from datrig.sim.config import (
     ProcessConfig,
 )
 from datrig.sim.geometry import layer_depths
-from datrig.sim.kinematics import sample_mu
+from datrig.sim.kinematics import photon_kinematics, sample_mu, two_body_decay
 from datrig.sim.showers import gaussian_cell_fractions, longitudinal_fractions, upstream_material
 
 DIPHOTON_DTYPE = dtype_of(DIPHOTON_FIELDS)
@@ -95,38 +95,6 @@ def _fourvec(pt, eta, phi, m):
     return e, px, py, pz
 
 
-def _decay(rng, m, pt_sys, y_sys, phi_sys, cos_theta):
-    """Two massless photons from a system of mass m; returns (E, px, py, pz) per photon."""
-    n = m.shape[0]
-    mt = np.sqrt(m**2 + pt_sys**2)
-    big_e, pz_sys = mt * np.cosh(y_sys), mt * np.sinh(y_sys)
-    px_sys, py_sys = pt_sys * np.cos(phi_sys), pt_sys * np.sin(phi_sys)
-    bx, by, bz = px_sys / big_e, py_sys / big_e, pz_sys / big_e
-    b2 = np.clip(bx**2 + by**2 + bz**2, 0.0, 1.0 - 1e-12)
-    gamma = 1.0 / np.sqrt(1.0 - b2)
-    sin_t = np.sqrt(1.0 - cos_theta**2)
-    az = rng.uniform(0.0, 2.0 * np.pi, n)
-    out = []
-    for sign in (1.0, -1.0):
-        e0 = m / 2.0
-        qx, qy, qz = (
-            sign * e0 * sin_t * np.cos(az),
-            sign * e0 * sin_t * np.sin(az),
-            sign * e0 * cos_theta,
-        )
-        bq = bx * qx + by * qy + bz * qz
-        k = (gamma - 1.0) * bq / np.where(b2 > 0, b2, 1.0) + gamma * e0
-        out.append((gamma * (e0 + bq), qx + k * bx, qy + k * by, qz + k * bz))
-    return out
-
-
-def _kinematics(p):
-    e, px, py, pz = p
-    pt = np.hypot(px, py)
-    eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
-    return pt, eta, np.arctan2(py, px), e
-
-
 def _accepted_eta(eta: np.ndarray) -> np.ndarray:
     a = np.abs(eta)
     return (a < 2.37) & ~((a > 1.37) & (a < 1.52))
@@ -152,7 +120,7 @@ def _truth_photons(rng, index: np.ndarray, procs: list[ProcessConfig], dc: Dipho
     power = _process_params(procs, index, "cos_theta_power")
     cos_t = rng.random(n) ** (1.0 / (1.0 + power)) * np.where(rng.random(n) < 0.5, -1.0, 1.0)
     phi_sys = rng.uniform(-np.pi, np.pi, n)
-    return _decay(rng, m, ptm * m, y, phi_sys, cos_t)
+    return two_body_decay(rng, m, ptm * m, y, phi_sys, cos_t)
 
 
 def _activity(rng, index: np.ndarray, procs: list[ProcessConfig], dc: DiphotonConfig):
@@ -174,8 +142,8 @@ def _candidate_rows(rng, index, cfg: GeneratorConfig, domain: str):
     procs = list(dc.processes().values())
     n = index.shape[0]
     g1, g2 = _truth_photons(rng, index, procs, dc)
-    pt1, eta1, phi1, e1 = _kinematics(g1)
-    pt2, eta2, phi2, e2 = _kinematics(g2)
+    pt1, eta1, phi1, e1 = photon_kinematics(g1)
+    pt2, eta2, phi2, e2 = photon_kinematics(g2)
     mu = sample_mu(rng, n, knobs)
     r1 = measure_energy(rng, e1, eta1, mu, det, knobs, cfg.sim) / e1
     r2 = measure_energy(rng, e2, eta2, mu, det, knobs, cfg.sim) / e2

@@ -34,10 +34,10 @@ ChunkFn = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray | No
 class SampleSpec:
     """One output file: which schema, which domain, how many rows, which random stream."""
 
-    kind: str  # "photons" | "diphoton"
+    kind: str  # "photons" | "diphoton" | "resonance"
     domain: str  # "sim" | "data"
     n_rows: int
-    stream: int  # distinct per file, so the four files are statistically independent
+    stream: int  # distinct per file, so the files are statistically independent
 
 
 def chunk_plan(
@@ -98,7 +98,7 @@ def write_sample(
         attrs["domain"] = spec.domain
         attrs["generator_version"] = GENERATOR_VERSION
         attrs["seed"] = seed
-        attrs["config"] = json.dumps(cfg.to_dict(), sort_keys=True)
+        attrs["config"] = json.dumps(cfg.stored_config(spec.kind), sort_keys=True)
         attrs["units"] = json.dumps(units_of(fields), sort_keys=True)
         attrs["n_rows"] = n
         attrs["complete"] = True  # last: its presence means every row above was written

@@ -11,7 +11,7 @@ def test_simulates_then_caches_then_resimulates_on_new_seed(tmp_path, capsys):
     assert ensure_default_data(d, seed=2, n_photons=300, n_diphoton=100, progress=False) == d
     assert "simulating" in capsys.readouterr().err
     mtimes = {p.name: p.stat().st_mtime_ns for p in d.glob("*.h5")}
-    assert len(mtimes) == 4
+    assert len(mtimes) == 6  # photons, diphoton, resonance x (sim, data)
     ensure_default_data(d, seed=2, n_photons=300, n_diphoton=100, progress=False)
     assert "simulating" not in capsys.readouterr().err
     assert mtimes == {p.name: p.stat().st_mtime_ns for p in d.glob("*.h5")}
