@@ -22,6 +22,14 @@ from datrig.validate.plane import PlanePoint, plane_point
 
 
 @dataclass
+class PeerSet:
+    """The peers measured in a calibration, and those that could not be, with why."""
+
+    scores: list[PeerScores]
+    skipped: dict[str, str]
+
+
+@dataclass
 class PeerScores:
     """One peer method fitted on one training sample, scored on a run's candidates."""
 
@@ -31,28 +39,28 @@ class PeerScores:
     events_of: str  # the method whose candidates these are
 
 
-def peer_scores(
-    results: list[MethodCalibration], names: tuple[str, ...], seed: int
-) -> list[PeerScores]:
+def peer_scores(results: list[MethodCalibration], names: tuple[str, ...], seed: int) -> PeerSet:
     """Fit the peers once per distinct training sample; score that sample's first run's
     candidates (all runs share them when ``--data`` is given)."""
     from datrig.train.runs import run_data_dir
     from datrig.validate.peers import fit_peers, peer_sample
 
+    out = PeerSet([], {})
     if not names:
-        return []
+        return out
     first_run: dict[Path, MethodCalibration] = {}
     for cal in results:
         first_run.setdefault(run_data_dir(cal.run_dir).resolve(), cal)
     several = len(first_run) > 1
-    out = []
     for data_dir, cal in first_run.items():
         print(f"datrig calibrate: fitting the peers on {data_dir} ...", file=sys.stderr)
         fitted = fit_peers(peer_sample(data_dir, seed), names)
-        for name, scorer in fitted.items():
+        suffix = f"@{data_dir.name}" if several else ""
+        for name, why in fitted.skipped.items():
+            out.skipped[name + suffix] = why
+        for name, scorer in fitted.scorers.items():
             scores = {d: scorer(s.events) for d, s in cal.samples.items()}
-            label = f"{name}@{data_dir.name}" if several else name
-            out.append(PeerScores(label, data_dir, scores, cal.method))
+            out.scores.append(PeerScores(name + suffix, data_dir, scores, cal.method))
     return out
 
 

@@ -10,7 +10,7 @@ import h5py
 from datrig.atomic import atomic_path, write_json
 from datrig.calibrate.analysis import Settings
 from datrig.calibrate.evaluate import MethodCalibration
-from datrig.calibrate.peers import PeerScores, plane_points
+from datrig.calibrate.peers import PeerScores, PeerSet, plane_points
 from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_factors
 from datrig.faults import pause_point
 from datrig.provenance import sidecar
@@ -62,7 +62,7 @@ def write_calibration(
     *,
     seed: int,
     final: Path | None = None,
-    peers: list[PeerScores] | None = None,
+    peers: PeerSet | None = None,
     settings: Settings | None = None,
 ) -> Path:
     """Write the calibration's files into ``out``: the staging folder of the calibration
@@ -70,7 +70,8 @@ def write_calibration(
     recorded inside it name ``final``. ``calibrate.json`` (the marker) is written last."""
     out = Path(out)
     final = out if final is None else Path(final)
-    peers = peers or []
+    peer_set = peers or PeerSet([], {})
+    peers = peer_set.scores
     settings = settings or Settings(seed=seed)
     planes = {
         "control_band": plane_points(results, peers, settings, control=True),
@@ -99,6 +100,7 @@ def write_calibration(
     doc["plane"] = {k: [p.to_json() for p in v] for k, v in planes.items()}
     doc["peers"] = {p.name: {"training": str(p.training), "candidates_of": p.events_of}
                     for p in peers}  # fmt: skip
+    doc["peers_not_measured"] = peer_set.skipped
     write_json(out / "calibration.json", doc)
     _write_per_event(results, peers, out / "per_event.h5")
     pause_point("calibrate:wrote-per-event")
@@ -114,7 +116,7 @@ def write_calibration(
     }
     report = out / "report.md"
     with atomic_path(report) as tmp:
-        tmp.write_text(_markdown(results, doc, figures, planes))
+        tmp.write_text(_markdown(results, doc, figures, planes, peer_set.skipped))
     inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
     write_json(out / MARKER, sidecar(stage="calibrate", seed=seed, inputs=inputs))  # last
     return final / report.name
@@ -163,9 +165,11 @@ def _markdown(
     doc: dict[str, Any],
     figures: dict,
     planes: dict[str, list[PlanePoint]],
+    skipped: dict[str, str],
 ) -> str:
     lines = ["# datrig calibration: ABCD fake yield and photon ID efficiency", "", CONVENTIONS]
     lines += ["## Every method on the same candidates", "", PLANE_TEXT, ""]
+    lines += [f"- {name}: not measured ({why})" for name, why in skipped.items()]
     lines += ["C, D in the control band (the calibration's regions):", ""]
     lines += plane_table(planes["control_band"])
     lines += ["", "C, D = every candidate failing the ID:", ""]

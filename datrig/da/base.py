@@ -93,15 +93,18 @@ class Penalty(nn.Module):
         return float(lam)
 
     @classmethod
-    def applies_to(cls, condition: str | None) -> bool:
-        """Whether this penalty can train a model with this conditioning variable."""
-        return condition is not None or not cls.needs_condition
+    def applies_to(cls, condition: str | None, compensated: bool = False) -> bool:
+        """Whether this penalty can train a model with this conditioning variable (and, if it
+        fits one, a compensation branch)."""
+        return (condition is not None or not cls.needs_condition) and (
+            compensated or not cls.needs_compensation
+        )
 
     @classmethod
     def check_model(cls, model: str, condition: str | None, compensated: bool = False) -> None:
         """Fail before any work when ``model`` lacks the conditioning variable or the
         compensation branch we need."""
-        if not cls.applies_to(condition):
+        if condition is None and cls.needs_condition:
             raise DatrigError(
                 f"penalty {cls.name!r} needs a conditioning variable; model {model} declares none"
             )

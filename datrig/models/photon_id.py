@@ -39,7 +39,7 @@ PHOTON_ID = ModelSpec(
     default_batch_size=2048,
     default_epochs=60,
     default_lr_schedule="cosine",
-    default_n_train=None,
+    default_n_train=180_000,  # the train split of a 300k-candidate sample
     # the learned DDT: R = 1 at fixed pT in sim by construction, and in data through the
     # photon-region domain term; see datrig.da.ddt for the measured trade-offs
     shipped_da="ddt",

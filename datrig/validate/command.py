@@ -92,8 +92,7 @@ def method_runs(model: str, data_dir: Path | None, seed: int, seeds: int = 1) ->
     methods = [
         (da, seed, paths.run_dir(model, da))
         for da, cls in PENALTIES.items()
-        if cls.applies_to(spec.condition)
-        and (bool(spec.compensation_hidden) or not cls.needs_compensation)
+        if cls.applies_to(spec.condition, bool(spec.compensation_hidden))
     ]
     methods += [
         (spec.shipped_da, seed + k, paths.run_dir(model, f"{spec.shipped_da}-seed{k + 1}"))

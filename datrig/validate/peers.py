@@ -42,7 +42,7 @@ ISO_GAP = 2.0  # GeV
 GBDT_ITERATIONS = 300
 FLAT_BDT_TREES = 150
 FLAT_BDT_MAX_EVENTS = 100_000  # hep_ml's flatness loss is pure numpy: ~4 min per 100k events
-DDT_PT_BINS = 6
+DDT_PT_BINS = 9  # three per pT tercile of the calibration: its bins are unions of cells
 DDT_NONISOLATED_BINS = 5
 
 
@@ -282,15 +282,41 @@ def peer_sample(data_dir: Path, seed: int) -> PeerSample:
     return PeerSample(read_rows(path, "train"), read_rows(path, "val"), seed)
 
 
+@dataclass
+class FittedPeers:
+    """Peers ready to score candidates, and those that could not be fitted, with why (a
+    peer the sample cannot support is reported, not fatal: the networks are still measured)."""
+
+    scorers: dict[str, Scorer]
+    skipped: dict[str, str]
+
+    def notes(self) -> list[str]:
+        return [f"{name}: not measured ({why})" for name, why in self.skipped.items()]
+
+
 def fit_peers(
     sample: PeerSample, names: tuple[str, ...] = tuple(PEERS), progress: bool = True
-) -> dict[str, Scorer]:
+) -> FittedPeers:
     """Fit the named peers on ``sample`` (deterministic for a given sample and seed)."""
     resolve_peers(list(names))
     from tqdm import tqdm
 
-    fitted: dict[str, Scorer] = {}
+    fitted = FittedPeers({}, {})
     shared: dict = {}
     for name in tqdm(names, desc="peers", unit="method", file=sys.stderr, disable=not progress):
-        fitted[name] = PEERS[name].fit(sample, shared)
+        try:
+            fitted.scorers[name] = PEERS[name].fit(sample, shared)
+        except DatrigError as exc:
+            fitted.skipped[name] = str(exc)
     return fitted
+
+
+def training_sample(run_dir: Path, seed: int) -> tuple[PeerSample | None, str]:
+    """The peers' sample for a run: its training data's sim rows, or None and why not."""
+    from datrig.train.runs import run_data_dir
+
+    try:
+        data_dir = run_data_dir(run_dir)
+        return peer_sample(data_dir, seed), str(data_dir)
+    except DatrigError as exc:
+        return None, str(exc)

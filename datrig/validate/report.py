@@ -222,8 +222,7 @@ def photon_id_plane(
     """R80 against the ABCD factor per pT tercile in both domains for every method, the peers
     fitted on the runs' training sample and the spread over training seeds, on the test
     events; returns (metrics, markdown section)."""
-    from datrig.train.runs import run_data_dir
-    from datrig.validate.peers import fit_peers, peer_sample
+    from datrig.validate.peers import fit_peers, training_sample
     from datrig.validate.plane import plane_point, plane_table, plot_plane, seed_spread
 
     first = next(iter(methods.values())).preds
@@ -233,11 +232,20 @@ def photon_id_plane(
     for key, run in methods.items():
         points.append(plane_point(key, "network", _plane_output(run), first.events))
     lines = ["", f"### {first.model}: every method on the same test events", ""]
+    skipped: dict[str, str] = {}
     if peers:
-        data_dir = run_data_dir(first.run_dir)
-        fitted = fit_peers(peer_sample(data_dir, seed), peers)
-        points += [plane_point(n, "peer", f(first.events), first.events) for n, f in fitted.items()]
-        lines.append(f"Peers fitted on the simulated train/validation events of `{data_dir}`.")
+        sample, source = training_sample(first.run_dir, seed)
+        if sample is None:
+            skipped = {name: f"no training sample: {source}" for name in peers}
+        else:
+            fitted = fit_peers(sample, peers)
+            skipped = fitted.skipped
+            points += [
+                plane_point(name, "peer", scorer(first.events), first.events)
+                for name, scorer in fitted.scorers.items()
+            ]
+            lines.append(f"Peers fitted on the simulated train/validation events of `{source}`.")
+    lines += [f"- {name}: not measured ({why})" for name, why in skipped.items()]
     lines += ["", *plane_table(points)]
     spread = seed_spread(points)
     if spread:
@@ -245,7 +253,8 @@ def photon_id_plane(
         lines += [f"- {name}: {text}" for name, text in spread.items()]
     figure = plot_plane(points, fig_dir / "calibration_plane.png", f"{first.model}: test events")
     lines += ["", f"![calibration plane]({figure.relative_to(fig_dir.parent)})", ""]
-    return {"points": [p.to_json() for p in points], "seed_spread": spread}, "\n".join(lines)
+    metrics = {"points": [p.to_json() for p in points], "seed_spread": spread, "skipped": skipped}
+    return metrics, "\n".join(lines)
 
 
 def _model_report(

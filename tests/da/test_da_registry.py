@@ -54,14 +54,12 @@ def test_a_new_penalty_is_trained_and_validated_without_touching_other_files(
 ):
     """Registering the class is all it takes: `datrig validate` trains the missing run of
     every registered penalty, the new one included, and compares them (issue 10)."""
+    import dataclasses
     import json
 
     from datrig.cli import main
-    from datrig.sim.simulate import simulate
-
-    import dataclasses
-
     from datrig.models import registry
+    from datrig.sim.simulate import simulate
 
     monkeypatch.setitem(PENALTIES, "meanshift", MeanShiftPenalty)
     quick = dataclasses.replace(registry.MODELS["photon_id"], default_epochs=3)

@@ -154,8 +154,8 @@ def test_l8_a_run_nested_in_a_run_is_not_deleted(photon_id_project, tmp_path, ca
 
 def test_w4_config_and_warning_report_the_actual_training_rows(tiny_data, tmp_path, capsys,
                                                                  monkeypatch):  # fmt: skip
-    """photon_id asks for 150000 training events; the tiny data holds 1200 (60 % of 2000):
-    config.json, metrics.json and the weak-AUC warning say 1200, not 150000."""
+    """photon_id asks for 180000 training events; the tiny data holds 1200 (60 % of 2000):
+    config.json, metrics.json and the weak-AUC warning say 1200, not 180000."""
     import json
 
     from datrig.train import command
@@ -166,7 +166,7 @@ def test_w4_config_and_warning_report_the_actual_training_rows(tiny_data, tmp_pa
             "--epochs", "1", "--out", str(out), "--quiet"]  # fmt: skip
     assert main(args) == 0
     warning = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "(1200 sim training events, 1 epochs)" in warning and "150000" not in warning, warning
+    assert "(1200 sim training events, 1 epochs)" in warning and "180000" not in warning, warning
     config = json.loads((out / "config.json").read_text())
-    assert config["n_train"] == 150_000 and config["train_rows"] == {"sim": 1200}
+    assert config["n_train"] == 180_000 and config["train_rows"] == {"sim": 1200}
     assert json.loads((out / "metrics.json").read_text())["train_rows"] == {"sim": 1200}

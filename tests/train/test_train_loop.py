@@ -44,7 +44,7 @@ def test_outputs_are_well_formed(tiny_config, tmp_path):
     with h5py.File(tmp_path / "predictions_test.h5") as fh:
         n = len(fh["output_quant"])
         assert n == 600  # 300 sim + 300 data test rows
-        assert fh["inputs"].shape == (n, 13) and fh["inputs"].dtype == np.float32
+        assert fh["inputs"].shape == (n, 14) and fh["inputs"].dtype == np.float32
         assert fh["output_float"].shape == (n,)
         events = fh["events"][:]
         np.testing.assert_array_equal(events["domain"], np.repeat([0, 1], 300))

@@ -14,7 +14,7 @@ def test_validate_float_only_on_default_runs(tmp_path, monkeypatch, capsys):
     argv = ["validate", "--model", "photon_id", "--no-firmware", "--no-train", "--seed", "3"]
     assert main(argv) == 0
     metrics = json.loads((tmp_path / "reports" / "photon_id" / "metrics.json").read_text())
-    assert set(metrics["photon_id"]) == {"none", "disco", "baseline"}
+    assert set(metrics["photon_id"]) == {"none", "disco", "baseline", "plane"}
     report = (tmp_path / "reports" / "photon_id" / "report.md").read_text()
     assert "Float vs Brevitas, disco (firmware not built: --no-firmware)" in report
     assert "report.md" in capsys.readouterr().out
@@ -28,6 +28,7 @@ def test_explicit_runs_and_out(tmp_path):
     assert set(json.loads((out / "metrics.json").read_text())["photon_id"]) == {
         "disco",
         "baseline",
+        "plane",
     }
 
 

@@ -89,7 +89,9 @@ def test_plane_point_abcd_factor_hand_computed():
 
 def test_seed_spread_groups_the_seeds_of_one_method():
     ev = np.concatenate([_events(20000, 3), _events(20000, 4, domain=1)])
-    points = [plane_point(name, "network", ev["score"] + shift, ev)
-              for name, shift in (("ddt", 0.0), ("ddt-seed2", 0.1), ("ddt-seed3", -0.1))]
+    points = [
+        plane_point(name, "network", ev["score"] + shift, ev)
+        for name, shift in (("ddt", 0.0), ("ddt-seed2", 0.1), ("ddt-seed3", -0.1))
+    ]
     spread = seed_spread(points)
     assert list(spread) == ["ddt"] and spread["ddt"].startswith("3 seeds: R80")

@@ -27,7 +27,7 @@ def test_photon_id_report_with_firmware_column(tmp_path):
     on_disk = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     pid = on_disk["photon_id"]
-    assert set(pid) == {"none", "disco", "baseline"}
+    assert set(pid) == {"none", "disco", "baseline", "plane"}
     for method in ("none", "disco"):
         entry = pid[method]
         assert set(entry) == {"float", "quant", "firmware", "diff", "firmware_vs_quant"}
@@ -60,7 +60,11 @@ def test_photon_id_report_with_firmware_column(tmp_path):
 def test_energy_report_has_baselines_and_domain_shift(tmp_path):
     runs = [RunColumns(load_predictions(r)) for r in energy_runs(tmp_path / "runs")]
     metrics = build_report(runs, tmp_path / "rep", seed=2)["photon_energy"]
-    assert set(metrics["baseline"]) == {"raw_energy", "standard_regression"}
+    assert set(metrics["baseline"]) == {
+        "raw_energy", "standard_regression", "standard_regression_crossfit", "ceiling_gbdt",
+        "ceiling_mlp", "ceiling",
+    }  # fmt: skip
+    assert metrics["baseline"]["ceiling"]["trained_on"] == "cross-fit on the test events"
     binned = metrics["none"]["float"]["binned_vs_abs_eta_sim"]
     assert len(binned["resolution"]) == len(binned["edges"]) - 1 == len(binned["n"])
     assert sum(binned["n"]) == 1500  # every sim event lands in one |eta| bin
