@@ -22,7 +22,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from datrig.data.schema import CELL_FEATURES, DOMAINS, kinds, units_of
+from datrig.data.schema import CELL_FEATURES, DOMAINS, RETIRED_SCHEMAS, kinds, units_of
 from datrig.data.splits import split_slice
 from datrig.errors import DatrigError, SchemaError
 
@@ -84,6 +84,8 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
         raise SchemaError(f"{path}: not a datrig file (no 'datrig_schema' attribute)")
     schema_id = _attr_str(attrs["datrig_schema"])
     by_schema = {sid: (kind, table, fields) for kind, (sid, table, fields) in kinds().items()}
+    if schema_id in RETIRED_SCHEMAS:
+        raise SchemaError(f"{path}: schema {schema_id} is retired: {RETIRED_SCHEMAS[schema_id]}")
     if schema_id not in by_schema:
         raise SchemaError(
             f"{path}: unsupported schema {schema_id!r}; this datrig reads {', '.join(by_schema)}"

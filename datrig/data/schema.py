@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-PHOTONS_SCHEMA = "photons/1"
+# photons/2: the cells array holds every cell the shower shapes are computed from (108, in the
+# fixed order of CELL_WINDOW, positions from the window centre); photons/1 kept 60 of them.
+PHOTONS_SCHEMA = "photons/2"
 DIPHOTON_SCHEMA = "diphoton/1"
 RESONANCE_SCHEMA = "resonance/1"
 
@@ -86,11 +88,29 @@ DIPHOTON_FIELDS: dict[str, tuple[str, str]] = {
 # (truth, like e_true: closure studies only). No cells: the energy regression reads columns.
 RESONANCE_FIELDS: dict[str, tuple[str, str]] = {**PHOTON_FIELDS, "m_true": (_F4, "GeV")}
 
+# Schemas this datrig no longer reads: schema id -> why, and what to do (one line).
+RETIRED_SCHEMAS: dict[str, str] = {
+    "photons/1": (
+        "its cells array keeps 60 of the 108 cells the shower shapes are computed from "
+        "(16 of 40 strips, 5x5 of the 7x7 middle cells); re-simulate with `datrig simulate`"
+    ),
+}
+
 # Cell features of the ``cells`` dataset (N, n_cells, 4).
 CELL_FEATURES: tuple[str, ...] = ("energy", "d_eta", "d_phi", "layer")
 CELL_UNITS: dict[str, str] = {"energy": "GeV", "d_eta": "1", "d_phi": "rad", "layer": "1"}
 # What the ``layer`` cell feature indexes (0 .. 4).
 CELL_LAYERS: tuple[str, ...] = ("presampler", "strips", "middle", "back", "hadronic")
+# The window datrig simulate stores, in stored order: (layer, n_eta, n_phi) per layer, cells
+# eta-major within a layer (datrig.sim.geometry simulates exactly these cells).
+CELL_WINDOW: tuple[tuple[str, int, int], ...] = (
+    ("presampler", 1, 1),
+    ("strips", 40, 1),
+    ("middle", 7, 7),
+    ("back", 3, 3),
+    ("hadronic", 3, 3),
+)
+N_WINDOW_CELLS = sum(n_eta * n_phi for _, n_eta, n_phi in CELL_WINDOW)  # 108
 
 DOMAINS: dict[str, int] = {"sim": 0, "data": 1}
 

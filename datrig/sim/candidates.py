@@ -1,6 +1,6 @@
 """One chunk of photon candidates: prompt photons (label 1) and jet fakes (label 0).
 
-Returns the rows of the ``candidates`` table and the compact ``cells`` array
+Returns the rows of the ``candidates`` table and the ``cells`` array of every simulated cell
 (docs/artefacts.md section 1). Everything is drawn from the one Generator passed in, so a
 chunk is a pure function of its seed.
 """
@@ -11,7 +11,7 @@ import numpy as np
 
 from datrig.data.schema import DOMAINS, PHOTON_FIELDS, dtype_of
 from datrig.sim.config import GeneratorConfig
-from datrig.sim.geometry import LAYERS, MIDDLE, N_CELLS, kept_cell_layout
+from datrig.sim.geometry import MIDDLE, N_CELLS, cell_layout
 from datrig.sim.isolation import calo_isolation, track_isolation
 from datrig.sim.jets import sample_fakes
 from datrig.sim.kinematics import sample_eta, sample_mu, sample_pt
@@ -35,25 +35,17 @@ def _photon_components(rng, n, e_true, pt, x_up, det) -> tuple[np.ndarray, ...]:
 
 
 def _cells_array(dep: CellDeposits) -> np.ndarray:
-    """Kept cells as (n, N_CELLS, 4): energy, d_eta and d_phi from the middle-layer barycentre,
-    layer index."""
+    """Every simulated cell as (n, N_CELLS, 4): energy [GeV], d_eta and d_phi of the cell centre
+    from the window centre (the hottest middle cell), layer index; order of
+    :func:`~datrig.sim.geometry.cell_layout`. Positions are the same for every candidate, so
+    they cost almost nothing compressed."""
     n = dep.ps.shape[0]
     per_layer = (dep.ps[:, None, None], dep.strips[:, :, None], dep.middle, dep.back, dep.had)
-    energies = []
-    for layer, cells in zip(LAYERS, per_layer, strict=True):
-        se, sp = layer.kept()
-        energies.append(cells[:, se, sp].reshape(n, -1))
-    energy = np.concatenate(energies, axis=1)
-    core = np.clip(dep.middle[:, 2:5, 2:5], 0.0, None)
-    ce, cp = MIDDLE.centres()
-    tot = np.maximum(core.sum(axis=(1, 2)), 1e-6)
-    bary_eta = core.sum(axis=2) @ ce[2:5] / tot
-    bary_phi = core.sum(axis=1) @ cp[2:5] / tot
-    d_eta, d_phi, layer = kept_cell_layout()
+    d_eta, d_phi, layer = cell_layout()
     out = np.empty((n, N_CELLS, 4), dtype=np.float32)
-    out[..., 0] = energy
-    out[..., 1] = d_eta[None, :] - bary_eta[:, None]
-    out[..., 2] = d_phi[None, :] - bary_phi[:, None]
+    out[..., 0] = np.concatenate([cells.reshape(n, -1) for cells in per_layer], axis=1)
+    out[..., 1] = d_eta[None, :]
+    out[..., 2] = d_phi[None, :]
     out[..., 3] = layer[None, :]
     return out
 

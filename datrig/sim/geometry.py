@@ -1,8 +1,11 @@
-"""ATLAS-like barrel calorimeter geometry: layer granularity and the cell windows we keep.
+"""ATLAS-like barrel calorimeter geometry: layer granularity and the cell windows.
 
 All windows are centred on the hottest middle-layer cell. ``n_eta x n_phi`` cells are
-simulated per layer (enough for the shower shapes); the central ``keep_eta x keep_phi`` of
-them go into the compact ``cells`` array stored for the GNN.
+simulated per layer: exactly the cells the shower shapes are computed from
+(:mod:`datrig.sim.shapes`: the 40-strip row of Eratio/DeltaE/wstot, the 7x7 middle window of
+Reta, the back and hadronic 3x3), and every one of them is stored in the ``cells`` array
+(:func:`cell_layout` gives its fixed order), so a cell-level network sees what the shower
+shapes see.
 """
 
 from __future__ import annotations
@@ -18,10 +21,8 @@ class Layer:
     index: int  # the ``layer`` cell feature
     d_eta: float  # cell size in eta
     d_phi: float  # cell size in phi [rad]
-    n_eta: int  # simulated window
+    n_eta: int  # simulated (and stored) window
     n_phi: int
-    keep_eta: int  # stored window (centred)
-    keep_phi: int
 
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Cell edges relative to the window centre (eta, phi)."""
@@ -33,24 +34,19 @@ class Layer:
         e, p = self.edges()
         return 0.5 * (e[1:] + e[:-1]), 0.5 * (p[1:] + p[:-1])
 
-    def kept(self) -> tuple[slice, slice]:
-        e0 = (self.n_eta - self.keep_eta) // 2
-        p0 = (self.n_phi - self.keep_phi) // 2
-        return slice(e0, e0 + self.keep_eta), slice(p0, p0 + self.keep_phi)
-
     @property
-    def n_kept(self) -> int:
-        return self.keep_eta * self.keep_phi
+    def n_cells(self) -> int:
+        return self.n_eta * self.n_phi
 
 
-PRESAMPLER = Layer("presampler", 0, 0.025, 0.1, 1, 1, 1, 1)
-STRIPS = Layer("strips", 1, 0.003125, 0.1, 40, 1, 16, 1)
-MIDDLE = Layer("middle", 2, 0.025, 0.0245, 7, 7, 5, 5)
-BACK = Layer("back", 3, 0.05, 0.0245, 3, 3, 3, 3)
-HADRONIC = Layer("hadronic", 4, 0.1, 0.1, 3, 3, 3, 3)
+PRESAMPLER = Layer("presampler", 0, 0.025, 0.1, 1, 1)
+STRIPS = Layer("strips", 1, 0.003125, 0.1, 40, 1)
+MIDDLE = Layer("middle", 2, 0.025, 0.0245, 7, 7)
+BACK = Layer("back", 3, 0.05, 0.0245, 3, 3)
+HADRONIC = Layer("hadronic", 4, 0.1, 0.1, 3, 3)
 
 LAYERS: tuple[Layer, ...] = (PRESAMPLER, STRIPS, MIDDLE, BACK, HADRONIC)
-N_CELLS = sum(layer.n_kept for layer in LAYERS)  # 60
+N_CELLS = sum(layer.n_cells for layer in LAYERS)  # 108 = 1 + 40 + 49 + 9 + 9
 
 # Calorimeter depth after the upstream material [X0] at eta = 0: PS slab, strips, middle, back.
 PS_DEPTH_X0 = 0.4
@@ -72,13 +68,15 @@ def layer_depths(abs_eta: np.ndarray) -> np.ndarray:
     return np.stack([ps, strips, middle, back], axis=1)
 
 
-def kept_cell_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(d_eta, d_phi, layer) of the stored cells relative to the window centre, each (N_CELLS,)."""
+def cell_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(d_eta, d_phi, layer) of the stored cells relative to the window centre, each (N_CELLS,).
+
+    Order: layer by layer (:data:`LAYERS`), within a layer eta-major (``i_eta * n_phi + i_phi``).
+    """
     de, dp, ly = [], [], []
     for layer in LAYERS:
         ce, cp = layer.centres()
-        se, sp = layer.kept()
-        ge, gp = np.meshgrid(ce[se], cp[sp], indexing="ij")
+        ge, gp = np.meshgrid(ce, cp, indexing="ij")
         de.append(ge.ravel())
         dp.append(gp.ravel())
         ly.append(np.full(ge.size, layer.index, dtype=np.float64))

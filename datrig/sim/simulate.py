@@ -27,8 +27,8 @@ from datrig.sim.writer import SampleSpec, write_sample
 
 STREAMS: dict[tuple[str, str], int] = {key: i for i, key in enumerate(FILE_NAMES)}
 MAX_ROWS = 1_000_000_000  # per file; HDF5 chunking and the readers are sized well below
-# Compressed bytes per row (measured ~715 with cells, ~65, ~110 per resonance photon; kept low
-# so only a dataset that clearly cannot fit is refused before hours of work)
+# Compressed bytes per row (measured ~585 with all 108 cells, ~65, ~110 per resonance photon;
+# kept low so only a dataset that clearly cannot fit is refused before hours of work)
 BYTES_PER_ROW = {"photons": 600, "diphoton": 50, "resonance": 90}
 
 

@@ -75,14 +75,50 @@ def test_column_reading_matches_full_rows_and_splits(small_dir):
 
 
 def test_cells_energy_consistent_with_layer_energies(small_dir):
-    """The stored cells are the same cells the layer energies were summed from."""
+    """The stored cells are the cells the layer energies and shower shapes were computed from:
+    every layer sum, the strip cluster (strips 8-31), the 3x7 middle cluster and Reta's 7x7."""
     path = small_dir / "photons_sim.h5"
     cells = read_cells(path)
-    cols = read_columns(path, ["e_ps", "e_l3", "e_had"])
+    cols = read_columns(path, ["e_ps", "e_l1", "e_l2", "e_l3", "e_had", "Reta"])
     by_layer = {k: (cells[..., 0] * (cells[..., 3] == k)).sum(axis=1) for k in range(5)}
     np.testing.assert_allclose(by_layer[0], cols["e_ps"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(by_layer[3], cols["e_l3"], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(by_layer[4], cols["e_had"], rtol=1e-4, atol=1e-4)
+    strips = cells[:, 1:41, 0].astype(np.float64)
+    middle = cells[:, 41:90, 0].astype(np.float64).reshape(-1, 7, 7)  # eta-major
+    np.testing.assert_allclose(strips[:, 8:32].sum(axis=1), cols["e_l1"], rtol=1e-4, atol=1e-4)
+    e37 = middle[:, 2:5, :].sum(axis=(1, 2))
+    np.testing.assert_allclose(e37, cols["e_l2"], rtol=1e-4, atol=1e-4)
+    reta = e37 / middle.sum(axis=(1, 2))
+    np.testing.assert_allclose(reta, cols["Reta"], rtol=1e-4, atol=1e-4)
+
+
+def test_cell_positions_are_the_fixed_window(small_dir):
+    """Positions are those of the cell centres from the window centre, identical in every row,
+    and stored one feature per chunk (so they cost almost nothing compressed)."""
+    path = small_dir / "photons_data.h5"
+    cells = read_cells(path)
+    np.testing.assert_array_equal(
+        cells[:, :, 1:], np.broadcast_to(cells[:1, :, 1:], (*cells.shape[:2], 3))
+    )
+    strips = cells[0, 1:41, 1]
+    np.testing.assert_allclose(np.diff(strips), 0.003125, rtol=1e-5)
+    assert strips[19] == pytest.approx(-0.5 * 0.003125) and strips[20] == pytest.approx(
+        0.5 * 0.003125
+    )
+    with h5py.File(path, "r") as fh:
+        assert fh["cells"].chunks[1:] == (N_CELLS, 1)
+
+
+def test_a_retired_photons_schema_says_why_in_one_line(small_dir, tmp_path):
+    path = _copy(small_dir / "photons_sim.h5", tmp_path)
+    with h5py.File(path, "r+") as fh:
+        fh.attrs["datrig_schema"] = "photons/1"
+    with pytest.raises(SchemaError) as exc:
+        open_dataset(path)
+    msg = _one_line(exc)
+    assert "photons/1 is retired" in msg and "60 of the 108 cells" in msg
+    assert "datrig simulate" in msg
 
 
 def test_unknown_field_lists_available(small_dir):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.sim.geometry import LAYERS, N_CELLS, kept_cell_layout
+from datrig.data.schema import CELL_LAYERS, CELL_WINDOW
+from datrig.sim.geometry import LAYERS, N_CELLS, cell_layout
 from datrig.sim.shapes import layer_energies, shower_shapes
 from datrig.sim.showers import CellDeposits
 
@@ -88,8 +89,18 @@ def test_weta2_of_a_symmetric_pattern():
 
 
 def test_cell_layout():
-    d_eta, _d_phi, layer = kept_cell_layout()
-    assert N_CELLS == 60 == d_eta.size
+    d_eta, d_phi, layer = cell_layout()
+    assert N_CELLS == 108 == d_eta.size
     counts = np.bincount(layer.astype(int))
-    assert counts.tolist() == [lay.n_kept for lay in LAYERS] == [1, 16, 25, 9, 9]
-    assert np.abs(d_eta[layer == 2]).max() == pytest.approx(2 * 0.025)
+    assert counts.tolist() == [lay.n_cells for lay in LAYERS] == [1, 40, 49, 9, 9]
+    # the schema's window is the simulated one, layer for layer
+    assert [(lay.name, lay.n_eta, lay.n_phi) for lay in LAYERS] == list(CELL_WINDOW)
+    assert [lay.name for lay in LAYERS] == list(CELL_LAYERS)
+    # the 40 strips span 0.125 in eta, the middle window 7 x 0.025 by 7 x 0.0245
+    strips = d_eta[layer == 1]
+    assert strips[-1] - strips[0] == pytest.approx(39 * 0.003125)
+    assert np.abs(d_eta[layer == 2]).max() == pytest.approx(3 * 0.025)
+    assert np.abs(d_phi[layer == 2]).max() == pytest.approx(3 * 0.0245)
+    # eta-major within a layer: the middle's second cell is one phi step from the first
+    mid_eta, mid_phi = d_eta[layer == 2], d_phi[layer == 2]
+    assert mid_eta[1] == mid_eta[0] and mid_phi[1] - mid_phi[0] == pytest.approx(0.0245)
