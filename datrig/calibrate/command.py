@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         metavar="RUN_DIR",
-        help="QAT run(s) of a photon-ID model; several runs are compared (one per method)",
+        help="QAT run(s) of a photon-ID model; several runs are compared (one per method); "
+        "with --energy: one energy-regression run",
     )
     parser.add_argument(
         "--data",
@@ -62,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "candidates (default: all of cut_based, gbdt, ddt, flat_bdt, flat_bdt_pt; none: "
         "`--peers` alone)",
     )
+    parser.add_argument(
+        "--energy",
+        action="store_true",
+        help="instead: the in-situ energy scale of one energy-regression run, from the "
+        "resonance peak of --data's resonance_{sim,data}.h5 (default out "
+        "reports/energy_calibration)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=1, help="bootstrap and k-means")
 
 
@@ -69,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from datrig.calibrate.artefact import calibrate_into
     from datrig.paths import REPORTS_DIR
 
+    if args.energy:
+        return _run_energy(args)
     out = args.out or REPORTS_DIR / "calibration"
     if not args.id_efficiency < args.control_efficiency:
         raise DatrigError(
@@ -86,4 +96,19 @@ def run(args: argparse.Namespace) -> int:
     )
     report = calibrate_into(args.run, args.data, out, settings)
     print(f"calibration written to {report}", file=sys.stderr)
+    return 0
+
+
+def _run_energy(args: argparse.Namespace) -> int:
+    from datrig.calibrate.artefact import calibrate_energy_into
+    from datrig.calibrate.energy_scale import ScaleSettings
+    from datrig.paths import REPORTS_DIR
+
+    if len(args.run) != 1:
+        raise DatrigError(
+            f"--energy calibrates one run at a time, got {len(args.run)}; give each its --out"
+        )
+    out = args.out or REPORTS_DIR / "energy_calibration"
+    report = calibrate_energy_into(args.run[0], args.data, out, ScaleSettings(seed=args.seed))
+    print(f"energy calibration written to {report}", file=sys.stderr)
     return 0

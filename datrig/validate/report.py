@@ -26,13 +26,14 @@ from datrig.errors import DatrigError
 from datrig.metrics import classifier as m
 from datrig.metrics import decorrelation as dm
 from datrig.provenance import sidecar
-from datrig.validate.baselines import raw_energy, standard_regression
 from datrig.validate.compare import diff_metrics
 from datrig.validate.cutbased import cross_fit_pass
 from datrig.validate.decorrelation_bound import (
     conditional_rejection_bound,
     independent_rejection_bound,
 )
+from datrig.validate.energy_ceiling import energy_baselines
+from datrig.validate.energy_table import resolution_table, table_markdown
 from datrig.validate.evaluate import (
     EVALUATORS,
     FLATNESS_EFFICIENCY,
@@ -281,13 +282,10 @@ def _model_report(
         if "pt" in (first.events.dtype.names or ()):
             baseline["independence_bound_pt"] = pt_independence_bound(first, scores, seed)
     elif fam == "energy":
-        domain = first.field("domain")
-        for name, e_pred in (
-            ("raw_energy", raw_energy(first.events)),
-            ("standard_regression", standard_regression(first.events, domain, seed)),
-        ):
+        energy_preds, trained_on = energy_baselines(first, seed)
+        for name, e_pred in energy_preds.items():
             r = evaluate_energy(first, e_pred)
-            baseline[name] = r.metrics
+            baseline[name] = {**r.metrics, "trained_on": trained_on}
             base_curves[name] = r.curves
     columns: dict[tuple[str, str], ColumnResult] = {}
     for key in _order(list(methods)):
@@ -312,4 +310,11 @@ def _model_report(
     if baseline:
         result["baseline"] = baseline
     figures = model_figures(model, fam, columns, baseline, base_curves, out_dir / model)
-    return result, model_markdown(model, fam, result, figures, out_dir)
+    md = model_markdown(model, fam, result, figures, out_dir)
+    if fam == "energy":  # after the summary: a per-bin table is not a method
+        outputs = {k: physical_output(r.preds, _plane_output(r)) for k, r in methods.items()}
+        result["resolution_table"] = resolution_table(
+            first.events, {**energy_preds, **outputs}, seed
+        )
+        md += table_markdown(result["resolution_table"], _order(list(outputs)), trained_on)
+    return result, md
