@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from datrig.calibrate.energy_scale import ScaleResult, median_with_error
-from datrig.validate.energy_bins import eta_label
+from datrig.metrics.energy_bins import eta_label
 
 
 @dataclass

@@ -20,9 +20,9 @@ from datrig.calibrate.energy_scale import (
 from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_columns
 from datrig.errors import DatrigError
+from datrig.metrics.energy_bins import eta_bin
 from datrig.paths import safe_name
 from datrig.project.meta import FirmwareProject
-from datrig.validate.energy_bins import eta_bin
 
 CHUNK = 200_000  # photons per emulation step (bounded memory)
 DOMAINS = ("sim", "data")

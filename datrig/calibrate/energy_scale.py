@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from datrig.errors import DatrigError
-from datrig.validate.energy_bins import ETA_BINS
+from datrig.metrics.energy_bins import ETA_BINS
 
 FINE_STEP = 2e-4  # log-mass bin of the simulated template (0.02 % in scale)
 REBIN = 10  # fine bins per chi2 bin (0.2 % in mass)

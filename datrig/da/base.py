@@ -9,12 +9,14 @@ background only for m_gg, every sim and data event for domain invariance) and pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from datrig.data.features import Normalisation
 from datrig.errors import DatrigError
 
 
@@ -65,6 +67,20 @@ class PenaltyInputs:
     domain: torch.Tensor
     condition: torch.Tensor | None = None
     full: FullBatch | None = None
+    model: nn.Module | None = None  # the network in training, for penalties that evaluate it
+    # on events of their own (:meth:`Penalty.attach`)
+
+
+@dataclass
+class RunData:
+    """Where a run's events come from, for penalties that read a sample of their own (the
+    resonance pairs of :mod:`datrig.da.peak`): the dataset folder, the run's input
+    normalisation, the training rows per domain (None: all) and the run's seed."""
+
+    data_dir: Path
+    normalisation: Normalisation
+    n_train: int | None
+    seed: int
 
 
 class Penalty(nn.Module):
@@ -79,6 +95,8 @@ class Penalty(nn.Module):
     uses_domain_events: ClassVar[bool] = False  # needs unlabeled data-domain events
     needs_condition: ClassVar[bool] = False  # acts at fixed values of ModelSpec.condition
     needs_compensation: ClassVar[bool] = False  # fits a compensated model's compensation branch
+    # the model outputs it can train ("logit", "energy_correction"); None: any
+    output_kinds: ClassVar[tuple[str, ...] | None] = None
     default_lam: ClassVar[dict[str, float]] = {}
     generic_lam: ClassVar[float | None] = None
 
@@ -93,11 +111,16 @@ class Penalty(nn.Module):
         return float(lam)
 
     @classmethod
-    def applies_to(cls, condition: str | None, compensated: bool = False) -> bool:
+    def applies_to(
+        cls, condition: str | None, compensated: bool = False, output_kind: str | None = None
+    ) -> bool:
         """Whether this penalty can train a model with this conditioning variable (and, if it
-        fits one, a compensation branch)."""
-        return (condition is not None or not cls.needs_condition) and (
-            compensated or not cls.needs_compensation
+        fits one, a compensation branch; and, if it needs one, this output kind)."""
+        kind_ok = output_kind is None or cls.output_kinds is None or output_kind in cls.output_kinds
+        return (
+            (condition is not None or not cls.needs_condition)
+            and (compensated or not cls.needs_compensation)
+            and kind_ok
         )
 
     @classmethod
@@ -130,6 +153,10 @@ class Penalty(nn.Module):
         """Fit what depends on the training data (bin edges, helper network sizes);
         ``condition_train``: the conditioning variable of the same events, if the model has one;
         ``events``: every training event (sim and unlabelled data)."""
+
+    def attach(self, run: RunData) -> None:
+        """Read what the penalty needs beyond the trainer's batches (its own sample), once,
+        after :meth:`setup`."""
 
     def on_epoch_start(self, epoch: int) -> None:
         """Epoch hook (warm-up schedules); ``epoch`` counts from 0."""

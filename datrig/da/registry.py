@@ -10,6 +10,7 @@ from datrig.da.disco_pt import ConditionalDiscoPenalty
 from datrig.da.flat import FlatnessPenalty
 from datrig.da.frt import FrtPenalty
 from datrig.da.none import NoPenalty
+from datrig.da.peak import PeakPenalty
 from datrig.errors import DatrigError
 
 PENALTIES: dict[str, type[Penalty]] = {
@@ -20,6 +21,7 @@ PENALTIES: dict[str, type[Penalty]] = {
     "disco_pt": ConditionalDiscoPenalty,
     "flat": FlatnessPenalty,
     "ddt": LearnedDdtPenalty,
+    "peak": PeakPenalty,
 }
 
 

@@ -185,7 +185,9 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     for name in penalties:
         if name not in PENALTIES:
             raise SchemaError(f"{source}: unknown penalty {name!r}; choose from {list(PENALTIES)}")
-        if not PENALTIES[name].applies_to(spec.condition, bool(spec.compensation_hidden)):
+        if not PENALTIES[name].applies_to(
+            spec.condition, bool(spec.compensation_hidden), spec.output_kind
+        ):
             raise SchemaError(f"{source}: penalty {name!r} does not apply to model {model}")
     lam = _lam(raw.get("lam", [1.0]), source)
     bits = {k: values(k, int, (8,)) for k in ("weight_bits", "act_bits")}

@@ -32,7 +32,7 @@ from datrig.atomic import (
     replace_dir,
     write_json,
 )
-from datrig.da.base import FullBatch, Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import FullBatch, Penalty, PenaltyInputs, RunData, TrainingEvents
 from datrig.da.registry import make_penalty
 from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
@@ -195,6 +195,7 @@ class Trainer:
                 out, terms.task, terms.compensation, terms.score_latent, label, domain,
                 protected, condition,
             ),
+            model=self.model,
         )  # fmt: skip
         penalty.helper_step(pin)
         pen = penalty(pin)
@@ -256,6 +257,7 @@ class Trainer:
             condition_train=t.condition[seen] if spec.condition else None,
             events=TrainingEvents(t.label, t.domain, t.protected, t.condition),
         )
+        penalty.attach(RunData(Path(cfg.data_dir), self.norm, cfg.n_train, cfg.seed))
         if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
             self.model.load_state_dict(payload["state_dict"])
             penalty.load_checkpoint_state(payload["penalty"])

@@ -92,7 +92,7 @@ def method_runs(model: str, data_dir: Path | None, seed: int, seeds: int = 1) ->
     methods = [
         (da, seed, paths.run_dir(model, da))
         for da, cls in PENALTIES.items()
-        if cls.applies_to(spec.condition, bool(spec.compensation_hidden))
+        if cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
     ]
     methods += [
         (spec.shipped_da, seed + k, paths.run_dir(model, f"{spec.shipped_da}-seed{k + 1}"))

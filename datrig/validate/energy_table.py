@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from datrig.validate.energy_bins import ETA_BINS, PT_EDGES, eta_bin, eta_label, pt_bin, pt_label
+from datrig.metrics.energy_bins import ETA_BINS, PT_EDGES, eta_bin, eta_label, pt_bin, pt_label
 
 REFERENCE = "standard_regression"
 CEILING = "ceiling"

@@ -51,7 +51,7 @@ def test_energy_calibration_on_firmware_energies(energy_case, tmp_path):
     assert doc["project"] == str(out / "firmware" / "none")  # exported: the run had none
     assert len(doc["bins"]) == 5 and "max_abs_data_minus_sim_after" in doc["summary"]
     from datrig.project.meta import FirmwareProject
-    from datrig.validate.energy_bins import eta_bin
+    from datrig.metrics.energy_bins import eta_bin
 
     project = FirmwareProject.load(doc["project"])
     with h5py.File(out / "per_event.h5") as fh:

@@ -19,7 +19,7 @@ from datrig.calibrate.energy_scale import (
     solve_bins,
 )
 from datrig.errors import DatrigError
-from datrig.validate.energy_bins import eta_bin
+from datrig.metrics.energy_bins import eta_bin
 
 BINS = ((0.0, 1.0), (1.0, 2.0), (2.0, 2.5))
 SETTINGS = ScaleSettings(eta_bins=BINS, min_events=200)

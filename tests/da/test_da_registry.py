@@ -9,7 +9,9 @@ from datrig.errors import DatrigError
 
 
 def test_registry_names():
-    assert set(PENALTIES) == {"none", "disco", "adversarial", "frt", "disco_pt", "flat", "ddt"}
+    assert set(PENALTIES) == {
+        "none", "disco", "adversarial", "frt", "disco_pt", "flat", "ddt", "peak",
+    }  # fmt: skip
 
 
 def test_unknown_penalty_lists_valid_names():
@@ -70,7 +72,8 @@ def test_a_new_penalty_is_trained_and_validated_without_touching_other_files(
             "--no-firmware", "--seed", "2", "--seeds", "1", "--peers"]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     metrics = json.loads((tmp_path / "reports/photon_id/metrics.json").read_text())["photon_id"]
-    assert set(metrics) == {*PENALTIES, "baseline", "plane"}
+    trained = {name for name, cls in PENALTIES.items() if cls.output_kinds is None}  # not peak
+    assert set(metrics) == {*trained, "baseline", "plane"}
     config = json.loads((tmp_path / "runs/photon_id/meanshift/config.json").read_text())
     assert config["da"] == "meanshift" and config["lam"] == 2.0
     assert "meanshift" in (tmp_path / "reports/photon_id/report.md").read_text()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datrig.data.reader import read_rows
-from datrig.validate.energy_bins import ETA_BINS, PT_EDGES, eta_bin, pt_bin
+from datrig.metrics.energy_bins import ETA_BINS, PT_EDGES, eta_bin, pt_bin
 from datrig.validate.energy_ceiling import CeilingSettings, energy_baselines
 from datrig.validate.energy_mlp import MlpSettings
 from datrig.validate.energy_table import resolution_table, table_markdown
