@@ -30,7 +30,7 @@ class QuantMLP(EncoderHeadSequential):
         for i, width in enumerate(hidden, start=1):
             bits = quant.layer(f"fc{i}")
             mods[f"fc{i}"] = layers.linear(n_prev, width, bits)
-            mods[f"relu{i}"] = layers.relu(bits, quant.act_max)
+            mods[f"relu{i}"] = layers.relu(bits, quant.act_max, quant.act_rounding)
             n_prev = width
         mods["fc_out"] = layers.linear(n_prev, 1, quant.layer("fc_out"))
         mods["output_quant"] = layers.output_quant(quant.output_bits, quant.output_max)

@@ -59,6 +59,7 @@ class ModelSpec:
     # EBOPs resource term of strength default_resource_lam (`datrig qat --bits auto`)
     default_bits: int | Literal["auto"] = 8
     default_resource_lam: float = 0.03
+    default_act_rounding: str = "round"  # hidden ReLU quantizers (QuantConfig.act_rounding)
     cell_builder: str = "raw"
     # widths of a compensation branch (datrig.models.compensated): the output becomes
     # s(inputs without `protected`) - c(condition, protected); () for a plain network

@@ -9,7 +9,7 @@ Bit widths are set per layer through Brevitas' ``*_bit_width`` keyword overrides
 
 from __future__ import annotations
 
-from brevitas.inject.enum import BitWidthImplType, ScalingImplType
+from brevitas.inject.enum import BitWidthImplType, FloatToIntImplType, ScalingImplType
 from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear, QuantReLU
 from brevitas.quant.base import IntQuant, PerTensorPoTScaling8bit
 from brevitas.quant.fixed_point import (
@@ -89,15 +89,18 @@ def conv1x1(n_in: int, n_out: int, bits: LayerBits) -> QuantConv1d:
     return QuantConv1d(n_in, n_out, kernel_size=1, bias=True, **_weight_and_bias_quant(bits))
 
 
-def relu(bits: LayerBits, max_val: float) -> QuantReLU:
+def relu(bits: LayerBits, max_val: float, rounding: str = "round") -> QuantReLU:
     """Unsigned ReLU quantizer of ``bits.act`` bits; power-of-two radix point learned from
-    ``max_val`` (and, with ``bits.learned``, the bit width too)."""
+    ``max_val`` (and, with ``bits.learned``, the bit width too). ``rounding``: "round" (half
+    to even, exported as QONNX ROUND = ap_fixed RND_CONV) or "floor" (QONNX FLOOR = AP_TRN)."""
+    floor = {"float_to_int_impl_type": FloatToIntImplType.FLOOR} if rounding == "floor" else {}
     return QuantReLU(
         act_quant=Uint8ActPerTensorFixedPointMaxInit,
         max_val=float(max_val),
         bit_width=bits.act,
         return_quant_tensor=True,
         **_learned_width(bits.learned),
+        **floor,
     )
 
 

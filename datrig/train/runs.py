@@ -26,9 +26,10 @@ def resolve_quant(
 ) -> QuantConfig:
     """Bit widths of a run: ``bits`` (an int, or "auto" for learned widths), else the model's
     default; ``weight_bits``/``act_bits`` override (the start values when learned)."""
+    spec = get_model_spec(model)
     if bits is None and weight_bits is None and act_bits is None:
-        bits = get_model_spec(model).default_bits
-    quant = QuantConfig()
+        bits = spec.default_bits
+    quant = QuantConfig(act_rounding=spec.default_act_rounding)
     if bits == "auto":
         quant = QuantConfig(**{**quant.to_dict(), "learned_bits": True})
     elif bits is not None:
