@@ -7,7 +7,6 @@ from typing import Any
 
 from datrig.errors import DatrigError
 
-
 ACT_ROUNDINGS = ("round", "floor")
 
 
