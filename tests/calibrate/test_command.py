@@ -202,3 +202,25 @@ def test_l9_a_killed_calibrate_keeps_the_previous_calibration(photon_id_project,
     assert leftovers and all(n.startswith(TMP_PREFIX) or n.endswith("lock") for n in leftovers)
     sweep_stale(tmp_path)  # what the next writer does first
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(TMP_PREFIX)] == []
+
+
+def test_peers_are_measured_on_the_same_candidates(calibrated):
+    """The peers' scores per candidate are stored next to the firmware's, and the plane's R80
+    of each method follows from them (80 % of simulated photons pass; fakes' pass fraction)."""
+    doc = json.loads((calibrated / "calibration.json").read_text())
+    points = {p["method"]: p for p in doc["plane"]["control_band"]}
+    measured = set(doc["peers"])
+    assert "none" in points and {"cut_based", "gbdt"} <= measured
+    assert set(points) == {"none", *measured}
+    assert set(doc["peers_not_measured"]) | measured == {
+        "cut_based", "gbdt", "ddt", "flat_bdt", "flat_bdt_pt"}  # fmt: skip
+    assert (calibrated / "calibration_plane.png").is_file()
+    assert "Every method on the same candidates" in (calibrated / "report.md").read_text()
+    with h5py.File(calibrated / "per_event.h5") as fh:
+        for name in measured:
+            score = fh[f"peers/{name}/sim/score"][:]
+            label = fh["none/sim/label"][:]
+            assert score.shape == label.shape
+            cut = np.sort(score[label == 1])[::-1][int(np.ceil(0.8 * np.sum(label == 1))) - 1]
+            expected = 1.0 / np.mean(score[label == 0] >= cut)
+            assert points[name]["rejection80_sim"] == pytest.approx(expected), name
