@@ -6,8 +6,10 @@ isolation and energies) and travel with the model: in the checkpoint and in the 
 firmware project, so every later stage (and a physicist with a new sample) applies the same map.
 
 Cell inputs (the GNN) first go through a named *cell-feature builder* (:data:`CELL_BUILDERS`)
-that turns the stored cells ``(energy, d_eta, d_phi, layer)`` of the kept cells into the
-per-cell features the network reads; see :class:`CellBuilder`.
+that turns the stored cells ``(energy, d_eta, d_phi, layer)`` into the features the network
+reads: per kept cell (the highest-energy cells, a set), or, for *window* builders, the whole
+fixed cell window of :data:`~datrig.data.schema.CELL_WINDOW` as one node; see
+:class:`CellBuilder`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from datrig.data.schema import CELL_FEATURES, CELL_LAYERS
+from datrig.data.schema import CELL_FEATURES, CELL_LAYERS, CELL_WINDOW, N_WINDOW_CELLS
 from datrig.errors import DatrigError, SchemaError
 
 # Energies (GeV) enter as logs; eta is symmetric in the toy detector.
@@ -50,12 +52,28 @@ class CellBuilder:
     (center 0, the 99.9 % quantile of ``|x|`` mapped to :data:`PEAK_TARGET`) for features that
     are zero for an empty cell and whose long tails carry the physics (a robust width would
     saturate them at the input quantizer).
+
+    A ``window`` builder reads every stored cell in the fixed order of
+    :data:`~datrig.data.schema.CELL_WINDOW` instead of the highest-energy cells, and makes one
+    node per candidate, ``(N, 1, F)``: each cell is a feature of its own (its own
+    normalisation), at a position the network knows.
     """
 
     features: tuple[str, ...]
     transforms: tuple[str, ...]
     build: Callable[[np.ndarray], np.ndarray]
     fit: Literal["robust", "peak"] = "robust"
+    window: bool = False
+
+    def nodes(self, cells: np.ndarray, n_cells: int) -> np.ndarray:
+        """Un-normalised features ``(N, nodes, F)`` of the stored cells ``(N, n_stored, 4)``:
+        of the ``n_cells`` highest-energy cells, or of the whole window (``n_cells`` must then
+        be 1, the one node)."""
+        if not self.window:
+            return self.build(select_cells(cells, n_cells))
+        if n_cells != 1:
+            raise SchemaError(f"a window cell builder makes one node per candidate, not {n_cells}")
+        return self.build(cells)
 
 
 def raw_cells(cells: np.ndarray) -> np.ndarray:
@@ -105,6 +123,63 @@ def upstream_energy_cells(cells: np.ndarray) -> np.ndarray:
     return np.concatenate([upstream_cells(cells), log_e[..., None]], axis=-1)
 
 
+def _window_cell_names() -> tuple[str, ...]:
+    """``<layer>_<i_eta>[_<i_phi>]`` per window cell, in stored order."""
+    names = []
+    for layer, n_eta, n_phi in CELL_WINDOW:
+        for i in range(n_eta):
+            if n_eta * n_phi == 1:
+                names.append(layer)
+            elif n_phi == 1:
+                names.append(f"{layer}_{i}")
+            else:
+                names.extend(f"{layer}_{i}_{j}" for j in range(n_phi))
+    return tuple(names)
+
+
+WINDOW_CELLS = _window_cell_names()
+WINDOW_LAYER_INDEX = np.repeat(
+    np.arange(len(CELL_WINDOW)), [n_eta * n_phi for _, n_eta, n_phi in CELL_WINDOW]
+)
+HADRONIC_INDEX = CELL_LAYERS.index("hadronic")
+N_EM_CELLS = int(np.count_nonzero(WINDOW_LAYER_INDEX != HADRONIC_INDEX))  # 99, listed first
+
+
+def check_window(cells: np.ndarray) -> None:
+    """The stored cells are the full window of :data:`CELL_WINDOW` in its order (SchemaError
+    otherwise): what a window builder's feature positions mean."""
+    if cells.ndim != 3 or cells.shape[1] != N_WINDOW_CELLS or cells.shape[2] != len(CELL_FEATURES):
+        raise SchemaError(
+            f"a window cell builder needs the {N_WINDOW_CELLS} cells of the full window per "
+            f"candidate (N, {N_WINDOW_CELLS}, {len(CELL_FEATURES)}), got {cells.shape}; files of "
+            "datrig simulate (schema photons/2) hold them"
+        )
+    if cells.shape[0] and np.any(cells[..., 3] != WINDOW_LAYER_INDEX[None, :].astype(cells.dtype)):
+        raise SchemaError(
+            "the cells are not in the window order (" + ", ".join(
+                f"{n_eta * n_phi} {layer}" for layer, n_eta, n_phi in CELL_WINDOW
+            ) + "): their layer indices differ"
+        )  # fmt: skip
+
+
+def window_fractions(cells: np.ndarray) -> np.ndarray:
+    """The full cell window as one node ``(N, 1, N_WINDOW_CELLS + 1)``: every cell's energy as a
+    fraction of the window's EM energy ``E_em`` (presampler, strips, middle, back; the
+    hadronic cells too, as Rhad does), then ``log(E_em / GeV)``.
+
+    The trigger's cluster builder sums ``E_em`` anyway (it is the cluster energy); the fractions
+    are one division per cell, upstream of the network, and make every cell's input the same
+    scale at every energy, as the shower shapes are. Noise can make a fraction negative.
+    A window whose EM energy is <= 0 (noise only) gets zero fractions.
+    """
+    check_window(cells)
+    energy = cells[..., 0].astype(np.float64)
+    e_em = energy[:, :N_EM_CELLS].sum(axis=1, keepdims=True)
+    f = np.divide(energy, e_em, out=np.zeros_like(energy), where=e_em > 0)
+    log_e = np.log(np.maximum(e_em, 1e-3))
+    return np.concatenate([f, log_e], axis=1)[:, None, :]
+
+
 UPSTREAM_FEATURES: tuple[str, ...] = (
     "f",
     "f_d_eta",
@@ -113,6 +188,8 @@ UPSTREAM_FEATURES: tuple[str, ...] = (
     "f_d_phi2",
     *(f"f_{n}" for n in CELL_LAYERS),
 )
+
+WINDOW_FEATURES: tuple[str, ...] = (*(f"f_{n}" for n in WINDOW_CELLS), "log_e_em")
 
 CELL_BUILDERS: dict[str, CellBuilder] = {
     "raw": CellBuilder(CELL_FEATURES, CELL_TRANSFORMS, raw_cells, "robust"),
@@ -124,6 +201,13 @@ CELL_BUILDERS: dict[str, CellBuilder] = {
         ("identity",) * (len(UPSTREAM_FEATURES) + 1),
         upstream_energy_cells,
         "peak",
+    ),
+    "window": CellBuilder(
+        WINDOW_FEATURES,
+        ("identity",) * len(WINDOW_FEATURES),
+        window_fractions,
+        "peak",
+        window=True,
     ),
 }
 
@@ -150,9 +234,10 @@ class Feature:
 class Normalisation:
     """Per-feature affine map fitted on the sim train split; JSON-serialisable.
 
-    ``n_cells`` is set for cell inputs (the GNN): the highest-energy cells kept per candidate,
-    which ``cell_builder`` (a name in :data:`CELL_BUILDERS`) turns into the per-cell
-    ``features``. Older checkpoints and projects have no ``cell_builder`` and read ``"raw"``.
+    ``n_cells`` is set for cell inputs (the GNN): the nodes per candidate, i.e. the
+    highest-energy cells kept, which ``cell_builder`` (a name in :data:`CELL_BUILDERS`) turns
+    into the per-cell ``features``, or 1 for a window builder (the whole window, one node).
+    Older checkpoints and projects have no ``cell_builder`` and read ``"raw"``.
     """
 
     features: list[str]
@@ -204,15 +289,15 @@ class Normalisation:
         if not self.uses_cells:
             return self.apply(raw_features(path, self.features, False, split, n_max))
         cells = raw_features(path, list(CELL_FEATURES), True, split, n_max)
-        if cells.shape[1] < self.n_cells:
+        builder = get_cell_builder(self.cell_builder)
+        if not builder.window and cells.shape[1] < self.n_cells:
             raise SchemaError(
                 f"{path}: {cells.shape[1]} cells per candidate, the model needs {self.n_cells}"
             )
-        return self.apply(self.cell_features(select_cells(cells, self.n_cells)))
-
-    def cell_features(self, kept: np.ndarray) -> np.ndarray:
-        """The builder's un-normalised per-cell features of the kept cells (N, n_cells, F)."""
-        return get_cell_builder(self.cell_builder).build(kept)
+        try:
+            return self.apply(builder.nodes(cells, self.n_cells))
+        except SchemaError as exc:
+            raise SchemaError(f"{path}: {exc}") from None
 
 
 def fit_normalisation(
@@ -244,10 +329,10 @@ def fit_normalisation(
 
 
 def fit_cells(cells: np.ndarray, n_cells: int, builder: str = "raw") -> Normalisation:
-    """Normalisation of the cell inputs: keep the ``n_cells`` highest-energy cells of the
-    stored ``(N, n_stored, 4)`` cells, build the per-cell features, fit per feature."""
+    """Normalisation of the cell inputs: the builder's nodes of the stored ``(N, n_stored, 4)``
+    cells (the ``n_cells`` highest-energy cells, or the one window node), fitted per feature."""
     spec = get_cell_builder(builder)
-    feats = spec.build(select_cells(cells, n_cells))
+    feats = spec.nodes(cells, n_cells)
     return fit_normalisation(
         feats, list(spec.features), list(spec.transforms), n_cells, spec.fit, builder
     )

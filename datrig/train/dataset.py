@@ -43,7 +43,12 @@ class EventArrays:
 
 
 def n_cells_for(spec: ModelSpec, n_cells_in_file: int) -> int:
-    """Largest power of two <= the file's cells, capped by the spec (exact 1/n averaging)."""
+    """Nodes per candidate: 1 for a window cell builder (the whole window is one node), else the
+    largest power of two <= the file's cells, capped by the spec (exact 1/n averaging)."""
+    from datrig.data.features import get_cell_builder
+
+    if get_cell_builder(spec.cell_builder).window:
+        return 1
     n = min(spec.extra.get("max_cells", 32), n_cells_in_file)
     if n < 1:
         raise DatrigError("the photons file has no cells; the GNN needs the cells dataset")

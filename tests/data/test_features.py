@@ -147,3 +147,60 @@ def test_upstream_fit_and_network_inputs(small_dir):
     manual = upstream_cells(select_cells(read_cells(path, "test"), 16)) / np.array(norm.scale)
     np.testing.assert_array_equal(x, manual.astype(np.float32))
     assert Normalisation.from_dict(norm.to_dict()) == norm
+
+
+def _window(n: int = 2) -> np.ndarray:
+    """``n`` candidates with the stored window layout and hand-set energies."""
+    from datrig.sim.geometry import cell_layout
+
+    d_eta, d_phi, layer = cell_layout()
+    cells = np.zeros((n, len(layer), 4), np.float32)
+    cells[..., 1], cells[..., 2], cells[..., 3] = d_eta, d_phi, layer
+    return cells
+
+
+def test_window_fractions_of_a_hand_made_candidate():
+    from datrig.data.features import N_EM_CELLS, WINDOW_FEATURES, window_fractions
+
+    cells = _window()
+    cells[0, 0, 0] = 2.0  # presampler
+    cells[0, 1 + 20, 0] = 6.0  # strip 20
+    cells[0, 41 + 3 * 7 + 3, 0] = 10.0  # middle centre (eta 3, phi 3)
+    cells[0, 90 + 4, 0] = 2.0  # back centre
+    cells[0, 99 + 4, 0] = 1.0  # hadronic centre: not in E_em
+    cells[1, 1 + 5, 0] = -0.5  # noise only: E_em <= 0
+    out = window_fractions(cells)
+    assert out.shape == (2, 1, 109) and N_EM_CELLS == 99
+    col = dict(zip(WINDOW_FEATURES, out[0, 0], strict=True))
+    assert col["f_presampler"] == 0.1 and col["f_strips_20"] == 0.3
+    assert col["f_middle_3_3"] == 0.5 and col["f_back_1_1"] == 0.1
+    assert col["f_hadronic_1_1"] == 0.05  # Rhad-like: hadronic over the EM energy
+    assert col["log_e_em"] == pytest.approx(np.log(20.0))
+    assert np.count_nonzero(out[0, 0, :-1]) == 5
+    assert np.all(out[1, 0, :-1] == 0) and out[1, 0, -1] == pytest.approx(np.log(1e-3))
+
+
+def test_window_builder_refuses_cells_that_are_not_the_window():
+    from datrig.data.features import window_fractions
+
+    with pytest.raises(SchemaError, match="108 cells of the full window"):
+        window_fractions(_window()[:, :60])
+    shuffled = _window()[:, ::-1]
+    with pytest.raises(SchemaError, match="not in the window order"):
+        window_fractions(shuffled)
+    with pytest.raises(SchemaError, match="one node per candidate"):
+        CELL_BUILDERS["window"].nodes(_window(), 16)
+
+
+def test_window_fit_and_network_inputs(small_dir):
+    """Every cell its own feature and its own normalisation; no energy sorting."""
+    from datrig.data.features import window_fractions
+
+    path = small_dir / "photons_sim.h5"
+    norm = fit_cells(read_cells(path, "train"), 1, "window")
+    assert norm.n_cells == 1 and norm.cell_builder == "window" and len(norm.features) == 109
+    assert norm.center == [0.0] * 109
+    x = norm.network_inputs(path, "test")
+    manual = window_fractions(read_cells(path, "test")) / np.array(norm.scale)
+    np.testing.assert_array_equal(x, manual.astype(np.float32))
+    assert Normalisation.from_dict(norm.to_dict()) == norm
