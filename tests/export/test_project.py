@@ -1,7 +1,8 @@
 """End to end: Brevitas -> QONNX -> hls4ml project -> C-sim == QONNX == emulator, bit for bit.
 
-Three g++ compilations in total (module-scoped fixtures): an MLP classifier defined here, the
-registry's MLP (regression head) and Deep Sets networks from datrig.models.
+Four g++ compilations in total (module-scoped fixtures): an MLP classifier defined here, the
+registry's MLP (regression head) and Deep Sets networks from datrig.models, one of them with a
+single node and a head (photon_id_gnn's layout: the cell window as one node).
 """
 
 from __future__ import annotations
@@ -94,7 +95,20 @@ def deepsets_project(tmp_path_factory: pytest.TempPathFactory):
     return _export(model, (4, 8), tmp_path_factory.mktemp("ds"), "deepsets")
 
 
-@pytest.mark.parametrize("which", ["mlp_project", "regression_project", "deepsets_project"])
+@pytest.fixture(scope="module")
+def window_project(tmp_path_factory: pytest.TempPathFactory):
+    """One node (the pooling is the identity) with learned bit widths and a head after it."""
+    from datrig.models.deepsets import QuantDeepSets
+    from datrig.quant.config import QuantConfig
+
+    model = QuantDeepSets(24, 1, (8,), QuantConfig(learned_bits=True), head_widths=(4,))
+    _calibrate(model, (24, 1), 2.0)
+    return _export(model, (24, 1), tmp_path_factory.mktemp("win"), "window")
+
+
+@pytest.mark.parametrize(
+    "which", ["mlp_project", "regression_project", "deepsets_project", "window_project"]
+)
 def test_project_is_verified_bit_exact(which: str, request: pytest.FixtureRequest) -> None:
     result = request.getfixturevalue(which)
     by_name = {c.name: c for c in result.comparisons}
@@ -118,10 +132,11 @@ def test_input_type_comes_from_first_quantizer(mlp_project) -> None:
     assert "RND_CONV" in input_t and "SAT" in input_t, input_t
 
 
-def test_deepsets_project_is_channels_last(deepsets_project) -> None:
+def test_deepsets_project_is_channels_last(deepsets_project, window_project) -> None:
     meta = deepsets_project.meta
     assert meta.input_shape == (8, 4)  # (n_cells, n_features), as predictions_test.h5
     assert meta.reference_input_shape == (4, 8)
+    assert window_project.meta.input_shape == (1, 24)
 
 
 def _load(result):

@@ -76,26 +76,27 @@ def test_checkpoint_config_without_head_builds_the_old_network():
     assert float(with_head.fc_out.bias.detach()) == 0.5
 
 
-def test_shipped_gnn_reads_upstream_cell_features():
-    from datrig.data.features import CELL_BUILDERS
+def test_shipped_gnn_reads_the_whole_cell_window_as_one_node():
+    from datrig.data.features import CELL_BUILDERS, N_WINDOW_CELLS
     from datrig.models.registry import get_model_spec
 
     spec = get_model_spec("photon_id_gnn")
-    assert spec.cell_builder == "upstream_energy"
-    assert spec.feature_names == [*CELL_BUILDERS["upstream"].features, "log_e_cluster"]
+    assert spec.cell_builder == "window" and CELL_BUILDERS["window"].window
+    assert len(spec.feature_names) == N_WINDOW_CELLS + 1 == 109
     assert spec.transforms == ["identity"] * len(spec.feature_names)
-    n = spec.extra["max_cells"]
-    assert n & (n - 1) == 0
     model = build_deepsets(
         {
             "n_inputs": len(spec.feature_names),
-            "n_cells": n,
+            "n_cells": 1,
             "hidden": list(spec.hidden),
             "head": list(spec.extra["head"]),
             "quant": QuantConfig().to_dict(),
         }
-    )
+    ).eval()
     assert model.head1.in_features == spec.hidden[-1]
+    # with one node the averaging "pooling" is the identity, exactly
+    eye = torch.eye(spec.hidden[-1])
+    torch.testing.assert_close(model.pool.quant_weight().value.detach(), eye, rtol=0, atol=0)
 
 
 def test_learned_bits_reach_every_quantizer_of_a_deep_sets_network():

@@ -101,7 +101,7 @@ def test_resume_with_other_settings_is_refused(tiny_config, tmp_path):
     [
         ("photon_energy", "disco", (600, 12)),
         ("diphoton", "none", (600, 10)),
-        ("photon_id_gnn", "frt", (600, 16, 11)),
+        ("photon_id_gnn", "frt", (600, 1, 109)),  # the cell window as one node
     ],
 )
 def test_other_models_train(tiny_config, tmp_path, model, da, shape):
