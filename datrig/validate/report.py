@@ -197,6 +197,9 @@ def build_report(
             plane, plane_md = photon_id_plane(methods, out_dir / model, seed, peers)
             metrics[model]["plane"] = plane
             md += plane_md
+            if next(iter(methods.values())).preds.inputs.ndim == 3:  # a cell-level ID
+                metrics[model]["float_ceiling"], ceiling_md = float_ceiling(methods, seed)
+                md += ceiling_md
         sections.append(md)
     metrics = json_safe(metrics)
     write_json(out_dir / "metrics.json", metrics)
@@ -215,6 +218,28 @@ def build_report(
 def _plane_output(run: RunColumns) -> np.ndarray:
     """The firmware's output where it was built, else the Brevitas model's."""
     return run.firmware if run.firmware is not None else run.preds.output_quant
+
+
+def float_ceiling(methods: dict[str, RunColumns], seed: int) -> tuple[dict[str, Any], str]:
+    """A cell-level ID's float ceiling next to the shower-shape MLP
+    (:mod:`datrig.validate.cell_ceiling`), with every run's float and firmware R80 on the same
+    simulated test events; a dataset that cannot give it is reported, not fatal."""
+    from datrig.validate.cell_ceiling import ceiling_markdown, measure_ceiling
+
+    runs: dict[str, dict[str, float]] = {}
+    for key, run in methods.items():
+        sim = run.preds.field("domain") == 0
+        label = run.preds.field("label")[sim]
+        cols = {"float": run.preds.output_float}
+        if run.firmware is not None:
+            cols["firmware"] = run.firmware
+        runs[key] = {c: m.working_point(v[sim], label, 0.8).rejection for c, v in cols.items()}
+    try:
+        ceiling = measure_ceiling(next(iter(methods.values())).preds, seed)
+    except DatrigError as exc:
+        why = str(exc)
+        return {"skipped": why, "runs": runs}, f"\n\nFloat ceiling: not measured ({why}).\n"
+    return {**ceiling.to_json(), "runs": runs}, "\n".join([*ceiling_markdown(ceiling, runs), ""])
 
 
 def photon_id_plane(
