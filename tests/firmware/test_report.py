@@ -163,10 +163,20 @@ def test_designs_too_large_for_yosys_use_the_cost_model(tmp_path, monkeypatch):
     from datrig.firmware import rtl_flow
 
     monkeypatch.setattr(rtl_flow, "MAX_YOSYS_LUT", 1)
+    monkeypatch.setattr(rtl_flow, "YOSYS_BUDGET_MARGIN", 0.0)
     opts = ReportOptions(synth=True, seed=3, n_events=50)
     rep = build_report(target(tmp_path, latency_ns=100), options=opts)
     assert rep.get("lut").source.tool == "da4ml"
     assert any("yosys synthesis skipped" in n and "exceeds 1" in n for n in rep.notes)
+
+
+def test_designs_that_may_fit_their_budget_are_synthesised():
+    """yosys runs up to 80k estimated LUT, or up to 1.25 x the design's own LUT budget."""
+    from datrig.firmware.rtl_flow import yosys_lut_limit
+    from datrig.project.config import FirmwareConfig, TriggerBudget
+
+    assert yosys_lut_limit(FirmwareConfig(budget=TriggerBudget(lut=8_600))) == 80_000
+    assert yosys_lut_limit(FirmwareConfig(budget=TriggerBudget(lut=100_000))) == 125_000
 
 
 @pytest.mark.tools
