@@ -222,8 +222,8 @@ def fit_scales(sim: Pairs, data: Pairs, settings: ScaleSettings) -> ScaleResult:
     n_bins = len(settings.eta_bins)
     sim_log_m = np.log(np.maximum(sim.mass(), 1e-9))
     data_log_m = np.log(np.maximum(data.mass(), 1e-9))
-    sim_cat = _category(sim.bins, n_bins)
-    data_cat = _category(data.bins, n_bins)
+    sim_cat = category_codes(sim.bins, n_bins)
+    data_cat = category_codes(data.bins, n_bins)
     fits: list[CategoryFit] = []
     for i in range(n_bins):
         for j in range(i, n_bins):
@@ -239,7 +239,7 @@ def fit_scales(sim: Pairs, data: Pairs, settings: ScaleSettings) -> ScaleResult:
     return ScaleResult(settings, log_scale, err, fits)
 
 
-def _category(bins: np.ndarray, n_bins: int) -> np.ndarray:
+def category_codes(bins: np.ndarray, n_bins: int) -> np.ndarray:
     """Unordered category code min * n + max of each pair, -1 when a photon is outside."""
     lo, hi = bins.min(axis=1), bins.max(axis=1)
     return np.where(lo >= 0, lo * n_bins + hi, -1)

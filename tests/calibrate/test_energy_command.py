@@ -50,8 +50,8 @@ def test_energy_calibration_on_firmware_energies(energy_case, tmp_path):
     assert doc["n_photons"] == {"sim": 16_000, "data": 16_000}
     assert doc["project"] == str(out / "firmware" / "none")  # exported: the run had none
     assert len(doc["bins"]) == 5 and "max_abs_data_minus_sim_after" in doc["summary"]
-    from datrig.project.meta import FirmwareProject
     from datrig.metrics.energy_bins import eta_bin
+    from datrig.project.meta import FirmwareProject
 
     project = FirmwareProject.load(doc["project"])
     with h5py.File(out / "per_event.h5") as fh:
