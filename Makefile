@@ -47,13 +47,14 @@ hls: setup
 validate: setup
 	$(VENV)/bin/datrig validate --model $(MODEL) --seed $(SEED)
 
-# The ABCD calibration on firmware outputs: the shipped photon ID (flat) against none.
+# The ABCD calibration on firmware outputs: the shipped photon ID (ddt) against none, with the
+# peers (cut-based, gbdt, DDT, hep_ml flatness BDTs) on the same candidates.
 # CALIBRATE_ARGS="--data DIR" evaluates a large sample, e.g. `datrig simulate --n 1000000`.
 CALIBRATE_ARGS ?=
 calibrate: setup
 	$(VENV)/bin/datrig hls --model photon_id --seed $(SEED)
 	test -f runs/photon_id/none/run.json || $(VENV)/bin/datrig qat --model photon_id --da none --seed $(SEED)
-	$(VENV)/bin/datrig calibrate --run runs/photon_id/flat runs/photon_id/none --seed $(SEED) $(CALIBRATE_ARGS)
+	$(VENV)/bin/datrig calibrate --run runs/photon_id/ddt runs/photon_id/none --seed $(SEED) $(CALIBRATE_ARGS)
 
 # Pareto front on Ray (local, 127.0.0.1); SCAN_ARGS="--address auto" for a cluster.
 SCAN_ARGS ?=

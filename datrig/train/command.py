@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from datrig.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from datrig.da.registry import PENALTIES
+from datrig.errors import DatrigError
 from datrig.models.registry import MODELS
 from datrig.paths import DEFAULT_DATA_DIR, run_dir
 
@@ -38,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="strength of the EBOPs firmware-cost term, relative to the task loss (with learned "
         "bits: the model's default, photon_id 0.03; else 0)",
+    )
+    parser.add_argument(
+        "--penalty-option",
+        dest="penalty_options",
+        action="append",
+        type=_penalty_option,
+        default=[],
+        metavar="NAME=NUMBER",
+        help="a setting of the DA penalty, e.g. domain_weight=1 for ddt (repeatable)",
     )
     parser.add_argument("--weight-bits", type=positive_int, help="weight bits (over --bits)")
     parser.add_argument("--act-bits", type=positive_int, help="activation bits (over --bits)")
@@ -75,6 +86,40 @@ def _bits(text: str) -> int | str:
     return positive_int(text)
 
 
+def _penalty_option(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not sep or not name.isidentifier() or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER, e.g. domain_weight=1")
+    return name, int(number) if number.is_integer() and "." not in value else number
+
+
+def penalty_options(da: str, pairs: list[tuple[str, float]]) -> dict[str, float]:
+    """The penalty's settings from ``--penalty-option``; a name the penalty does not take is an
+    error (the base class would otherwise keep it silently)."""
+    import inspect
+
+    from datrig.da.registry import penalty_class
+
+    cls = penalty_class(da)
+    accepted = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+    ][1:]
+    options = dict(pairs)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DatrigError(
+            f"penalty {da!r} has no setting {', '.join(unknown)}; it takes: "
+            f"{', '.join(accepted) or 'none'}"
+        )
+    return options
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.replace("x", ",").split(","))
@@ -109,6 +154,7 @@ def build_config(args: argparse.Namespace, data_dir: Path):
         quant=quant,
         hidden=getattr(args, "hidden", None),
         resource_lam=getattr(args, "resource_lam", None),
+        penalty_options=penalty_options(args.da, getattr(args, "penalty_options", [])),
     )
 
 

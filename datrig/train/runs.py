@@ -56,6 +56,7 @@ def resolve_config(
     quant: QuantConfig | None = None,
     hidden: tuple[int, ...] | None = None,
     resource_lam: float | None = None,
+    penalty_options: dict[str, float] | None = None,
 ) -> TrainConfig:
     """The run's TrainConfig: every option left None takes the model's or penalty's default
     (``quant``, when given, is used as is; else :func:`resolve_quant` of ``bits``)."""
@@ -78,6 +79,7 @@ def resolve_config(
         quant=quant.to_dict(),
         hidden=None if hidden is None else list(hidden),
         resource_lam=resource_lam,
+        penalty_options=dict(penalty_options or {}),
     )
 
 

@@ -170,3 +170,26 @@ def test_w4_config_and_warning_report_the_actual_training_rows(tiny_data, tmp_pa
     config = json.loads((out / "config.json").read_text())
     assert config["n_train"] == 180_000 and config["train_rows"] == {"sim": 1200}
     assert json.loads((out / "metrics.json").read_text())["train_rows"] == {"sim": 1200}
+
+
+def test_penalty_options_reach_the_config_and_unknown_ones_are_refused(tiny_data, tmp_path, capsys):
+    """--penalty-option sets what a penalty takes (ddt's data term) and names the accepted
+    settings when it does not exist; nothing is trained in either case here."""
+    import argparse
+
+    from datrig.train.command import add_arguments, build_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--model", "photon_id", "--da", "ddt", "--penalty-option", "domain_weight=1"]
+    )
+    assert build_config(args, tiny_data).penalty_options == {"domain_weight": 1}
+    out = tmp_path / "run"
+    code = main(["qat", "--model", "photon_id", "--da", "ddt", "--data", str(tiny_data),
+                 "--out", str(out), "--penalty-option", "domian_weight=1"])
+    err = capsys.readouterr().err
+    assert code != 0 and "domian_weight" in err and "domain_weight" in err
+    assert "Traceback" not in err and not out.exists()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model", "photon_id", "--penalty-option", "domain_weight"])
