@@ -153,3 +153,29 @@ def test_make_hls_photon_id_meets_the_trigger_budget(tmp_path, monkeypatch):
     assert quantities["latency_cycles"]["source"]["kind"] == "measured: RTL simulation"
     assert quantities["latency_cycles"]["value"] <= 5 and quantities["ii"]["value"] == 1
     assert quantities["lut"]["value"] <= 8600 and quantities["dsp"]["value"] == 0
+
+
+@pytest.mark.slow
+def test_make_hls_photon_id_gnn_meets_its_budget_and_beats_the_cut_based_id(tmp_path, monkeypatch):
+    """`make hls MODEL=photon_id_gnn` on the default data (issue 20): <= 40 ns at II 1, <= 100k
+    LUT measured by yosys, no DSP, and the firmware's R80 on the run's simulated test events,
+    recomputed from predictions_test.h5 through the emulator, above the cut-based ID's 12.1."""
+    from datrig.metrics.classifier import working_point
+    from datrig.project.meta import FirmwareProject
+
+    if shutil.which("yosys") is None or shutil.which("verilator") is None:
+        pytest.skip("needs yosys and verilator (make tools)")
+    monkeypatch.chdir(tmp_path)
+    assert main(["hls", "--model", "photon_id_gnn", "--seed", "1"]) == 0
+    project = tmp_path / "hls_projects/photon_id_gnn"
+    quantities = json.loads((project / "report.json").read_text())["quantities"]
+    assert quantities["lut"]["source"]["kind"] == "measured: synthesis"
+    assert quantities["latency_ns"]["source"]["kind"] == "measured: RTL simulation"
+    assert quantities["latency_ns"]["value"] <= 40 and quantities["ii"]["value"] == 1
+    assert quantities["lut"]["value"] <= 100_000 and quantities["dsp"]["value"] == 0
+    run = tmp_path / "runs/photon_id_gnn" / get_model_spec("photon_id_gnn").shipped_da
+    with h5py.File(run / "predictions_test.h5", "r") as fh:
+        inputs, events = fh["inputs"][:], fh["events"][:]
+    firmware = FirmwareProject.load(project).emulate(inputs).reshape(-1)
+    sim = events["domain"] == 0
+    assert working_point(firmware[sim], events["label"][sim], 0.8).rejection >= 12.1

@@ -19,7 +19,7 @@ former 60-cell view 8.5: the positions of the strips relative to each other (Era
 fside, ws3) are what a set-pooled network loses.
 
 Design (firmware budget 100k LUT, 8 clocks at 200 MHz, II 1; firmware_configs/photon_id_gnn.yml):
-109 -> 32 (the window layer, which holds ~90 % of the multiplications) -> 16 -> 1 with learned
+109 -> 64 (the window layer, which holds ~90 % of the multiplications) -> 16 -> 1 with learned
 bit widths under the EBOPs term (``--bits auto``).
 """
 
@@ -42,7 +42,7 @@ PHOTON_ID_GNN = ModelSpec(
     output_kind="logit",
     family="photon_id",
     build=build_deepsets,
-    hidden=(32,),
+    hidden=(64,),
     default_batch_size=1024,
     default_epochs=40,
     default_n_train=300_000,
