@@ -18,6 +18,7 @@ import pytest
 
 from datrig.atomic import TMP_PREFIX
 from datrig.cli import main
+from datrig.models.registry import get_model_spec
 
 
 def start(*argv: str, pause_at: str) -> subprocess.Popen:
@@ -238,9 +239,9 @@ def test_same_seed_same_project_bytes(photon_id_project, tmp_path):
     assert a.keys() == b.keys()
     differ = sorted(k for k in a if a[k] != b[k])
     assert differ == [], differ
-    x = np.zeros((1, 13))
     from datrig.project.meta import FirmwareProject
 
+    x = np.zeros((1, len(get_model_spec("photon_id").feature_names)))
     assert FirmwareProject.load(tmp_path / "a").csim(x) == FirmwareProject.load(
         tmp_path / "b"
     ).csim(x)

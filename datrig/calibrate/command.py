@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PEER",
         help="peer methods fitted on each run's training sample and measured on the same "
-        "candidates (default: all of cut_based, gbdt, ddt, flat_bdt, flat_bdt_pt; none: "
+        "candidates (default: all of cut_based, gbdt, gbdt_ddt, flat_bdt, flat_bdt_pt; none: "
         "`--peers` alone)",
     )
     parser.add_argument(

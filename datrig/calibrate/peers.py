@@ -33,7 +33,7 @@ class PeerSet:
 class PeerScores:
     """One peer method fitted on one training sample, scored on a run's candidates."""
 
-    name: str  # e.g. "ddt", or "ddt@<sample>" when several training samples are calibrated
+    name: str  # e.g. "gbdt_ddt", or "gbdt_ddt@<sample>" when several samples are calibrated
     training: Path
     scores: dict[str, np.ndarray]  # domain -> score per candidate of ``events_of``
     events_of: str  # the method whose candidates these are

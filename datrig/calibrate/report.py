@@ -19,7 +19,7 @@ from datrig.validate.plane import PlanePoint, plane_table, plot_plane
 PLANE_TEXT = """\
 Networks: the runs' firmware scores. Peers (fitted on the simulated events of the runs'
 training sample, never on data): `cut_based` rectangular cuts (score: the smallest margin past
-the cuts), `gbdt` gradient boosting on the same inputs without decorrelation, `ddt` that score
+the cuts), `gbdt` gradient boosting on the same inputs without decorrelation, `gbdt_ddt` that score
 thresholded per (pT, isolation) cell on the validation split's fakes, `flat_bdt` and
 `flat_bdt_pt` hep_ml's uniform boosting with BinFlatnessLoss in isolation (fl 300) or isolation
 x pT (fl 1000). R per pT tercile of the simulated fakes, R data with the toy's truth labels,

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PEER",
         help="photon ID: peer methods fitted on the runs' training sample and measured on the "
-        "same events (default: all of cut_based, gbdt, ddt, flat_bdt, flat_bdt_pt; none: "
+        "same events (default: all of cut_based, gbdt, gbdt_ddt, flat_bdt, flat_bdt_pt; none: "
         "`--peers` alone)",
     )
 

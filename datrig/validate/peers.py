@@ -249,7 +249,7 @@ PEERS: dict[str, Peer] = {
     for peer in (
         Peer("cut_based", "rectangular cuts on the shower shapes", _fit_cut_based),
         Peer("gbdt", "gradient boosting, all inputs, no decorrelation", _fit_gbdt),
-        Peer("ddt", "gradient boosting thresholded per (pT, isolation) cell (DDT)", _fit_ddt),
+        Peer("gbdt_ddt", "gradient boosting thresholded per (pT, isolation) cell (DDT)", _fit_ddt),
         Peer(
             "flat_bdt",
             "hep_ml uniform boosting, flat in isolation (fl 300)",

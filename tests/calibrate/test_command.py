@@ -213,7 +213,7 @@ def test_peers_are_measured_on_the_same_candidates(calibrated):
     assert "none" in points and {"cut_based", "gbdt"} <= measured
     assert set(points) == {"none", *measured}
     assert set(doc["peers_not_measured"]) | measured == {
-        "cut_based", "gbdt", "ddt", "flat_bdt", "flat_bdt_pt"}  # fmt: skip
+        "cut_based", "gbdt", "gbdt_ddt", "flat_bdt", "flat_bdt_pt"}  # fmt: skip
     assert (calibrated / "calibration_plane.png").is_file()
     assert "Every method on the same candidates" in (calibrated / "report.md").read_text()
     with h5py.File(calibrated / "per_event.h5") as fh:

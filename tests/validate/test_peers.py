@@ -63,7 +63,7 @@ def test_unknown_peer_names_are_one_line():
     assert peers.resolve_peers(None) == tuple(peers.PEERS)
     assert peers.resolve_peers([]) == ()
     with pytest.raises(DatrigError, match="unknown --peers"):
-        peers.resolve_peers(["ddt", "bdt"])
+        peers.resolve_peers(["gbdt_ddt", "bdt"])
 
 
 def test_plane_point_abcd_factor_hand_computed():
