@@ -33,18 +33,14 @@ PHOTON_ENERGY = ModelSpec(
     family="energy",
     build=build_mlp,
     hidden=(32, 16),
-    # the whole train split of the default sample, 30 epochs, cosine: a (32, 16) float MLP goes
-    # from IQR/2 0.0154 (80k events, 20 epochs, constant rate) to 0.0140 (sim; a 128-64-32 one
-    # on all 21 inputs: 0.0136); the network is now short of bits, not of statistics (README)
-    default_batch_size=1024,
-    default_epochs=30,
-    default_lr_schedule="cosine",
+    default_batch_size=2048,
     output_init=1.0,
-    default_lr=3e-3,
-    default_n_train=300_000,
-    # learned bit widths: the regression's loss is ~1000x smaller than a classifier's, so the
-    # resource term is too. 3e-4: 5 cycles, 6.9k LUT, IQR/2 0.0148 (sim); 2.5e-4 and 2e-4 (IQR/2
-    # 0.0146, 0.0143) need a 6th pipeline stage (30 ns > 25), 1.5e-4 also 8.8k LUT (README)
+    default_lr=2e-3,
+    default_n_train=80_000,
+    # learned bit widths: the regression's MSE is ~1000x smaller than a classifier's loss, so
+    # the resource term is too (3e-4): resolution (IQR/2) 0.0159 vs 0.0156 (sim) and 0.0167 vs
+    # 0.0165 (data) of uniform 8 bits, at a third of the EBOPs: 5 cycles and 7.0k LUT instead
+    # of 6 and 15.7k (at 1e-3: 4.3k LUT but 6 % worse resolution)
     default_bits="auto",
     default_resource_lam=3e-4,
 )
