@@ -186,8 +186,21 @@ def test_penalty_options_reach_the_config_and_unknown_ones_are_refused(tiny_data
     )
     assert build_config(args, tiny_data).penalty_options == {"domain_weight": 1}
     out = tmp_path / "run"
-    code = main(["qat", "--model", "photon_id", "--da", "ddt", "--data", str(tiny_data),
-                 "--out", str(out), "--penalty-option", "domian_weight=1"])
+    code = main(
+        [
+            "qat",
+            "--model",
+            "photon_id",
+            "--da",
+            "ddt",
+            "--data",
+            str(tiny_data),
+            "--out",
+            str(out),
+            "--penalty-option",
+            "domian_weight=1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0 and "domian_weight" in err and "domain_weight" in err
     assert "Traceback" not in err and not out.exists()
