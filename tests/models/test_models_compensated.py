@@ -115,3 +115,36 @@ def test_build_from_config_round_trip():
 def test_mismatched_branch_depths_are_refused():
     with pytest.raises(DatrigError, match="one width per hidden layer"):
         Branches((0,), (1,), (8, 4), (4,))
+
+
+def _comp_activity(model: CompensatedMLP, x: torch.Tensor) -> list[torch.Tensor]:
+    """Fraction of ``x`` on which each compensation unit of each hidden layer is on."""
+    out, z = [], model.input_quant(x)
+    for i, n_score in enumerate(model.branches.score_hidden, start=1):
+        z = getattr(model, f"relu{i}")(getattr(model, f"fc{i}")(z))
+        out.append((z.value[:, n_score:] > 0).double().mean(0))
+    return out
+
+
+def test_dead_compensation_units_are_revived_without_moving_the_compensation():
+    model = _model()
+    model.eval()
+    x = torch.randn(2048, N_INPUTS)
+    with torch.no_grad():  # kill one unit of each compensation layer: no weights, bias < 0
+        for layer, unit, nxt in ((model.fc1, 8 + 1, model.fc2), (model.fc2, 4 + 0, model.fc_out)):
+            layer.weight[unit] = 0.0
+            layer.bias[unit] = -0.1
+            nxt.weight[:, unit] = 0.0  # a dead unit's outgoing weights never mattered
+        before = model.forward_terms(x)
+    dead = [int((a == 0).sum()) for a in _comp_activity(model, x)]
+    assert dead == [1, 1], f"the test needs one dead unit per layer, has {dead}"
+
+    assert model.revive_dead_compensation(x) == 2
+    with torch.no_grad():
+        after = model.forward_terms(x)
+    still_dead = [int((a == 0).sum()) for a in _comp_activity(model, x)]
+    assert still_dead == [0, 0], f"dead compensation units left after the revival: {still_dead}"
+    moved = int((after.output != before.output).sum())
+    assert moved == 0, f"the revival moved {moved} of 2048 outputs (its outgoing weights are 0)"
+    model.check_masks()  # the mirrored rows stay inside the compensation block
+    assert model.revive_dead_compensation(x) == 0  # nothing left to revive
