@@ -86,21 +86,39 @@ def _bins(calibration, method: str) -> list[dict]:
     return doc[method]["bins"]["pt"]
 
 
+def _r_within_ten_percent(calibration, domain: str) -> None:
+    _, _, shipped = calibration
+    for b in _bins(calibration, shipped):
+        r = b["abcd_r"][domain]
+        assert abs(r["value"] - 1) <= 0.10, (b["label"], domain, r)
+
+
+def test_shipped_id_has_r_within_ten_percent_per_pt_tercile_in_sim(calibration):
+    """Issue 11, in the calibration's own regions (C, D in the control band)."""
+    _r_within_ten_percent(calibration, "sim")
+
+
 BLOCKED_CONTROL = (
-    "blocked (issue 17, README calibration caveat): ddt flattens the fakes' pass rate at the "
-    "working point, not in the control band (scores below the 99.8 % photon point); measured on "
-    "the shipped run: control-band R data 0.91 / 0.88 / 0.99, uncorrected closure 1.14 / 1.17 / "
-    "1.11 +- 0.03 (the 300k-sample seeds close to 0.95-1.10), which also biases the sideband-"
-    "subtracted ID efficiency at low pT by +1.4 %"
+    "blocked (issues 11 and 17, README calibration caveat): ddt flattens the fakes' pass rate "
+    "at the working point, not in the control band (scores below the 99.8 % photon point); "
+    "measured on the shipped run: control-band R data 0.87 / 0.85 / 1.04, uncorrected closure "
+    "1.20 / 1.23 / 1.06 +- 0.03-0.04 on this sample (1.14 / 1.17 / 1.11 on an independent "
+    "one; the 300k-sample seeds close to 0.95-1.10), which also biases the sideband-subtracted "
+    "ID efficiency at low pT by +1.6 %"
 )
 
 
 @pytest.mark.xfail(reason=BLOCKED_CONTROL, strict=True)
-def test_shipped_id_uncorrected_abcd_closes_within_ten_percent(calibration):
+def test_shipped_id_has_r_within_ten_percent_per_pt_tercile_in_data(calibration):
+    _r_within_ten_percent(calibration, "data_truth")
+
+
+@pytest.mark.xfail(reason=BLOCKED_CONTROL, strict=True)
+def test_shipped_id_uncorrected_abcd_closes_within_five_percent(calibration):
     _, _, shipped = calibration
     for b in _bins(calibration, shipped):
         closure = b["closure"]["uncorrected"]
-        assert abs(closure["value"] - 1) <= 0.10, (b["label"], closure)
+        assert abs(closure["value"] - 1) <= 0.05, (b["label"], closure)
 
 
 @pytest.mark.xfail(reason=BLOCKED_CONTROL, strict=True)
@@ -109,6 +127,18 @@ def test_shipped_id_scale_factor_matches_truth(calibration):
     for b in _bins(calibration, shipped):
         ratio = b["scale_factor"]["measured_over_truth"]
         assert abs(ratio["value"] - 1) <= 0.01 or abs(ratio["pull"]) <= 2, (b["label"], ratio)
+
+
+def test_shipped_id_keeps_ninety_percent_of_the_conditional_bound(calibration):
+    """Issue 11's rejection target (was a strict xfail with ``flat``: R80 6.8 of 9.0)."""
+    from datrig.validate.predictions import load_predictions
+    from datrig.validate.report import pt_independence_bound
+
+    _, runs, shipped = calibration
+    preds = load_predictions(runs[shipped])
+    bound = pt_independence_bound(preds, [preds.output_float], seed=1)["rejection80_sim"]
+    r80 = json.loads((runs[shipped] / "metrics.json").read_text())["quant"]["sim"]
+    assert r80["rejection_at_80"] >= 0.9 * bound, (r80["rejection_at_80"], bound)
 
 
 def test_undecorrelated_id_shows_the_mismodelling_bias(calibration):
