@@ -64,3 +64,14 @@ def fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
     return value
+
+
+MAX_LEARNING_RATE = 10.0
+
+
+def learning_rate(text: str) -> float:
+    """Learning rates: finite, > 0 and at most 10 (beyond that every step overflows)."""
+    value = positive_float(text)
+    if value > MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_LEARNING_RATE:g}, got {text}")
+    return value

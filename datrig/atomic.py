@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from datrig.errors import DatrigError
+from datrig.signals import check_terminated
 
 TMP_PREFIX = ".datrig-tmp-"
 LOCK_SUFFIX = ".datrig-lock"
@@ -52,6 +53,7 @@ _OWNED = re.compile(re.escape(TMP_PREFIX) + r"(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\
 # A folder moved aside during a non-atomic swap: "<tmp prefix>old-<dest name>"
 _ASIDE = re.compile(r"old-(?P<dest>.+)$")
 _RENAME_EXCHANGE = 2  # linux/fs.h
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal permissions
     try:
         yield tmp_path
+        check_terminated()  # a swallowed SIGTERM never leaves a new file behind
         os.replace(tmp_path, dest)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -311,6 +314,7 @@ def atomic_dir(dest: str | os.PathLike[str], kind: ArtefactKind) -> Iterator[Pat
             raise DatrigError(f"internal error: the new {kind.name} has no {kind.marker}")
         record_contents(tmp, kind)
         check_replaceable(dest, kind)
+        check_terminated()  # a swallowed SIGTERM never swaps in a new artefact
         _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -328,6 +332,7 @@ def replace_dir(
         raise DatrigError(f"internal error: {staging} is not a complete {kind.name}")
     record_contents(staging, kind)
     check_replaceable(dest, kind)
+    check_terminated()
     _swap_into_place(staging, dest)
 
 
@@ -379,8 +384,17 @@ def destination_lock(dest: str | os.PathLike[str], *, wait: bool = True) -> Iter
     lock_path = dest.parent / f".{dest.name}{LOCK_SUFFIX}"
     announced = False
     while True:
-        with _os_errors(dest.parent):
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:  # O_NOFOLLOW: a link planted at the lock's name is refused, never followed
+            fd = os.open(lock_path, _LOCK_FLAGS, 0o666 & ~_umask())
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DatrigError(
+                    f"{lock_path} is a symbolic link; datrig never creates its lock through a "
+                    "link: remove it and retry"
+                ) from None
+            raise DatrigError(
+                f"cannot write in {dest.parent} ({exc.strerror or exc}); choose another --out"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -8,13 +8,17 @@ has no side effects.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
+from datrig import signals
 from datrig.errors import DatrigError
+from datrig.signals import Terminated
 
 # command name -> (module implementing it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,50 +76,97 @@ def _quiet_third_party_warnings() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    _leave_if_hdf5_broken(code)
+    return code
+
+
+def _leave_if_hdf5_broken(code: int) -> None:
+    """After an HDF5 file failed mid-write (a full disk), libhdf5 crashes as soon as Python
+    frees that file's objects (at the end of the handler, or at exit): leave at once, after
+    the one error line (the staging folder was already removed on the way out)."""
+    from datrig.runtime import hdf5_broken
+
+    if hdf5_broken():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as given, for reports
     _quiet_third_party_warnings()
     module = importlib.import_module(COMMANDS[args.command][0])
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    signals.reset()
+    previous = signal.signal(signal.SIGTERM, signals.on_sigterm) if in_main_thread else None
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        signals.check_terminated()  # a SIGTERM that third-party code swallowed still ends it
+        return code
     except DatrigError as exc:
-        print(f"datrig {args.command}: error: {exc}", file=sys.stderr)
+        if signals.terminated():
+            return _terminated(args.command, module)
+        print(f"datrig {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        _leave_if_hdf5_broken(2)  # before the exception (and the h5py objects) are freed
         return 2
     except KeyboardInterrupt:
         print(f"datrig {args.command}: interrupted; {_kept(module)}", file=sys.stderr)
         return 130
     except Terminated:
-        print(f"datrig {args.command}: terminated; {_kept(module)}", file=sys.stderr)
-        return 143
-    except OSError as exc:  # the system refused (full disk, permissions, a vanished file)
-        where = f" ({exc.filename})" if exc.filename else ""
+        return _terminated(args.command, module)
+    except MemoryError:
         print(
-            f"datrig {args.command}: error: {exc.strerror or exc}{where}; check the path, its "
-            "permissions and the free space",
+            f"datrig {args.command}: error: out of memory; lower the number of events or the "
+            "model size (datrig checks sizes upfront where it can: this one escaped)",
             file=sys.stderr,
         )
         return 2
+    except OSError as exc:  # the system refused (full disk, permissions, a vanished file)
+        if signals.terminated():
+            return _terminated(args.command, module)
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = (
+            "free some space" if exc.errno == errno.ENOSPC else "check the path and its permissions"
+        )
+        print(
+            f"datrig {args.command}: error: {_one_line(exc.strerror or exc)}{where}; {hint}",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as exc:  # the last net: one line, never a traceback for a user
+        if signals.terminated():  # e.g. torch's exporter wrapping the Terminated exception
+            return _terminated(args.command, module)
+        if os.environ.get("DATRIG_DEBUG"):
+            raise
+        print(
+            f"datrig {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(a damaged input or a bug in datrig; DATRIG_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 70
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(command: str, module: object) -> int:
+    print(f"datrig {command}: terminated; {_kept(module)}", file=sys.stderr)
+    return 143
+
+
+def _one_line(exc: BaseException, limit: int = 2000) -> str:
+    """An exception's message on one bounded line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _kept(module: object) -> str:
     """What an interrupted command leaves: a module may say (``INTERRUPTED``), e.g. a scan
     keeps its finished trials."""
     return getattr(module, "INTERRUPTED", "no partial output was kept")
-
-
-class Terminated(BaseException):
-    """SIGTERM as an exception, so ``finally`` blocks remove temporary outputs (batch systems
-    and CI time-outs send SIGTERM; the default action would skip all cleanup)."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 if __name__ == "__main__":

@@ -21,3 +21,9 @@ class ToolMissingError(DatrigError):
 
 class VerificationError(DatrigError):
     """Two implementations that must agree bit for bit do not."""
+
+
+def short(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages never print unbounded data."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ...'"

@@ -10,7 +10,6 @@ only what datrig wrote (never a dataset, a project or a user's folder).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, foreign_contents, write_json
@@ -22,6 +21,7 @@ from datrig.calibrate.report import MARKER, write_calibration
 from datrig.faults import pause_point
 from datrig.project.meta import PROJECT
 from datrig.provenance import sidecar
+from datrig.safefs import copy_tree
 
 CALIBRATION = ArtefactKind("calibration", MARKER, "calibrate")
 FIRMWARE_DIR = "firmware"  # projects exported for runs without a current one
@@ -70,4 +70,4 @@ def _keep_projects(out: Path, tmp: Path, methods: list[str]) -> None:
     for method in methods:
         previous = out / FIRMWARE_DIR / method
         if PROJECT.owns(previous) and foreign_contents(previous) == []:
-            shutil.copytree(previous, tmp / FIRMWARE_DIR / method, symlinks=True)
+            copy_tree(previous, tmp / FIRMWARE_DIR / method)

@@ -13,14 +13,16 @@ import numpy as np
 from datrig.atomic import atomic_path, write_json
 from datrig.calibrate.energy_evaluate import DOMAINS, EnergyCalibration
 from datrig.calibrate.energy_scale import median_with_error
+from datrig.calibrate.report import project_record
 from datrig.data.schema import DOMAINS as DOMAIN_CODES
 from datrig.faults import pause_point
+from datrig.runtime import hdf5_writing
 
 RESULT_FILE = "energy_calibration.json"
 CLOSURE_TARGET = 0.001  # |data - sim| median response after the correction, per |eta| bin
 
 
-def calibration_doc(cal: EnergyCalibration, project: Path) -> dict[str, Any]:
+def calibration_doc(cal: EnergyCalibration, project: Path, out: Path) -> dict[str, Any]:
     """The JSON record: settings, scales and category fits, closure per bin, summary."""
     settings = cal.scale.settings
     after = [b.diff_after for b in cal.bins]
@@ -32,7 +34,7 @@ def calibration_doc(cal: EnergyCalibration, project: Path) -> dict[str, Any]:
     return {
         "method": cal.method,
         "run": str(cal.run_dir),
-        "project": str(project),
+        **project_record(project, out),
         "n_photons": {d: int(cal.photons[d].e_true.size) for d in DOMAINS},
         "settings": {
             "eta_bins": [list(b) for b in settings.eta_bins],
@@ -70,7 +72,7 @@ def write_per_event(cal: EnergyCalibration, path: Path) -> None:
         columns["eta"].append(p.eta)
         columns["domain"].append(np.full(p.eta.size, DOMAIN_CODES[domain], dtype=np.int8))
         columns["eta_bin"].append(p.bins.astype(np.int8))
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+    with hdf5_writing(path), atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
         fh.attrs["method"] = cal.method
         fh.attrs["run"] = str(cal.run_dir)
         fh.attrs["units"] = '{"e_true": "GeV", "e_firmware": "GeV", "e_corrected": "GeV"}'
@@ -146,10 +148,7 @@ def write_energy_calibration(cal: EnergyCalibration, out: Path, final: Path) -> 
     ``final``); returns the final report path. The marker is the caller's, written last."""
     from datrig.calibrate.energy_plots import plot_closure, plot_mass
 
-    project = Path(cal.project)
-    if project.is_relative_to(out):
-        project = final / project.relative_to(out)
-    doc = calibration_doc(cal, project)
+    doc = calibration_doc(cal, Path(cal.project), out)
     write_json(out / RESULT_FILE, doc)
     write_per_event(cal, out / "per_event.h5")
     pause_point("calibrate:wrote-per-event")

@@ -14,6 +14,7 @@ from datrig.calibrate.peers import PeerScores, PeerSet, plane_points
 from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_factors
 from datrig.faults import pause_point
 from datrig.provenance import sidecar
+from datrig.runtime import hdf5_writing
 from datrig.validate.plane import PlanePoint, plane_table, plot_plane
 
 PLANE_TEXT = """\
@@ -80,12 +81,9 @@ def write_calibration(
     doc: dict[str, Any] = {}
     for cal in results:
         r = cal.result.regions
-        project = Path(cal.project)
-        if project.is_relative_to(out):
-            project = final / project.relative_to(out)
         doc[cal.method] = {
-            "run": str(cal.run_dir),
-            "project": str(project),
+            "run": str(cal.run_dir),  # informational: never read back
+            **project_record(Path(cal.project), out),
             "n_events": {d: len(s.events) for d, s in cal.samples.items()},
             "regions": {
                 "pass_threshold": r.pass_threshold,
@@ -123,7 +121,7 @@ def write_calibration(
 
 
 def _write_per_event(results: list[MethodCalibration], peers: list[PeerScores], path: Path) -> None:
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+    with hdf5_writing(path), atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
         for peer in peers:  # the candidates of ``candidates_of``, in the same order
             group = fh.require_group("peers").create_group(peer.name)
             group.attrs["candidates_of"] = peer.events_of
@@ -211,3 +209,11 @@ def _markdown(
     lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
     lines += ["", "Per-candidate firmware scores, regions and bins: `per_event.h5`.", ""]
     return "\n".join(lines)
+
+
+def project_record(project: Path, out: Path) -> dict[str, str]:
+    """A project inside the calibration as a path relative to it; one elsewhere (the shipped
+    hls_projects/) as an informational path that datrig never reads back."""
+    if project.resolve().is_relative_to(out.resolve()):
+        return {"project": str(project.resolve().relative_to(out.resolve()))}
+    return {"project_outside": str(project)}

@@ -1,1 +1,40 @@
-"""Domain-adaptation / decorrelation penalties, one module each, selected by name."""
+"""Domain adaptation and decorrelation for any PyTorch training loop (the public API), and the
+penalties datrig's trainer selects by name (:mod:`datrig.da.registry`, one module each).
+
+Plain tensors in, a scalar out; weights optional and signed; explicit bin edges and working
+points, fitted once by the helpers. See docs/da_library.md for a worked example.
+"""
+
+from datrig.da.functional import (
+    FlatnessBins,
+    LearnedDDT,
+    PivotAdversary,
+    adversary_step,
+    conditional_disco_loss,
+    ddt_loss,
+    disco_loss,
+    fit_edges,
+    fit_flatness_bins,
+    fit_working_point,
+    flatness_loss,
+    mmd_loss,
+    pivot_edges,
+    pivot_loss,
+)
+
+__all__ = [
+    "FlatnessBins",
+    "LearnedDDT",
+    "PivotAdversary",
+    "adversary_step",
+    "conditional_disco_loss",
+    "ddt_loss",
+    "disco_loss",
+    "fit_edges",
+    "fit_flatness_bins",
+    "fit_working_point",
+    "flatness_loss",
+    "mmd_loss",
+    "pivot_edges",
+    "pivot_loss",
+]

@@ -16,9 +16,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.functional import (
+    PivotAdversary,
+    adversary_loss,
+    pivot_classes,
+    pivot_edges,
+    pivot_terms,
+)
 
 
 class AdversarialPenalty(Penalty):
@@ -56,50 +62,28 @@ class AdversarialPenalty(Penalty):
         condition_train: np.ndarray | None = None,
         events: TrainingEvents | None = None,
     ) -> None:
-        values = np.unique(protected_train)
-        binary = len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}
-        if binary:
-            self.edges = torch.tensor([0.5])
-        else:
-            qs = np.quantile(protected_train, np.linspace(0, 1, self.n_bins + 1)[1:-1])
-            self.edges = torch.tensor(np.unique(qs), dtype=torch.float32)
-        n_classes = len(self.edges) + 1
-        self.adversary = nn.Sequential(
-            nn.Linear(1, self.hidden),
-            nn.ReLU(),
-            nn.Linear(self.hidden, self.hidden),
-            nn.ReLU(),
-            nn.Linear(self.hidden, n_classes),
-        )
+        self.edges = pivot_edges(protected_train, self.n_bins)
+        self.adversary = PivotAdversary(len(self.edges) + 1, self.hidden)
         self.optimizer = torch.optim.Adam(self.adversary.parameters(), lr=self.lr)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.active = epoch >= self.warmup_epochs
 
-    def _classes(self, protected: torch.Tensor) -> torch.Tensor:
-        return torch.bucketize(protected.reshape(-1).float(), self.edges)
-
-    def _ce(self, outputs: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        logits = self.adversary(outputs.reshape(-1, 1).float())
-        return (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum()
-
     def helper_step(self, batch: PenaltyInputs) -> None:
         if batch.outputs.numel() < 2:
             return
-        target, w = self._classes(batch.protected), batch.weights.float()
+        target, w = pivot_classes(batch.protected, self.edges), batch.weights.float()
         out = batch.outputs.detach()
         for _ in range(self.adv_steps):
             self.optimizer.zero_grad()
-            self._ce(out, target, w).backward()
+            adversary_loss(self.adversary, out, target, w).backward()
             self.optimizer.step()
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         if not self.active or batch.outputs.numel() < 2:
             return batch.outputs.new_zeros(())
-        target, w = self._classes(batch.protected), batch.weights.float()
-        prior = torch.bincount(target, weights=w, minlength=len(self.edges) + 1) / w.sum()
-        entropy = -(prior[prior > 0] * prior[prior > 0].log()).sum()
-        return entropy - self._ce(batch.outputs, target, w)
+        target, w = pivot_classes(batch.protected, self.edges), batch.weights.float()
+        return pivot_terms(self.adversary, batch.outputs, target, w, len(self.edges) + 1)
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {"module": self.state_dict(), "optimizer": self.optimizer.state_dict()}

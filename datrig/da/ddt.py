@@ -45,18 +45,13 @@ import torch
 from torch import nn
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
-from datrig.da.frt import mmd_sq
+from datrig.da.functional import mmd_sq, pinball
 from datrig.errors import DatrigError
 from datrig.models.latent import ModelTerms
 
 MIN_CLASS_EVENTS = 16  # per batch, for the running working-point fake rate
 REFIT_BATCH = 1024
 REFIT_DAMPING = 0.5  # q <- (1 - d) q + d q_measured between refit epochs
-
-
-def pinball(u: torch.Tensor, tau: float) -> torch.Tensor:
-    """Mean quantile (pinball) loss of residuals ``u``; minimised when ``tau`` of them are < 0."""
-    return torch.maximum(tau * u, (tau - 1) * u).mean()
 
 
 def fake_rate_at(

@@ -1,9 +1,10 @@
 """DisCo: weighted distance correlation as a differentiable penalty (Kasieczka & Shih 2020).
 
-``distance_correlation_sq(x, y, w)`` is the squared distance correlation dCor^2 (V-statistic)
-with event weights normalised to mean 1, as in the DisCo paper; with integer weights it equals
-dCor^2 of the sample with each event repeated ``w`` times. ``dcor.distance_correlation`` returns
-dCor (the square root).
+``distance_correlation_sq(x, y, w)`` (:mod:`datrig.da.functional`; the public
+:func:`datrig.da.disco_loss` checks its arguments) is the squared distance correlation dCor^2
+(V-statistic) with event weights normalised to mean 1, as in the DisCo paper; with integer
+weights it equals dCor^2 of the sample with each event repeated ``w`` times.
+``dcor.distance_correlation`` returns dCor (the square root).
 
 Memory/time trade-off: the penalty builds several B x B distance matrices, O(B^2) in the batch
 size B (float32: 2048 -> ~16 MB per matrix, 8192 -> 256 MB). Larger batches estimate dCor with
@@ -19,31 +20,7 @@ from typing import Any, ClassVar
 import torch
 
 from datrig.da.base import Penalty, PenaltyInputs
-
-
-def _double_centred(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    dist = (x[:, None] - x[None, :]).abs()
-    row_mean = (dist * w[None, :]).mean(dim=1)
-    return dist - row_mean[None, :] - row_mean[:, None] + (row_mean * w).mean()
-
-
-def distance_correlation_sq(
-    x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None, eps: float = 1e-12
-) -> torch.Tensor:
-    """Weighted dCor^2 of 1-d samples ``x``, ``y`` (differentiable in both)."""
-    x, y = x.reshape(-1), y.reshape(-1)
-    w = torch.ones_like(x) if weights is None else weights.reshape(-1).to(x.dtype)
-    w = w * (len(w) / w.sum())
-    a = _double_centred(x, w)
-    b = _double_centred(y, w)
-
-    def wmean2(m: torch.Tensor) -> torch.Tensor:
-        return ((m * w[None, :]).mean(dim=1) * w).mean()
-
-    dcov_ab = wmean2(a * b)
-    dcov_aa = wmean2(a * a)
-    dcov_bb = wmean2(b * b)
-    return dcov_ab / torch.sqrt(dcov_aa * dcov_bb + eps)
+from datrig.da.functional import distance_correlation_sq
 
 
 def distance_correlation(

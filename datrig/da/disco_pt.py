@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
-from datrig.da.disco import distance_correlation_sq
+from datrig.da.functional import bin_index, conditional_disco_terms
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
 
@@ -37,10 +37,7 @@ def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
     return np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1]).astype(np.float32)
 
 
-def bin_of(values: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """Bin index = number of edges below the value (bins ``(e_{i-1}, e_i]``), per event; ``edges``
-    is (n_edges,) or (n_events, n_edges) for per-event edges."""
-    return (values.reshape(-1, 1) > edges).sum(dim=1)
+bin_of = bin_index  # the trainer's name for the public helper
 
 
 def required(penalty: Penalty, condition: T | None) -> T:
@@ -90,18 +87,13 @@ class ConditionalDiscoPenalty(Penalty):
     def bin_terms(self, batch: PenaltyInputs) -> tuple[torch.Tensor, torch.Tensor]:
         """(dCor^2_b, N_b) of every pT bin with at least ``MIN_EVENTS`` events."""
         bins = bin_of(required(self, batch.condition), self.edges)
-        values, populations = [], []
-        for b in range(self.n_bins):
-            idx = torch.nonzero(bins == b).reshape(-1)
-            if len(idx) < MIN_EVENTS:
-                continue
-            populations.append(batch.weights[idx].sum())
-            idx = idx[: self.max_events]  # batches arrive shuffled
-            w = batch.weights[idx]
-            values.append(distance_correlation_sq(batch.outputs[idx], batch.protected[idx], w))
-        if not values:
+        terms = conditional_disco_terms(
+            batch.outputs, batch.protected, batch.weights, bins, self.n_bins, self.max_events,
+            MIN_EVENTS,
+        )  # fmt: skip
+        if terms is None:
             return batch.outputs.new_zeros(0), batch.outputs.new_zeros(0)
-        return torch.stack(values), torch.stack(populations).to(batch.outputs.dtype)
+        return terms
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         values, populations = self.bin_terms(batch)

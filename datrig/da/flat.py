@@ -61,11 +61,10 @@ import torch
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
 from datrig.da.disco_pt import bin_of, quantile_edges, required
+from datrig.da.functional import LOGIT_EPS, FlatnessBins, flatness_deviations
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
 
-LOGIT_EPS = 1e-6  # scores are clamped to [eps, 1 - eps] before the logit (|logit| <= 13.8)
-EFF_EPS = 1e-4  # cell efficiencies likewise, before their logit
 MIN_TAU = 1e-3  # floor of the adaptive soft-cut width (ties of a quantized score)
 
 
@@ -167,30 +166,16 @@ class FlatnessPenalty(Penalty):
         if self.cut_space == "logit":
             s = torch.logit(s, eps=LOGIT_EPS)
         w = batch.weights.reshape(-1).to(s.dtype)
-        pt_bin = bin_of(required(self, batch.condition), self.pt_edges)
-        cell = pt_bin * self.n_iso_bins + bin_of(batch.protected, self.iso_edges[pt_bin])
+        bins = FlatnessBins(self.pt_edges, self.iso_edges)
+        cells = bins.cells(required(self, batch.condition), batch.protected)
         passed = self.soft_pass(s)  # (n, K)
-        n_cells, k = self.n_pt_bins * self.n_iso_bins, passed.shape[1]
-        w_cell = s.new_zeros(n_cells).index_add(0, cell, w)
-        p_cell = s.new_zeros(n_cells, k).index_add(0, cell, w[:, None] * passed)
-        w_pt = w_cell.reshape(self.n_pt_bins, -1).sum(dim=1)
-        p_pt = p_cell.reshape(self.n_pt_bins, self.n_iso_bins, k).sum(dim=1)
-        eff_cell = p_cell / w_cell.clamp_min(1e-12)[:, None]
-        eff_pt = (p_pt / w_pt.clamp_min(1e-12)[:, None]).repeat_interleave(self.n_iso_bins, 0)
-        ok = torch.bincount(cell, minlength=n_cells) >= self.min_events
-        if not ok.any():
+        d, w_ok = flatness_deviations(passed, cells, w, bins, self.min_events, self.diff)
+        if not bool((w_ok > 0).any()):
             return s.new_zeros(())
-        if self.diff == "logit":
-            d = torch.logit(eff_cell.clamp(EFF_EPS, 1 - EFF_EPS)) - torch.logit(
-                eff_pt.clamp(EFF_EPS, 1 - EFF_EPS)
-            )
-        else:
-            d = eff_cell - eff_pt
-        w_ok = (w_cell * ok)[:, None]
-        norm = k * w_ok.sum()
+        norm = passed.shape[1] * w_ok.sum()
         if self.ema is None:
             return self.schedule.apply((w_ok * d.pow(2)).sum() / norm)
-        dbar, coef = self._running(d.detach(), ok)
+        dbar, coef = self._running(d.detach(), w_ok.reshape(-1) > 0)
         value = (w_ok * dbar.pow(2)).sum() / norm
         surrogate = (w_ok * coef * (d - d.detach())).sum() / norm  # 0, gradient coef * grad d
         return value + self.schedule.strength * surrogate

@@ -17,23 +17,7 @@ import torch
 from torch import nn
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
-
-BANDWIDTHS = (0.25, 0.5, 1.0, 2.0)  # multiples of the mean squared pairwise distance
-
-
-def mmd_sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Biased MMD^2 between samples ``a`` (n, d) and ``b`` (m, d), multi-bandwidth RBF kernel.
-
-    Bandwidths scale with the (detached) mean squared distance, so the penalty is invariant to
-    the overall latent scale; a median heuristic costs a sort of n^2 values per batch.
-    """
-    joint = torch.cat([a, b])
-    sq = joint.pow(2).sum(dim=1)
-    d2 = (sq[:, None] + sq[None, :] - 2 * joint @ joint.T).clamp_min(0)
-    scale = d2.detach().mean().clamp_min(1e-12)
-    kernel = sum(torch.exp(-d2 / (bw * scale)) for bw in BANDWIDTHS)
-    n = len(a)
-    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
+from datrig.da.functional import mmd_sq
 
 
 class FrtPenalty(Penalty):

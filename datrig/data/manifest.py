@@ -48,9 +48,13 @@ def read_manifest(data_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
     try:
         doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise SchemaError(f"{path} is unreadable; re-run datrig simulate") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("files"), dict):
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str)
+        for v in files.values()
+    ):
         raise SchemaError(
             f"{path} does not list the dataset's files (written by an older datrig?); "
             "re-run datrig simulate into this folder"

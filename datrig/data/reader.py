@@ -24,7 +24,7 @@ import numpy as np
 
 from datrig.data.schema import CELL_FEATURES, DOMAINS, RETIRED_SCHEMAS, kinds, units_of
 from datrig.data.splits import split_slice
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import DatrigError, SchemaError, short
 
 # Fields whose values are class codes, and the codes allowed.
 CODE_FIELDS: dict[str, tuple[int, ...]] = {"label": (0, 1), "converted": (0, 1)}
@@ -60,6 +60,9 @@ def _attr_str(value: Any) -> str:
 def open_dataset(path: str | os.PathLike[str]) -> DatasetInfo:
     """Validate ``path`` against datrig's schema and return what it holds."""
     path = Path(path)
+    if path.is_dir():
+        example = path / "photons_sim.h5"
+        raise SchemaError(f"{path} is a folder; give one HDF5 file in it (e.g. {example})")
     if not path.is_file():
         raise SchemaError(f"{path}: no such file; run `datrig simulate --out {path.parent}` first")
     stat = path.stat()
@@ -73,9 +76,47 @@ def _open_cached(path_text: str, inode: int, size: int, mtime_ns: int) -> Datase
         raise SchemaError(f"{path}: not an HDF5 file; expected a file written by datrig simulate")
     try:
         with h5py.File(path, "r") as fh:
+            refuse_links(path, fh)
             return _validate(path, fh)
-    except OSError as exc:
-        raise SchemaError(f"{path}: unreadable HDF5 file ({exc}); re-create it") from None
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise SchemaError(f"{path}: unreadable HDF5 file ({short(exc)}); re-create it") from None
+
+
+def refuse_links(path: Path, fh: h5py.File) -> None:
+    """A datrig file is self-contained: external links, soft links, virtual datasets (whose
+    missing sources read as zeros) and external raw storage are refused."""
+    for name in fh:
+        link = fh.get(name, getlink=True)
+        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+            raise SchemaError(
+                f"{path}: {name!r} is a link to "
+                f"{short(getattr(link, 'filename', None) or link.path)}; "
+                "datrig reads self-contained files only (copy the data in)"
+            )
+        obj = fh[name]
+        if isinstance(obj, h5py.Dataset) and (obj.is_virtual or obj.external):
+            what = "a virtual dataset" if obj.is_virtual else "stored in external files"
+            raise SchemaError(
+                f"{path}: {name!r} is {what}; datrig reads self-contained files only "
+                "(a missing source would read as zeros): copy the data in"
+            )
+
+
+def _attr_int(path: Path, attrs: Any, name: str) -> int:
+    try:
+        value = attrs[name]
+        if np.ndim(value) != 0:
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SchemaError(
+            f"{path}: attribute {name} is not an integer; re-create the file"
+        ) from None
+
+
+def _attr_flag(attrs: Any, name: str) -> bool:
+    value = attrs.get(name, False)
+    return np.ndim(value) == 0 and isinstance(value, (bool, np.bool_)) and bool(value)
 
 
 def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
@@ -90,7 +131,7 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
         raise SchemaError(
             f"{path}: unsupported schema {schema_id!r}; this datrig reads {', '.join(by_schema)}"
         )
-    if not bool(attrs.get("complete", False)):
+    if not _attr_flag(attrs, "complete"):
         raise SchemaError(
             f"{path}: incomplete file (no complete=True attribute; the writer was interrupted); "
             "re-run datrig simulate"
@@ -120,9 +161,10 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
     n_rows = int(ds.shape[0])
     if n_rows == 0:
         raise SchemaError(f"{path}: {table!r} has no rows; simulate with --n >= 1")
-    if "n_rows" in attrs and int(attrs["n_rows"]) != n_rows:
+    if "n_rows" in attrs and _attr_int(path, attrs, "n_rows") != n_rows:
         raise SchemaError(
-            f"{path}: attribute n_rows = {int(attrs['n_rows'])} but {table!r} has {n_rows} rows "
+            f"{path}: attribute n_rows = {_attr_int(path, attrs, 'n_rows')} but {table!r} has "
+            f"{n_rows} rows "
             "(truncated or edited file); re-create it"
         )
     if kind == "resonance" and n_rows % 2:
@@ -137,9 +179,9 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
     _check_codes(path, ds, domain)
     try:
         config = json.loads(_attr_str(attrs.get("config", "{}")))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         raise SchemaError(f"{path}: malformed 'config' attribute") from None
-    seed = int(attrs["seed"]) if "seed" in attrs else None
+    seed = _attr_int(path, attrs, "seed") if "seed" in attrs else None
     return DatasetInfo(
         path=path,
         kind=kind,

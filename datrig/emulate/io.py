@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from datrig.atomic import atomic_path, write_json
+from datrig.bounds import check_shape
 from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
-from datrig.errors import SchemaError
+from datrig.errors import DatrigError, SchemaError, short
 from datrig.provenance import file_sha256
 
 IR_JSON = "emulator_ir.json"
@@ -73,10 +74,12 @@ def load_ir(directory: str | os.PathLike[str]) -> NetworkIR:
         )
     try:
         doc = json.loads(json_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{json_path} is not valid JSON ({exc.msg}); re-export") from None
+    except (ValueError, RecursionError) as exc:
+        raise SchemaError(f"{json_path} is not valid JSON ({short(exc)}); re-export") from None
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{json_path} is not an emulator IR record; re-export")
     if doc.get("schema") != SCHEMA:
-        raise SchemaError(f"{json_path}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+        raise SchemaError(f"{json_path}: schema {short(doc.get('schema'))}, expected {SCHEMA!r}")
     if file_sha256(npz_path) != doc.get("npz_sha256"):
         raise SchemaError(f"{npz_path} does not match {json_path} (hash differs); re-export")
     try:
@@ -87,7 +90,7 @@ def load_ir(directory: str | os.PathLike[str]) -> NetworkIR:
                     kind=obj["kind"],
                     inputs=list(obj["inputs"]),
                     result_t=FixedType.from_json(obj["result_t"]),
-                    shape=tuple(obj["shape"]),
+                    shape=check_shape(obj["shape"], str(json_path), f"layer {i}"),
                     attrs=obj["attrs"],
                     tensors={k: npz[f"{i}/{k}"] for k in obj["tensors"]},
                     tensor_types={
@@ -97,6 +100,9 @@ def load_ir(directory: str | os.PathLike[str]) -> NetworkIR:
                 )
                 for i, obj in enumerate(doc["layers"])
             ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SchemaError(f"{json_path} is malformed ({exc!r}); re-export") from None
-    return NetworkIR(doc["name"], layers, list(doc["outputs"]), doc.get("meta", {}))
+        ir = NetworkIR(doc["name"], layers, list(doc["outputs"]), doc.get("meta", {}))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError) as exc:
+        raise SchemaError(f"{json_path} is malformed ({short(exc)}); re-export") from None
+    except DatrigError as exc:
+        raise SchemaError(str(exc)) from None
+    return ir

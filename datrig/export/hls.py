@@ -143,6 +143,7 @@ def compile_project(hls_model: Any, fw: FirmwareConfig) -> CsimInfo:
             hls_model.write()  # hls4ml's writer draws a random stamp here ...
             hls_model.config.config["Stamp"] = stamp  # ... datrig's is the content's
             _make_relocatable_and_reproducible(out_dir, stamp)
+            _export_sizes(out_dir, hls_model)
             library = Path(hls_model.config.backend.compile(hls_model)).resolve()
     except Exception as exc:
         raise DatrigError(f"compiling the hls4ml C-simulation failed: {exc}") from None
@@ -184,6 +185,26 @@ def _make_relocatable_and_reproducible(out_dir: Path, stamp: str) -> None:
         includes, f'INCFLAGS="-Ifirmware/ap_types/ -include firmware/{WEIGHTS_DIR_HEADER}"'
     )
     script.write_text(text)
+
+
+SIZES_CODE = """
+// Written by datrig: the library states its own input and output sizes (from the compiled
+// defines), so a loader checks datrig_project.json against the code, not against itself.
+extern "C" {{
+unsigned long datrig_n_in() {{ return {n_in}; }}
+unsigned long datrig_n_out() {{ return {n_out}; }}
+}}
+"""
+
+
+def _export_sizes(out_dir: Path, hls_model: Any) -> None:
+    bridge = out_dir / f"{PROJECT_NAME}_bridge.cpp"
+    if not bridge.is_file():
+        raise DatrigError(f"{bridge}: hls4ml wrote no C-simulation bridge; cannot compile")
+    n_in = hls_model.get_input_variables()[0].size_cpp()
+    n_out = hls_model.get_output_variables()[0].size_cpp()
+    with open(bridge, "a") as fh:
+        fh.write(SIZES_CODE.format(n_in=n_in, n_out=n_out))
 
 
 def _content_stamp(hls_model: Any, fw: FirmwareConfig) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import DatrigError, SchemaError, short
 
 # ONNX ops hls4ml 1.3's QONNX frontend converts (after cleanup); anything else is named.
 SUPPORTED_OPS = frozenset(
@@ -85,10 +85,53 @@ def load_qonnx(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
     if not path.is_file():
         raise DatrigError(f"ONNX file {path} not found")
+    if path.stat().st_size == 0:
+        raise SchemaError(f"{path} is empty; expected an ONNX model")
     try:
-        return ModelWrapper(str(path))
+        model = ModelWrapper(str(path))
     except Exception as exc:  # onnx raises assorted protobuf/decode errors
-        raise SchemaError(f"{path} is not a readable ONNX model: {exc}") from None
+        raise SchemaError(f"{path} is not a readable ONNX model: {short(exc)}") from None
+    check_graph(model, str(path))
+    return model
+
+
+def check_graph(model: Any, source: str) -> None:
+    """What every later step takes for granted, checked once with one line each: a graph with
+    nodes, one input and an output, finite constants, Quant bit widths of at least 1."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    if not graph.node:
+        raise SchemaError(f"{source}: the ONNX graph has no nodes; expected a QONNX network")
+    constant_names = {init.name for init in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in constant_names]  # old exporters list
+    if len(inputs) != 1 or not graph.output:  # every weight as a graph input too
+        raise SchemaError(
+            f"{source}: the graph has {len(inputs)} inputs and {len(graph.output)} outputs; "
+            "datrig imports networks with one input tensor and at least one output"
+        )
+    for init in graph.initializer:
+        try:
+            values = numpy_helper.to_array(init)
+        except Exception as exc:
+            raise SchemaError(
+                f"{source}: constant {init.name!r} is unreadable ({short(exc)})"
+            ) from None
+        if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+            bad = int(np.sum(~np.isfinite(values)))
+            raise SchemaError(
+                f"{source}: constant {init.name!r} holds {bad} NaN/inf value(s); the network's "
+                "training diverged or the file is damaged: fix the weights and export again"
+            )
+    constants = {init.name: init for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type in ("Quant", "BipolarQuant", "Trunc") and len(node.input) >= 4:
+            bits = constants.get(node.input[3])
+            if bits is not None and np.any(numpy_helper.to_array(bits) < 1):
+                raise SchemaError(
+                    f"{source}: {node.op_type} node {node.name or '?'} has a bit width below 1; "
+                    "every quantizer needs at least 1 bit"
+                )
 
 
 def clean_for_hls4ml(model: Any) -> Any:

@@ -53,6 +53,9 @@ class Report:
     quantities: list[Quantity]
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # wall times and rates of this run: printed, never written into report.json (which is
+    # byte-identical for the same seed)
+    timings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -100,7 +103,9 @@ def check_budgets(meas: Measurements, fw: FirmwareConfig, *, model: str) -> Repo
         passed = None if value is None or budget is None else bool(value <= budget)
         fraction = device.fraction(name, value) if name in RESOURCES and value is not None else None
         quantities.append(Quantity(name, value, unit, budget, passed, source, fraction))
-    return Report(model, clock, fw.part, quantities, list(meas.notes), dict(meas.extra))
+    return Report(
+        model, clock, fw.part, quantities, list(meas.notes), dict(meas.extra), dict(meas.timings)
+    )
 
 
 def report_target(project: FirmwareProject, config_path: Path | None = None) -> ReportTarget:

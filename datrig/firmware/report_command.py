@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,20 +47,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from datrig.atomic import destination_lock
+    from datrig.bounds import check_events
+    from datrig.errors import DatrigError
     from datrig.firmware.report import build_report, report_target, summary_lines, write_report
     from datrig.paths import hls_project_dir
     from datrig.project.meta import FirmwareProject
 
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
-    target = report_target(project, args.config)
-    print(f"datrig report: measuring {project.path} ...", file=sys.stderr)
-    options = ReportOptions(
-        synth=not args.no_synth, seed=args.seed, n_events=args.events, rtl_tool=args.rtl_tool
-    )
-    report = build_report(target, prefer=args.source, options=options)
-    json_path, md_path = write_report(report, project.path)
+    path = Path(args.project or hls_project_dir(args.model))
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise DatrigError(
+            f"{path} is not writable: `datrig report` writes report.json, report.md and rtl/ "
+            "into the project; copy the project somewhere writable and report that copy"
+        )
+    with destination_lock(path):  # report writes into the project: one writer at a time
+        project = FirmwareProject.load(path)
+        check_events(args.events, project.bytes_per_event())
+        target = report_target(project, args.config)
+        print(f"datrig report: measuring {project.path} ...", file=sys.stderr)
+        options = ReportOptions(
+            synth=not args.no_synth, seed=args.seed, n_events=args.events, rtl_tool=args.rtl_tool
+        )
+        report = build_report(target, prefer=args.source, options=options)
+        json_path, md_path = write_report(report, project.path)
     for note in report.notes:
         print(f"datrig report: note: {note}", file=sys.stderr)
+    if report.timings:
+        times = ", ".join(f"{k} {v}" for k, v in sorted(report.timings.items()))
+        print(f"datrig report: this run (not recorded): {times}", file=sys.stderr)
     for line in summary_lines(report):
         print(f"  {line}")
     print(f"wrote {json_path} and {md_path}")

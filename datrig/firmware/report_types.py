@@ -54,6 +54,7 @@ class Measurements:
     notes: list[str] = field(default_factory=list)
     clock_period_ns: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)  # wall times: not in the artefact
 
     def set(self, name: str, value: float, source: Source) -> None:
         if name not in QUANTITIES:

@@ -80,9 +80,9 @@ def rtl_measurements(
         )
     da_version = rtl.da4ml_version()
     meas = Measurements(clock_period_ns=fw.clock_period_ns)
-    meas.extra["rtl_dir"] = str(project_dir / RTL_DIR)
+    meas.extra["rtl_dir"] = RTL_DIR  # inside the project: the report is the same wherever it is
     meas.extra["da4ml_interpreter_events_checked"] = n_events
-    meas.extra["trace_seconds"] = round(traced.trace_seconds, 3)
+    meas.timings["trace_seconds"] = round(traced.trace_seconds, 3)
     with atomic_dir(project_dir / RTL_DIR, RTL) as tmp:
         design = rtl.write_verilog(traced, tmp, clock_period_ns=fw.clock_period_ns)
         meas.extra["pipeline_stages"] = design.n_stages
@@ -161,15 +161,15 @@ def _simulate_into(
     meas.set("ii", result.ii_cycles, src)
     meas.notes.append(
         f"RTL co-simulated against the emulator with {result.tool} {result.version}: "
-        f"{result.n_events:,} events bit for bit at II 1 ({result.events_per_s:,.0f} events/s)"
+        f"{result.n_events:,} events bit for bit at II 1"
     )
     meas.extra["rtl_sim_events_bit_exact"] = result.n_events
     meas.extra["rtl_sim_tool"] = f"{result.tool} {result.version}"
-    meas.extra["rtl_sim_seconds"] = round(result.sim_seconds, 3)
-    meas.extra["rtl_sim_events_per_s"] = round(result.events_per_s)
+    meas.timings["rtl_sim_seconds"] = round(result.sim_seconds, 3)
+    meas.timings["rtl_sim_events_per_s"] = round(result.events_per_s)
     if result.tool == "Verilator":
-        meas.extra["verilator_build_seconds"] = round(result.build_seconds, 1)
-        meas.extra["verilator_build_cached"] = result.build_cached
+        meas.timings["verilator_build_seconds"] = round(result.build_seconds, 1)
+        meas.timings["verilator_build_cached"] = result.build_cached
         meas.extra["verilator_threads"] = result.threads
     return result.n_events
 
@@ -218,7 +218,7 @@ def _synthesise_into(
         ):
             meas.set(name, value, src)
         meas.extra["yosys_family"] = res.family
-        meas.extra["yosys_seconds"] = round(res.seconds, 3)
+        meas.timings["yosys_seconds"] = round(res.seconds, 3)
         meas.extra["yosys_cells"] = res.cells
         return
     meas.notes.append(f"{reason}: LUT/FF from da4ml's own cost model; DSP/BRAM are 0 by design")

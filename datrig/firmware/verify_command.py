@@ -10,7 +10,6 @@ Verilog (da4ml, as ``datrig report`` does) to a scratch folder, compiles it with
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,16 +36,17 @@ def run(args: argparse.Namespace) -> int:
     from datrig.errors import VerificationError
     from datrig.firmware.cosim import cosimulate, design_for, rtl_inputs
     from datrig.paths import hls_project_dir
-    from datrig.project.meta import FirmwareProject
+    from datrig.project.meta import load_project
+    from datrig.safefs import scratch_dir
 
     start = time.perf_counter()
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    project = load_project(args.project or hls_project_dir(args.model), native=False)
     x, what = csim_verify.verify_inputs(project, args)
     print(f"inputs: {what}")
     emulate_start = time.perf_counter()
     mantissas, expected = rtl_inputs(project.ir, x)
     emulate_seconds = time.perf_counter() - emulate_start
-    with tempfile.TemporaryDirectory(prefix="datrig-rtl-") as scratch:
+    with scratch_dir("rtl") as scratch:  # a killed run's folder is removed by the next one
         trace_start = time.perf_counter()
         design = design_for(project.ir, project.meta.firmware, Path(scratch) / "rtl")
         trace_seconds = time.perf_counter() - trace_start

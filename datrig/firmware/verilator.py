@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -35,6 +34,7 @@ import numpy as np
 from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, write_json
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware.rtl import RTLDesign
+from datrig.safefs import die_with_parent, scratch_dir
 
 BUILD = ArtefactKind("Verilator build", "build.json", "verilator-build")
 RUNTIME = ArtefactKind("Verilator run-time library", "runtime.json", "verilator-runtime")
@@ -263,7 +263,9 @@ def _compile(design: RTLDesign, out: Path, threads: int, jobs: int, version: str
 
 
 def _run_tool(cmd: list[str], cwd: Path, what: str) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
+    )
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
         raise DatrigError(f"{what}: {tail}")
@@ -307,7 +309,7 @@ def run(
     if x.shape[1] != len(design.input_fields):
         raise DatrigError(f"expected {len(design.input_fields)} inputs per event, got {x.shape[1]}")
     n_out = len(design.output_fields)
-    with tempfile.TemporaryDirectory(prefix="datrig-verilator-") as tmp:
+    with scratch_dir("verilator") as tmp:
         inp, outp = Path(tmp) / "inputs.bin", Path(tmp) / "outputs.bin"
         x.tofile(inp)
         start = time.perf_counter()
@@ -316,6 +318,7 @@ def run(
             capture_output=True,
             text=True,
             check=False,
+            preexec_fn=die_with_parent,
         )
         seconds = time.perf_counter() - start
         if proc.returncode != 0:

@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from datrig.emulate.fixed import MAX_BITS
 from datrig.emulate.ir import FixedType, Overflow, Rounding
-from datrig.errors import SchemaError
+from datrig.errors import SchemaError, short
 from datrig.paths import firmware_config_path
 from datrig.project.devices import Device, device_for_part
+from datrig.yamlio import load_yaml
 
+# Seeded inputs span +-input_range; beyond this they overflow every fixed-point conversion.
+MAX_INPUT_RANGE = 1e6
 BACKENDS = ("Vivado", "Vitis")
 IO_TYPES = ("io_parallel",)
 STRATEGIES = ("Latency", "Resource")
@@ -120,10 +121,7 @@ def load_firmware_config(path: str | os.PathLike[str]) -> FirmwareConfig:
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"firmware config {path} not found; create it or pass --config")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"firmware config {path} is not valid YAML: {exc}") from None
+    raw = load_yaml(path)
     if raw is None or raw == {}:
         raise SchemaError(
             f"firmware config {path} is empty: it would silently get default budgets; start "
@@ -176,18 +174,24 @@ def parse_precision(text: Any, rounding: Rounding, overflow: Overflow, where: st
     match = _PRECISION.match(str(text))
     args = [a.strip() for a in match["args"].split(",")] if match else []
     if not match or len(args) not in (2, 3, 4) or not all(args):
-        raise SchemaError(f"{where}: {text!r} is not a fixed-point type like fixed<16,6,RND,SAT>")
+        raise SchemaError(
+            f"{where}: {short(text)} is not a fixed-point type like fixed<16,6,RND,SAT>"
+        )
     try:
         width, integer = int(args[0]), int(args[1])
     except ValueError:
-        raise SchemaError(f"{where}: {text!r}: width and integer bits must be integers") from None
+        raise SchemaError(
+            f"{where}: {short(text)}: width and integer bits must be integers"
+        ) from None
     if not 1 <= width <= MAX_BITS:
         raise SchemaError(
-            f"{where}: {text!r} has width {width}; datrig supports 1..{MAX_BITS} bits (the "
+            f"{where}: {short(text)} has width {width}; datrig supports 1..{MAX_BITS} bits (the "
             "bit-exact emulator's int64 limit)"
         )
     if abs(integer) > MAX_BITS:
-        raise SchemaError(f"{where}: {text!r} has {integer} integer bits; use |I| <= {MAX_BITS}")
+        raise SchemaError(
+            f"{where}: {short(text)} has {integer} integer bits; use |I| <= {MAX_BITS}"
+        )
     if len(args) > 2:
         rounding = _parse_mode(args[2], Rounding, "rounding", where)
     if len(args) > 3:
@@ -226,7 +230,7 @@ def _depth_slack(value: Any, source: str) -> int:
     if value == "unconstrained":
         return UNCONSTRAINED_SLACK
     if not _is_count(value) or value < 0:
-        raise SchemaError(f"{source}: adder_depth_slack {value!r} is invalid; {_SLACK_RULE}")
+        raise SchemaError(f"{source}: adder_depth_slack {short(value)} is invalid; {_SLACK_RULE}")
     return value
 
 
@@ -241,7 +245,8 @@ def _check_keys(raw: Any, cls: type, source: str, exclude: tuple[str, ...] = ())
     for key in raw:
         if key not in valid:
             raise SchemaError(
-                f"{source}: unknown key {key!r} in {cls.__name__}; valid keys: {', '.join(valid)}"
+                f"{source}: unknown key {short(key)} in {cls.__name__}; valid "
+                f"keys: {', '.join(valid)}"
             )
     return {k: v for k, v in raw.items() if k not in exclude}
 
@@ -254,7 +259,7 @@ def _parse_mode(value: Any, enum: type[Rounding] | type[Overflow], key: str, sou
         return enum[text]
     except KeyError:
         valid = ", ".join(m.name for m in enum)
-        raise SchemaError(f"{source}: {key} {value!r} is not one of {valid}") from None
+        raise SchemaError(f"{source}: {key} {short(value)} is not one of {valid}") from None
 
 
 def _is_number(value: Any) -> bool:
@@ -270,35 +275,40 @@ def _validate(cfg: FirmwareConfig, source: str) -> None:
         return SchemaError(f"{source}: {msg}")
 
     if cfg.backend not in BACKENDS:
-        raise bad(f"backend {cfg.backend!r} is not one of {', '.join(BACKENDS)}")
+        raise bad(f"backend {short(cfg.backend)} is not one of {', '.join(BACKENDS)}")
     if cfg.io_type not in IO_TYPES:
-        raise bad(f"io_type {cfg.io_type!r} is not supported; use one of {', '.join(IO_TYPES)}")
+        raise bad(
+            f"io_type {short(cfg.io_type)} is not supported; use one of {', '.join(IO_TYPES)}"
+        )
     if cfg.strategy not in STRATEGIES:
-        raise bad(f"strategy {cfg.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        raise bad(f"strategy {short(cfg.strategy)} is not one of {', '.join(STRATEGIES)}")
     if not _is_count(cfg.reuse_factor) or cfg.reuse_factor < 1:
-        raise bad(f"reuse_factor must be a positive integer, got {cfg.reuse_factor!r}")
+        raise bad(f"reuse_factor must be a positive integer, got {short(cfg.reuse_factor)}")
     if not _is_number(cfg.clock_period_ns) or cfg.clock_period_ns <= 0:
-        raise bad(f"clock_period_ns must be a positive number, got {cfg.clock_period_ns!r}")
+        raise bad(f"clock_period_ns must be a positive number, got {short(cfg.clock_period_ns)}")
     try:
         device_for_part(cfg.part)
     except SchemaError as exc:
         raise bad(str(exc)) from None
     b = cfg.budget
     if not _is_number(b.latency_ns) or b.latency_ns <= 0:
-        raise bad(f"budget.latency_ns must be a positive number of ns, got {b.latency_ns!r}")
+        raise bad(f"budget.latency_ns must be a positive number of ns, got {short(b.latency_ns)}")
     if not _is_count(b.ii) or b.ii < 1:
-        raise bad(f"budget.ii must be a positive number of clock cycles, got {b.ii!r}")
+        raise bad(f"budget.ii must be a positive number of clock cycles, got {short(b.ii)}")
     for name in ("lut", "ff", "dsp", "bram"):
         value = getattr(b, name)
         if not _is_count(value) or value < 0:
-            raise bad(f"budget.{name} must be a non-negative integer count, got {value!r}")
+            raise bad(f"budget.{name} must be a non-negative integer count, got {short(value)}")
     slack = cfg.adder_depth_slack
     if not _is_count(slack) or (slack < 0 and slack != UNCONSTRAINED_SLACK):
-        raise bad(f"adder_depth_slack {slack!r} is invalid; {_SLACK_RULE}")
+        raise bad(f"adder_depth_slack {short(slack)} is invalid; {_SLACK_RULE}")
     v = cfg.verification
     if not _is_count(v.n_events) or v.n_events < 1:
-        raise bad(f"verification.n_events must be a positive integer, got {v.n_events!r}")
-    if not _is_number(v.input_range) or v.input_range <= 0:
-        raise bad(f"verification.input_range must be a positive number, got {v.input_range!r}")
+        raise bad(f"verification.n_events must be a positive integer, got {short(v.n_events)}")
+    if not _is_number(v.input_range) or not 0 < v.input_range <= MAX_INPUT_RANGE:
+        raise bad(
+            f"verification.input_range must be a number in (0, {MAX_INPUT_RANGE:g}], got "
+            f"{short(v.input_range)}"
+        )
     if not _is_number(v.min_argmax_agreement) or not 0.0 <= v.min_argmax_agreement <= 1.0:
         raise bad("verification.min_argmax_agreement must be a fraction in [0, 1]")

@@ -53,9 +53,29 @@ class CsimLibrary:
         self._fn.restype = None
         ptr = npc.ndpointer(ctypes.c_double, flags="C_CONTIGUOUS")
         self._fn.argtypes = [ptr, ptr]
-        self.n_in = n_in
-        self.n_out = n_out
+        self.n_in, self.n_out = self._checked_sizes(n_in, n_out)
         self.traced_layers = dict(traced_layers or {})
+
+    def _checked_sizes(self, n_in: int, n_out: int) -> tuple[int, int]:
+        """The sizes the project records, if the compiled library states the same ones: a
+        wrong record would make every call read or write past its buffers."""
+        try:
+            sizes = [getattr(self._lib, f"datrig_n_{k}") for k in ("in", "out")]
+        except AttributeError:
+            raise DatrigError(
+                f"{self.lib_path} does not state its input/output sizes (exported by an older "
+                "datrig); re-export the project"
+            ) from None
+        for fn in sizes:
+            fn.restype, fn.argtypes = ctypes.c_ulong, []
+        actual = (int(sizes[0]()), int(sizes[1]()))
+        if actual != (n_in, n_out):
+            raise SchemaError(
+                f"{self.lib_path} takes {actual[0]} inputs and gives {actual[1]} outputs, but "
+                f"the project records {n_in} and {n_out}; the project is damaged or crafted: "
+                "re-export it"
+            )
+        return actual
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """(N, ...) inputs -> float64 (N, n_out), one library call per event."""

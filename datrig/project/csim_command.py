@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from datrig.argtypes import non_negative_int
-from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
 
@@ -23,14 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from datrig.atomic import atomic_path
-    from datrig.project.meta import FirmwareProject
+    from datrig.project.meta import load_project
+    from datrig.project.outputs import check_npy_output, write_npy_output
+    from datrig.provenance import sidecar
 
-    if args.out.suffix != ".npy":
-        raise DatrigError(f"--out must be a .npy file, got {args.out}")
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    check_npy_output(args.out, "csim", args.input)
+    project = load_project(args.project or hls_project_dir(args.model), native=True)
     y = project.csim(project.read_inputs(args.input, args.events, args.split))
-    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, y)
+    record = sidecar(stage="csim", seed=None, inputs={"input": args.input}, n_events=len(y))
+    write_npy_output(args.out, np.asarray(y), "csim", record)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")
     return 0

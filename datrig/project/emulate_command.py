@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from datrig.argtypes import non_negative_int
-from datrig.atomic import atomic_path, write_json
-from datrig.errors import DatrigError
 from datrig.paths import hls_project_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
 from datrig.provenance import sidecar
@@ -37,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from datrig.emulate.runner import emulate
-    from datrig.project.meta import FirmwareProject
+    from datrig.project.meta import load_project
+    from datrig.project.outputs import check_npy_output, write_npy_output
 
-    if args.out.suffix != ".npy":
-        raise DatrigError(f"--out must end in .npy, got {args.out}")
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    check_npy_output(args.out, "emulate", args.input)
+    project = load_project(args.project or hls_project_dir(args.model), native=False)
     x = project.read_inputs(args.input, args.events, args.split)
     parts = []
     with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
@@ -49,17 +47,13 @@ def run(args: argparse.Namespace) -> int:
             parts.append(emulate(project.ir, x[start : start + CHUNK], method=args.method).output)
             bar.update(len(parts[-1]))
     y = np.concatenate(parts).reshape(len(x), -1)
-    with atomic_path(args.out) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, y)
-    write_json(
-        args.out.with_suffix(".json"),
-        sidecar(
-            stage="emulate",
-            seed=args.seed,
-            inputs={"input": args.input, "ir": project.path / "emulator_ir.npz"},
-            n_events=len(y),
-            network=project.ir.name,
-        ),
+    record = sidecar(
+        stage="emulate",
+        seed=args.seed,
+        inputs={"input": args.input, "ir": project.path / "emulator_ir.npz"},
+        n_events=len(y),
+        network=project.ir.name,
     )
+    write_npy_output(args.out, y, "emulate", record)
     print(f"emulated {len(y)} events with {project.ir.name} -> {args.out}", file=sys.stderr)
     return 0

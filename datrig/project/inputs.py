@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from datrig.bounds import check_shape, ensure_fits
 from datrig.data.features import Normalisation
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import DatrigError, SchemaError, short
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,7 @@ def read_inputs(
     if not path.is_file():
         raise DatrigError(f"input file {path} not found")
     if path.suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise SchemaError(f"{path} is not a plain numpy array: {exc}") from None
+        x = _load_npy(path, limit)
     elif path.suffix in (".h5", ".hdf5"):
         if not h5py.is_hdf5(path):
             raise SchemaError(f"{path} is not a readable HDF5 file (truncated or not HDF5)")
@@ -107,6 +105,22 @@ def read_inputs(
     if not np.all(np.isfinite(x)):
         raise SchemaError(f"{path}: inputs contain {int(np.sum(~np.isfinite(x)))} NaN/inf values")
     return x
+
+
+def _load_npy(path: Path, limit: int | None) -> np.ndarray:
+    """The rows in use of a real-valued ``.npy``, its header checked before anything is read
+    (memory-mapped: a header declaring more than the file holds is refused, not allocated)."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise SchemaError(f"{path} is not a plain numpy array ({short(exc)})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        kind = "complex" if np.iscomplexobj(arr) else str(getattr(arr, "dtype", type(arr)))
+        raise SchemaError(f"{path}: inputs must be real numbers, got {kind} values")
+    check_shape(list(arr.shape), str(path), "input")
+    rows = arr[:limit] if limit is not None else arr
+    ensure_fits(rows.size * 8 * 2, f"{path} ({len(rows):,} events)", "pass --events")
+    return np.array(rows)
 
 
 def _predictions_inputs(path: Path, limit: int | None) -> np.ndarray:

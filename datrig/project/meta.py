@@ -14,6 +14,7 @@ symlink out) is refused at load.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -23,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from datrig.atomic import ArtefactKind, write_json
+from datrig.atomic import ArtefactKind, destination_lock, write_json
+from datrig.bounds import MAX_ELEMENTS, check_shape
 from datrig.emulate.ir import NetworkIR
-from datrig.errors import DatrigError, SchemaError, VerificationError
-from datrig.paths import resolve_inside
+from datrig.errors import DatrigError, SchemaError, VerificationError, short
+from datrig.paths import resolve_inside, safe_name
 from datrig.project.config import FirmwareConfig, parse_firmware_config
 from datrig.project.csim import CsimLibrary
 from datrig.project.inputs import InputSpec, read_inputs
@@ -71,6 +73,19 @@ class CsimInfo:
     n_in: int
     n_out: int
     traced_layers: dict[str, int] = field(default_factory=dict)  # layer -> output size
+
+    @classmethod
+    def from_json(cls, obj: Any, source: str) -> CsimInfo:
+        """Checked: sizes are positive and bounded, names are names, the path has no NUL."""
+        info = cls(**obj)
+        sizes = [info.n_in, info.n_out, *info.traced_layers.values()]
+        if any(isinstance(n, bool) or not isinstance(n, int) or not 0 < n <= MAX_ELEMENTS
+               for n in sizes):  # fmt: skip
+            raise SchemaError(f"{source}: csim sizes must be positive integers")
+        if not isinstance(info.library, str) or "\0" in info.library:
+            raise SchemaError(f"{source}: csim.library is not a path")
+        safe_name(info.project_name, "csim.project_name")
+        return info
 
 
 @dataclass(frozen=True)
@@ -125,17 +140,21 @@ class ProjectMeta:
                 source=SourceInfo(**doc["source"]),
                 seed=int(doc["seed"]),
                 firmware=parse_firmware_config(doc["firmware_config"], source=source),
-                input_shape=tuple(doc["input_shape"]),
-                reference_input_shape=tuple(doc["reference_input_shape"]),
-                csim=CsimInfo(**doc["csim"]),
+                input_shape=check_shape(doc["input_shape"], source, "input"),
+                reference_input_shape=check_shape(doc["reference_input_shape"], source, "input"),
+                csim=CsimInfo.from_json(doc["csim"], source),
                 verification={k: Comparison.from_json(v) for k, v in doc["verification"].items()},
                 inputs=None if doc["inputs"] is None else InputSpec.from_json(doc["inputs"]),
                 output_kind=doc.get("output_kind"),
                 types=doc.get("types", {}),
                 versions=doc.get("versions", {}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"{source} is malformed ({exc!r}); re-export the project") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SchemaError(
+                f"{source} is malformed ({short(exc)}); re-export the project"
+            ) from None
+        except DatrigError as exc:
+            raise SchemaError(f"{exc}; re-export the project") from None
 
 
 def write_meta(project_dir: str | os.PathLike[str], meta: ProjectMeta) -> Path:
@@ -162,8 +181,8 @@ class FirmwareProject:
             )
         try:
             doc = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise SchemaError(f"{meta_path} is unreadable ({exc}); re-export") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise SchemaError(f"{meta_path} is unreadable ({short(exc)}); re-export") from None
         if not isinstance(doc, dict):
             raise SchemaError(f"{meta_path} is not a datrig project record; re-export")
         project = cls(path, ProjectMeta.from_json(doc, str(meta_path)))
@@ -197,6 +216,13 @@ class FirmwareProject:
             )
         return x
 
+    def bytes_per_event(self) -> int:
+        """Memory one event costs a check of this project (inputs, mantissas, every layer's
+        outputs in the emulator and the C-simulation's trace, float64 and int64 copies)."""
+        n_in = int(np.prod(self.meta.input_shape))
+        layers = sum(int(np.prod(layer.shape)) for layer in self.ir.layers)
+        return 8 * (4 * n_in + 3 * layers + 4 * self.meta.csim.n_out) + 64
+
     def emulate(self, inputs: np.ndarray) -> np.ndarray:
         """The firmware's outputs (float64, (N, n_out)) from the bit-exact emulator."""
         from datrig.emulate.runner import emulate
@@ -223,3 +249,17 @@ def project_is_current(
         return FirmwareProject.load(project_dir).meta.is_current(source_sha256, firmware)
     except DatrigError:
         return False
+
+
+def load_project(project_dir: str | os.PathLike[str], *, native: bool) -> FirmwareProject:
+    """A project for a command that reads one another process may be re-exporting: waits for
+    its writer (the destination lock), then reads the record and the IR and, with ``native``,
+    loads the C-simulation library, so all of them come from one export."""
+    parent = Path(os.path.abspath(project_dir)).parent
+    lock = destination_lock(project_dir) if os.access(parent, os.W_OK) else contextlib.nullcontext()
+    with lock:
+        project = FirmwareProject.load(project_dir)
+        _ = project.ir
+        if native:
+            _ = project.library
+    return project

@@ -10,9 +10,11 @@ import argparse
 
 import numpy as np
 
+from datrig.argtypes import non_negative_int
+from datrig.bounds import check_events
 from datrig.paths import hls_project_dir, run_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
-from datrig.project.meta import FirmwareProject
+from datrig.project.meta import FirmwareProject, load_project
 
 DEFAULT_EVENTS = 10_000
 
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--da", default=None, help="DA method of the run for default inputs (default: shipped)"
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed for random inputs")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="seed for random inputs")
 
 
 def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[np.ndarray, str]:
@@ -37,6 +39,7 @@ def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[n
     from datrig.models.registry import MODELS, get_model_spec
     from datrig.project.verify import seeded_inputs
 
+    check_events(args.events, project.bytes_per_event())
     if args.input is not None:
         x = project.read_inputs(args.input, args.events, args.split)
         short = f" (the file holds only {len(x):,})" if len(x) < args.events else ""
@@ -58,7 +61,7 @@ def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[n
 
 
 def run(args: argparse.Namespace) -> int:
-    project = FirmwareProject.load(args.project or hls_project_dir(args.model))
+    project = load_project(args.project or hls_project_dir(args.model), native=True)
     x, what = verify_inputs(project, args)
     print(f"inputs: {what}")
     print(project.verify(x).message())

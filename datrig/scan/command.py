@@ -228,11 +228,10 @@ def _shipped_trial(model: str) -> str:
 def pick(out: Path, model: str, trial: str) -> int:
     """Copy a finished trial's run to runs/<model>/<trial>/ and its verified project to
     hls_projects/<model>/ (each replacing only datrig's own artefact of the same kind)."""
-    import shutil
-
     from datrig.atomic import atomic_dir, destination_lock
     from datrig.paths import RUNS_DIR, hls_project_dir, safe_name
     from datrig.project.meta import PROJECT, FirmwareProject
+    from datrig.safefs import copy_tree
     from datrig.train.loop import RUN
 
     trials = out / "trials"
@@ -251,6 +250,6 @@ def pick(out: Path, model: str, trial: str) -> int:
         (source / "project", hls_project_dir(model), PROJECT),
     ):
         with destination_lock(dest), atomic_dir(dest, kind) as tmp:
-            shutil.copytree(src, tmp, dirs_exist_ok=True)
+            copy_tree(src, tmp)  # a link inside the trial is refused, never followed
         print(f"datrig scan: {src} -> {dest}", file=sys.stderr)
     return 0

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from datrig.bounds import MAX_HIDDEN
+from datrig.errors import SchemaError, short
+from datrig.yamlio import load_yaml
 
-from datrig.errors import SchemaError
+MAX_GRID_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -156,10 +158,7 @@ def load_space(path: str | os.PathLike[str], model: str) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"search space {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"search space {path} is not valid YAML: {exc}") from None
+    raw = load_yaml(path)
     return parse_space(raw, model, str(path))
 
 
@@ -178,22 +177,26 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     def values(key: str, cast: type, default: tuple = ()) -> tuple:
         v = raw.get(key, list(default))
         if not isinstance(v, list) or not v:
-            raise SchemaError(f"{source}: '{key}' must be a non-empty list, got {v!r}")
+            raise SchemaError(f"{source}: '{key}' must be a non-empty list, got {short(v)}")
         return tuple(_typed(x, cast, source, key) for x in v)
 
     penalties = values("penalties", str)
     for name in penalties:
         if name not in PENALTIES:
-            raise SchemaError(f"{source}: unknown penalty {name!r}; choose from {list(PENALTIES)}")
+            raise SchemaError(
+                f"{source}: unknown penalty {short(name)}; choose from {list(PENALTIES)}"
+            )
         if not PENALTIES[name].applies_to(
             spec.condition, bool(spec.compensation_hidden), spec.output_kind
         ):
-            raise SchemaError(f"{source}: penalty {name!r} does not apply to model {model}")
+            raise SchemaError(f"{source}: penalty {short(name)} does not apply to model {model}")
     lam = _lam(raw.get("lam", [1.0]), source)
     bits = {k: values(k, int, (8,)) for k in ("weight_bits", "act_bits")}
     for key, v in bits.items():
         if any(not 2 <= b <= 16 for b in v):
-            raise SchemaError(f"{source}: '{key}' must be between 2 and 16 bits, got {list(v)}")
+            raise SchemaError(
+                f"{source}: '{key}' must be between 2 and 16 bits, got {short(list(v))}"
+            )
     hidden_raw = raw.get("hidden", [list(spec.hidden)])
     if (
         not isinstance(hidden_raw, list)
@@ -202,11 +205,14 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     ):
         raise SchemaError(
             f"{source}: 'hidden' must list layer-width lists, e.g. [[32, 16], [64]], got "
-            f"{hidden_raw!r}"
+            f"{short(hidden_raw)}"
         )
     hidden = tuple(tuple(_typed(w, int, source, "hidden") for w in h) for h in hidden_raw)
     if any(min(h) < 1 for h in hidden):
         raise SchemaError(f"{source}: 'hidden' must list non-empty lists of positive widths")
+    if any(max(h) > MAX_HIDDEN or len(h) > 16 for h in hidden):
+        raise SchemaError(f"{source}: 'hidden' widths must be at most {MAX_HIDDEN} units in at "
+                          "most 16 layers (trigger networks)")  # fmt: skip
     seeds = values("seeds", int, (1,))
     if any(s < 0 for s in seeds):
         raise SchemaError(f"{source}: seeds must be >= 0")
@@ -214,6 +220,14 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     if any(not math.isfinite(r) or r < 0 for r in resource_lam):
         raise SchemaError(f"{source}: 'resource_lam' values must be finite and >= 0")
     epochs, n_train = _positive(raw, "epochs", source), _positive(raw, "n_train", source)
+    n_lam = 1 if isinstance(lam, LogUniform) else len(lam)
+    sizes = (len(penalties), n_lam, len(bits["weight_bits"]), len(bits["act_bits"]), len(hidden),
+             len(seeds), len(resource_lam))  # fmt: skip
+    if math.prod(sizes) > MAX_GRID_POINTS:
+        raise SchemaError(
+            f"{source}: the space has {math.prod(sizes):,} grid points; datrig runs at most "
+            f"{MAX_GRID_POINTS:,} trials per scan (each one is a whole training): narrow it"
+        )
     return SearchSpace(
         penalties,
         lam,
@@ -234,7 +248,7 @@ def _typed(value: Any, cast: type, source: str, key: str) -> Any:
         isinstance(value, cast) or (cast is float and isinstance(value, int))
     ):
         kind = {int: "an integer", float: "a number", str: "a name"}[cast]
-        raise SchemaError(f"{source}: '{key}' has {value!r}, which is not {kind}")
+        raise SchemaError(f"{source}: '{key}' has {short(value)}, which is not {kind}")
     return cast(value)
 
 
@@ -263,5 +277,5 @@ def _positive(raw: dict[str, Any], key: str, source: str) -> int | None:
         return None
     value = raw[key]
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise SchemaError(f"{source}: '{key}' must be a positive integer, got {value!r}")
+        raise SchemaError(f"{source}: '{key}' must be a positive integer, got {short(value)}")
     return value

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datrig.errors import DatrigError
+from datrig.errors import DatrigError, short
 
 # Bump whenever the physics code changes: cached default data (datrig.data.default) is
 # regenerated when the version or the config stored in a file differs.
@@ -263,7 +263,7 @@ def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
     for key, value in values.items():
         if key not in known:
             raise DatrigError(
-                f"unknown config key {prefix}{key!r}; known keys here: {', '.join(known)}"
+                f"unknown config key {prefix}{short(key)}; known keys here: {', '.join(known)}"
             )
         default = getattr(base, key)
         if dataclasses.is_dataclass(default):
@@ -274,7 +274,9 @@ def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
             kwargs[key] = tuple(_number(v, f"{prefix}{key}") for v in value)
         elif isinstance(default, int) and not isinstance(default, bool):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise DatrigError(f"config key {prefix}{key} must be an integer, got {value!r}")
+                raise DatrigError(
+                    f"config key {prefix}{key} must be an integer, got {short(value)}"
+                )
             kwargs[key] = value
         elif isinstance(default, float):
             kwargs[key] = _number(value, f"{prefix}{key}")
@@ -286,9 +288,9 @@ def _build(cls: type, values: Any, prefix: str, base: Any = None) -> Any:
 def _number(value: Any, key: str) -> float:
     """A finite number (YAML's ``.nan`` and ``.inf`` are numbers too, and meaningless here)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise DatrigError(f"config key {key} must be a number, got {value!r}")
+        raise DatrigError(f"config key {key} must be a number, got {short(value)}")
     if not math.isfinite(value):
-        raise DatrigError(f"config key {key} must be a finite number, got {value!r}")
+        raise DatrigError(f"config key {key} must be a finite number, got {short(value)}")
     return float(value)
 
 
@@ -304,19 +306,19 @@ def load_config(path: str | Path | None) -> GeneratorConfig:
     if path is None:
         return GeneratorConfig()
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DatrigError(f"cannot read config {path}: {exc.strerror}") from None
-    try:
-        if path.suffix == ".json":
-            values = json.loads(text)
-        else:
-            import yaml
+    if path.suffix == ".json":
+        try:
+            values = json.loads(path.read_text())
+        except OSError as exc:
+            raise DatrigError(f"cannot read config {path}: {exc.strerror}") from None
+        except (ValueError, RecursionError) as exc:
+            raise DatrigError(f"config {path} is not valid JSON: {exc}".splitlines()[0]) from None
+    else:
+        from datrig.yamlio import load_yaml
 
-            values = yaml.safe_load(text)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise DatrigError(f"config {path} is not valid YAML/JSON: {exc}".splitlines()[0]) from None
+        values = load_yaml(path)
+    if values is not None and not isinstance(values, dict):
+        raise DatrigError(f"config {path} is not a mapping of generator settings")
     return config_from_dict(values or {})
 
 

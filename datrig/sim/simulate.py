@@ -14,6 +14,7 @@ from pathlib import Path
 
 from datrig.argtypes import MAX_SEED
 from datrig.atomic import atomic_dir, destination_lock, write_json
+from datrig.bounds import human_bytes
 from datrig.data.manifest import DATASET, FILE_NAMES, MANIFEST, member_record
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
@@ -43,8 +44,8 @@ def _check_free_space(out_dir: Path, rows: dict[str, int]) -> None:
     free = shutil.disk_usage(existing).free
     if need > free:
         raise DatrigError(
-            f"the dataset needs about {need / 1e9:,.1f} GB but {existing} has "
-            f"{free / 1e9:,.1f} GB free; lower --n/--n-diphoton or choose another --out"
+            f"the dataset needs about {human_bytes(need)} but {existing} has "
+            f"{human_bytes(free)} free; lower --n/--n-diphoton or choose another --out"
         )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from datrig.atomic import atomic_path
 from datrig.data.schema import CELL_FEATURES, CELL_UNITS, dtype_of, kinds, units_of
+from datrig.runtime import hdf5_writing
 from datrig.sim.config import GENERATOR_VERSION, GeneratorConfig
 
 TABLE_CHUNK_ROWS = 8192  # HDF5 chunk of the compound table (rows)
@@ -68,7 +69,11 @@ def write_sample(
 ) -> None:
     """Generate ``spec`` chunk by chunk into ``dest`` (memory bounded by cfg.chunk_rows)."""
     schema_id, table, fields = kinds()[spec.kind]
-    with atomic_path(dest) as tmp, h5py.File(tmp, "w", libver=("v110", "v110")) as fh:
+    with (
+        hdf5_writing(dest),
+        atomic_path(dest) as tmp,
+        h5py.File(tmp, "w", libver=("v110", "v110")) as fh,
+    ):
         n = spec.n_rows
         ds = fh.create_dataset(
             table,

@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from datrig.atomic import atomic_path
+from datrig.bounds import MAX_ELEMENTS, MAX_HIDDEN
 from datrig.data.features import Normalisation
-from datrig.errors import DatrigError
+from datrig.errors import DatrigError, short
 from datrig.models.registry import get_model_spec
 from datrig.models.spec import ModelSpec
+from datrig.paths import safe_name
 
 
 @dataclass
@@ -116,18 +118,50 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
     """The quantized Brevitas model of a run, in eval mode, with its spec and normalisation."""
     payload = read_checkpoint(path)
-    spec = get_model_spec(payload["model"])
-    model = spec.build(payload["model_config"])
-    model.load_state_dict(payload["state_dict"])
+    spec = get_model_spec(safe_name(payload["model"], f"{path}: model"))
+    config = payload["model_config"]
+    _check_sizes(path, config)
+    try:
+        model = spec.build(config)
+        model.load_state_dict(payload["state_dict"])
+        normalisation = Normalisation.from_dict(payload["normalisation"])
+        epoch = int(payload["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise DatrigError(
+            f"{path}: the checkpoint does not match a {spec.name} model "
+            f"({type(exc).__name__}: {short(str(exc).splitlines()[0] if str(exc) else exc)}); "
+            "retrain it with `datrig qat`"
+        ) from None
     model.eval()
     return LoadedModel(
         model=model,
         spec=spec,
-        config=payload["model_config"],
-        normalisation=Normalisation.from_dict(payload["normalisation"]),
+        config=config,
+        normalisation=normalisation,
         train_config=payload.get("train_config", {}),
-        epoch=int(payload["epoch"]),
+        epoch=epoch,
     )
+
+
+def _check_sizes(path: str | os.PathLike[str], config: object) -> None:
+    """Layer widths declared in a checkpoint's model config are bounded before any tensor is
+    allocated (a crafted width of 10^5 would ask torch for hundreds of GB)."""
+    if not isinstance(config, dict):
+        raise DatrigError(f"{path}: model_config is not a mapping; retrain it")
+    stack = [(k, v) for k, v in config.items()]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((key, v) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            limit = MAX_HIDDEN if "hidden" in str(key) else MAX_ELEMENTS
+            if not -MAX_ELEMENTS <= value <= limit:
+                raise DatrigError(
+                    f"{path}: model_config {key} = {value:,} is beyond datrig's limit "
+                    f"({limit:,}); the checkpoint is damaged or crafted"
+                )
 
 
 def prepare_inputs(

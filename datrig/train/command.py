@@ -7,7 +7,13 @@ import math
 import sys
 from pathlib import Path
 
-from datrig.argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from datrig.argtypes import (
+    learning_rate,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+from datrig.bounds import MAX_HIDDEN
 from datrig.da.registry import PENALTIES
 from datrig.errors import DatrigError
 from datrig.models.registry import MODELS
@@ -57,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=positive_int, default=None, help="epochs (model default)")
     parser.add_argument("--batch-size", type=positive_int, default=None, help="events per batch")
-    parser.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
+    parser.add_argument(
+        "--lr", type=learning_rate, default=None, help="Adam learning rate (0 < lr <= 10)"
+    )
     parser.add_argument(
         "--n-train", type=positive_int, default=None, help="train events per domain"
     )
@@ -127,6 +135,10 @@ def _widths(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of widths like 32,16") from None
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"widths must be positive, got {text}")
+    if max(widths) > MAX_HIDDEN or len(widths) > 16:
+        raise argparse.ArgumentTypeError(
+            f"at most 16 layers of at most {MAX_HIDDEN} units (trigger networks), got {text}"
+        )
     return widths
 
 

@@ -43,6 +43,7 @@ from datrig.provenance import file_sha256, sidecar
 from datrig.quant.config import QuantConfig
 from datrig.quant.cost import bit_widths, ebops
 from datrig.runtime import configure_torch, seed_everything
+from datrig.safefs import refuse_symlink
 from datrig.train import dataset as ds
 from datrig.train.checkpoint import read_checkpoint, save_checkpoint
 from datrig.train.config import TrainConfig, lr_factor
@@ -88,6 +89,8 @@ class Trainer:
     def _check_work_dir(self) -> None:
         """The staging folder is datrig's (a partial run) or absent: never delete other files."""
         w = self.work_dir
+        refuse_symlink(w, "the run's staging folder")
+        refuse_symlink(self.out_dir, "the run folder")
         if os.path.lexists(w) and not (w.is_dir() and (PARTIAL.owns(w) or not any(w.iterdir()))):
             raise DatrigError(
                 f"{w} is not a partial datrig run; nothing was changed: remove it yourself or "
@@ -355,8 +358,9 @@ class Trainer:
             try:
                 return self._run()
             except BaseException:
-                if self.work_dir.exists() and not self.ckpt_path.is_file():
-                    shutil.rmtree(self.work_dir)  # nothing to resume from: leave nothing behind
+                w = self.work_dir
+                if w.exists() and not w.is_symlink() and not self.ckpt_path.is_file():
+                    shutil.rmtree(w)  # nothing to resume from: leave nothing behind
                 raise
 
     def _run(self) -> dict[str, Any]:

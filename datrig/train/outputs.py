@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 from datrig.atomic import atomic_path
+from datrig.runtime import hdf5_writing
 
 
 def write_predictions(
@@ -19,7 +20,7 @@ def write_predictions(
     attrs: dict[str, str],
 ) -> None:
     """``predictions_test.h5`` per docs/artefacts.md section 2 (sim rows first, then data)."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+    with hdf5_writing(path), atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
         fh.create_dataset("inputs", data=inputs.astype(np.float32), compression="gzip")
         fh.create_dataset("events", data=events, compression="gzip")
         fh.create_dataset("output_float", data=output_float.astype(np.float32))

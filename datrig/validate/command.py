@@ -15,7 +15,9 @@ from tqdm import tqdm
 
 from datrig import paths
 from datrig.argtypes import non_negative_int, positive_int
+from datrig.atomic import ArtefactKind, atomic_dir, check_replaceable, destination_lock
 from datrig.errors import DatrigError
+from datrig.faults import pause_point
 from datrig.validate.predictions import PREDICTIONS_FILE, load_predictions
 from datrig.validate.report import RunColumns, build_report
 
@@ -66,6 +68,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+REPORT = ArtefactKind("validation report", "validate.json", "validate", derived=())
+FIRMWARE_DIR = "firmware"  # the projects exported for the runs
+
+
+def _keep_projects(out_dir: Path, tmp: Path) -> None:
+    """Carry the previous report's projects over (copied without following links), so an
+    unchanged run is not exported again; a stale one is re-exported in place."""
+    from datrig.atomic import foreign_contents
+    from datrig.project.meta import PROJECT
+    from datrig.safefs import copy_tree
+
+    previous = out_dir / FIRMWARE_DIR
+    if not previous.is_dir() or previous.is_symlink():
+        return
+    for project in sorted(previous.iterdir()):
+        if PROJECT.owns(project) and foreign_contents(project) == []:
+            copy_tree(project, tmp / FIRMWARE_DIR / project.name)
+
+
 def existing_runs(model: str) -> list[Path]:
     """Every existing run of ``model``, one per registered DA method, in registry order."""
     from datrig.da.registry import PENALTIES
@@ -111,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     from datrig.validate.peers import resolve_peers
 
     peers = resolve_peers(args.peers)  # before any training: a typo fails in a second
+    out_dir = args.out or paths.report_dir(args.model)
+    check_replaceable(out_dir, REPORT)  # never a user's folder or another artefact
     if args.runs:
         run_dirs = list(args.runs)
     elif args.no_train:
@@ -122,22 +145,24 @@ def run(args: argparse.Namespace) -> int:
             )
     else:
         run_dirs = method_runs(args.model, args.data, args.seed, args.seeds)
-    out_dir = args.out or paths.report_dir(args.model)
-    columns = []
-    for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):
-        preds = load_predictions(run_dir)
-        if preds.model != args.model:
-            raise DatrigError(
-                f"{run_dir} is a run of model {preds.model!r}, not {args.model!r}; "
-                "pass --model to match or drop that run"
-            )
-        firmware = None
-        if not args.no_firmware:
-            from datrig.validate.firmware import firmware_outputs
+    with destination_lock(out_dir), atomic_dir(out_dir, REPORT) as tmp:
+        _keep_projects(out_dir, tmp)
+        columns = []
+        for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):
+            preds = load_predictions(run_dir)
+            if preds.model != args.model:
+                raise DatrigError(
+                    f"{run_dir} is a run of model {preds.model!r}, not {args.model!r}; "
+                    "pass --model to match or drop that run"
+                )
+            firmware = None
+            if not args.no_firmware:
+                from datrig.validate.firmware import firmware_outputs
 
-            project = out_dir / "firmware" / preds.da
-            firmware = firmware_outputs(preds, project, seed=args.seed)
-        columns.append(RunColumns(preds, firmware))
-    build_report(columns, out_dir, seed=args.seed, peers=peers)
+                project = tmp / FIRMWARE_DIR / preds.da  # da: checked as a name at load
+                firmware = firmware_outputs(preds, project, seed=args.seed)
+            columns.append(RunColumns(preds, firmware))
+        build_report(columns, tmp, seed=args.seed, peers=peers)
+        pause_point("validate:before-swap")
     print(f"validation report written to {out_dir / 'report.md'}")
     return 0

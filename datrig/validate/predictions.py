@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 from datrig.errors import SchemaError
+from datrig.paths import safe_name
 
 PREDICTIONS_FILE = "predictions_test.h5"
 REQUIRED_DATASETS = ("inputs", "events", "output_float", "output_quant")
@@ -66,6 +67,8 @@ def load_predictions(run_dir: str | Path) -> RunPredictions:
                     "rerun `datrig qat` to regenerate it"
                 )
             attrs = {k: _text(fh.attrs[k]) for k in REQUIRED_ATTRS}
+            for key in ("model", "da"):  # names that become folder names: never paths
+                attrs[key] = safe_name(attrs[key], f"{path}: attribute {key!r}")
             arrays = {k: fh[k][()] for k in REQUIRED_DATASETS}
     except OSError as exc:
         raise SchemaError(

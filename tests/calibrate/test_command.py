@@ -49,8 +49,8 @@ def test_calibrate_writes_its_measurement_on_firmware_outputs(photon_id_project,
     assert [len(doc["bins"][b]) for b in ("pt", "pt_eta", "cluster")] == [3, 6, 4]
     from datrig.project.meta import FirmwareProject
 
-    assert doc["project"] == str(out / "firmware" / "none")  # the final path, not staging
-    project = FirmwareProject.load(doc["project"])  # exported first: the run had none
+    assert doc["project"] == "firmware/none"  # relative to the calibration, not staging
+    project = FirmwareProject.load(out / doc["project"])  # exported first: the run had none
     with h5py.File(out / "per_event.h5") as fh:
         score = fh["none/data/score"][:]
         assert fh["none/data/label"].shape == (30_000,)
