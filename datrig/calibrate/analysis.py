@@ -49,20 +49,33 @@ class Settings:
     seed: int = 1
     binnings: tuple[str, ...] = ("pt", "pt_eta", "cluster")  # which calibration bins
     peers: tuple[str, ...] = ()  # peer methods on the same candidates (datrig.validate.peers)
+    # the plane's variables: the protected one (isolation) and the condition of the bins (pT);
+    # a task names its own
+    protected: str = "iso_calo"
+    condition: str = "pt"
+    # a bin with too few events in a region: an error (the toy's default), or reported as not
+    # measured while the other bins are (a task's calibration)
+    strict_counts: bool = True
 
 
 @dataclass
 class Sample:
-    """Candidates of one domain: their rows (pt, eta, iso_calo, label, ...) and firmware score."""
+    """Candidates of one domain: their rows (pt, eta, iso_calo, label, ...) and firmware score;
+    ``weight``: their (signed) event weights, None for unit weights; ``truth``: whether their
+    labels are known (the toy's data; never real data), for closure only."""
 
     events: np.ndarray
     score: np.ndarray
+    weight: np.ndarray | None = None
+    truth: bool = True
 
     def __post_init__(self) -> None:
         if len(self.events) != len(self.score):
             raise DatrigError("calibration: one firmware score per candidate is needed")
         if len(self.events) == 0:
             raise DatrigError("calibration: no candidates to evaluate")
+        if self.weight is not None and len(self.weight) != len(self.score):
+            raise DatrigError("calibration: one weight per candidate is needed")
 
 
 @dataclass
@@ -91,22 +104,23 @@ def calibrate(sim: Sample, data: Sample, settings: Settings) -> Result:
     regions = AbcdRegions.from_sim(
         sim.score,
         s_label,
-        sim.events["iso_calo"],
+        sim.events[settings.protected],
         id_efficiency=settings.id_efficiency,
         control_efficiency=settings.control_efficiency,
         iso_quantile=settings.iso_quantile,
         iso_gap=settings.iso_gap,
+        weights=sim.weight,
     )
     binnings = {
         name: b
-        for name, b in fit_binnings(sim.events, settings.seed).items()
+        for name, b in fit_binnings(sim.events, settings.seed, settings.condition).items()
         if name in settings.binnings
-    }
+    }  # fmt: skip
     result = Result(regions, binnings)
     for name, sample in (("sim", sim), ("data", data)):
         result.region_of[name] = band_regions(
             sample.score,
-            sample.events["iso_calo"],
+            sample.events[settings.protected],
             regions.pass_threshold,
             regions.control_threshold,
             regions.iso_cut,
@@ -131,22 +145,98 @@ def calibrate(sim: Sample, data: Sample, settings: Settings) -> Result:
 
     reps, seed = settings.n_replicas, settings.seed
     sim_cells, data_cells = cells("sim"), cells("data")
-    sim_counts = bootstrap_counts(by_class(sim_cells, s_label), [2 * n for n in sizes], reps, seed)
-    measured = bootstrap_counts(data_cells, sizes, reps, seed + 1)  # no labels: the measurement
-    truth = bootstrap_counts(  # closure only; the same per-event weights as the measurement
-        by_class(data_cells, data.events["label"]), [2 * n for n in sizes], reps, seed + 1
+    sim_counts = bootstrap_counts(
+        by_class(sim_cells, s_label), [2 * n for n in sizes], reps, seed, sim.weight
     )
+    measured = bootstrap_counts(  # no labels: the measurement
+        data_cells, sizes, reps, seed + 1, data.weight
+    )
+    truth = None
+    if data.truth:  # closure only; the same per-event bootstrap weights as the measurement
+        truth = bootstrap_counts(
+            by_class(data_cells, data.events["label"]), [2 * n for n in sizes], reps, seed + 1,
+            data.weight,
+        )  # fmt: skip
     for k, name in enumerate(names):
         n, shape = sizes[k], (reps + 1, binnings[name].n_bins, N_REGIONS)
-        result.bins[name] = _measure_binning(
+        measure = _measure_binning if settings.strict_counts else _measure_each_bin
+        result.bins[name] = measure(
             binnings[name],
             measured[k].reshape(shape),
             sim_counts[k][:, :n].reshape(shape),
             sim_counts[k][:, n:].reshape(shape),
-            truth[k][:, :n].reshape(shape),
-            truth[k][:, n:].reshape(shape),
+            None if truth is None else truth[k][:, :n].reshape(shape),
+            None if truth is None else truth[k][:, n:].reshape(shape),
         )
     return result
+
+
+NO_TRUTH = "not available (no truth in data)"
+
+
+def _measure_each_bin(
+    binning: Binning,
+    n_data: np.ndarray,
+    sim_photons: np.ndarray,
+    sim_fakes: np.ndarray,
+    data_photons: np.ndarray | None,
+    data_fakes: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """:func:`_measure_binning` bin by bin: a bin whose regions hold too few events is
+    reported as not measured (why) instead of stopping the calibration."""
+    out = []
+    for b, label in enumerate(binning.labels):
+        one = Binning(binning.name, (label,), binning.pt_edges, column=binning.column)
+
+        def at(x: np.ndarray | None, b: int = b) -> np.ndarray | None:
+            return None if x is None else x[:, b : b + 1]
+
+        try:
+            out += _measure_binning(
+                one, at(n_data), at(sim_photons), at(sim_fakes), at(data_photons), at(data_fakes)
+            )
+        except DatrigError as exc:
+            out.append({"label": label, "not_measured": str(exc).split(": ", 1)[-1],
+                        "counts_data": n_data[0, b].tolist()})  # fmt: skip
+    return out
+
+
+def _measure_without_truth(
+    binning: Binning, n_data: np.ndarray, sim_photons: np.ndarray, sim_fakes: np.ndarray
+) -> list[dict[str, Any]]:
+    """The measurement in data with its errors; closure is stated unavailable (no truth)."""
+    abcd = (TI, TN, LI, LN)
+    check_counts(n_data[0], binning.labels, "the data sample", abcd)
+    check_counts(sim_fakes[0], binning.labels, "the simulated fakes", abcd)
+    r_sim, r_m_sim = abcd_factors(sim_fakes)
+    ones = np.ones_like(r_sim)
+    uncorrected = estimate(n_data, sim_photons, ones, ones)
+    corrected = estimate(n_data, sim_photons, r_sim, r_m_sim)
+    eff_sim = sim_photons[..., TI] / sim_photons[..., [TI, MI, LI]].sum(axis=-1)
+    out = []
+    for b, label in enumerate(binning.labels):
+        sf = uncorrected.efficiency[:, b] / eff_sim[:, b]
+        out.append(
+            {
+                "label": label,
+                "counts_data": n_data[0, b].tolist(),
+                "abcd_r": {"sim": _value(r_sim[:, b]), "data_truth": NO_TRUTH},
+                "fakes_a": {
+                    "uncorrected": _value(uncorrected.fakes_a[:, b]),
+                    "corrected_with_sim_r": _value(corrected.fakes_a[:, b]),
+                    "truth": NO_TRUTH,
+                },
+                "closure": NO_TRUTH,
+                "efficiency": {
+                    "data_measured": _value(uncorrected.efficiency[:, b]),
+                    "data_measured_corrected": _value(corrected.efficiency[:, b]),
+                    "sim_truth": _value(eff_sim[:, b]),
+                    "data_truth": NO_TRUTH,
+                },
+                "scale_factor": {"measured": _value(sf), "truth": NO_TRUTH},
+            }
+        )
+    return out
 
 
 def _measure_binning(
@@ -154,10 +244,14 @@ def _measure_binning(
     n_data: np.ndarray,
     sim_photons: np.ndarray,
     sim_fakes: np.ndarray,
-    data_photons: np.ndarray,
-    data_fakes: np.ndarray,
+    data_photons: np.ndarray | None,
+    data_fakes: np.ndarray | None,
 ) -> list[dict[str, Any]]:
-    """Per-bin estimates, truths and closures; arrays are (replicas + 1, bins, 6)."""
+    """Per-bin estimates, truths and closures; arrays are (replicas + 1, bins, 6). Without
+    data truth (``data_photons`` None: real data) the measurement alone, and the closure said
+    to be unavailable."""
+    if data_photons is None or data_fakes is None:
+        return _measure_without_truth(binning, n_data, sim_photons, sim_fakes)
     abcd = (TI, TN, LI, LN)  # the regions the estimate divides by
     check_counts(n_data[0], binning.labels, "the data sample", abcd)
     check_counts(sim_fakes[0], binning.labels, "the simulated fakes", abcd)

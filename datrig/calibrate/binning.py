@@ -34,6 +34,7 @@ class Binning:
     pt_edges: np.ndarray
     cluster_center: np.ndarray | None = None  # (K, F) standardised k-means centres
     cluster_scale: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) per feature
+    column: str = "pt"  # the condition the bins are terciles of (a task's own)
 
     @property
     def n_bins(self) -> int:
@@ -41,7 +42,7 @@ class Binning:
 
     def assign(self, events: np.ndarray) -> np.ndarray:
         """Bin index of every event (-1: outside every bin, e.g. in the |eta| crack)."""
-        pt_bin = bin_index(events["pt"].astype(np.float64), self.pt_edges)
+        pt_bin = bin_index(events[self.column].astype(np.float64), self.pt_edges)
         if self.name == "pt":
             return pt_bin
         if self.name == "pt_eta":
@@ -78,12 +79,20 @@ def _cluster_matrix(events: np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(columns[n], dtype=np.float64) for n in CLUSTER_FEATURES], 1)
 
 
-def fit_binnings(sim_events: np.ndarray, seed: int) -> dict[str, Binning]:
-    """pT terciles of sim fakes; pT x |eta|; k-means clusters of sim candidates."""
+def fit_binnings(
+    sim_events: np.ndarray,
+    seed: int,
+    condition: str = "pt",
+) -> dict[str, Binning]:
+    """pT terciles of sim fakes; pT x |eta|; k-means clusters of sim candidates. A task's
+    condition (``condition`` other than the toy's pT) gets its terciles alone."""
     from sklearn.cluster import KMeans
 
     fakes = sim_events["label"] == 0
-    pt_edges = quantile_bin_edges(sim_events["pt"][fakes].astype(np.float64), N_PT_BINS)
+    pt_edges = quantile_bin_edges(sim_events[condition][fakes].astype(np.float64), N_PT_BINS)
+    if condition != "pt":
+        labels = tuple(f"{condition} {lo:.4g}-{hi:.4g}" for lo, hi in itertools.pairwise(pt_edges))
+        return {"pt": Binning("pt", labels, pt_edges, column=condition)}
     pt_labels = tuple(f"pT {lo:.0f}-{hi:.0f} GeV" for lo, hi in itertools.pairwise(pt_edges))
     eta_labels = tuple(f"|eta| {lo:g}-{hi:g}" for lo, hi in ABS_ETA_BINS)
     x = _cluster_matrix(sim_events)

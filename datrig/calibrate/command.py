@@ -23,16 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--run",
         nargs="+",
         type=Path,
-        required=True,
         metavar="RUN_DIR",
-        help="QAT run(s) of a photon-ID model; several runs are compared (one per method); "
-        "with --energy: one energy-regression run",
+        help="QAT run(s) of a photon-ID model or of a task's ID; several runs are compared "
+        "(one per method); with --energy: one energy-regression run",
     )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        help="instead of --run: a project imported with `datrig import --task` (a network "
+        "trained elsewhere), calibrated on the task's samples (--task)",
+    )
+    parser.add_argument("--task", type=Path, help="with --project: the task file")
     parser.add_argument(
         "--data",
         type=Path,
-        help="folder of datrig photon files (photons_sim.h5, photons_data.h5) to evaluate, "
-        "e.g. `datrig simulate --n 1000000 --seed 7` (default: each run's test split)",
+        help="what to evaluate: a folder of datrig photon files (photons_sim.h5, "
+        "photons_data.h5), e.g. `datrig simulate --n 1000000 --seed 7`; for a task: a data "
+        "ntuple of the task's format (default: each run's test split)",
     )
     parser.add_argument("--out", type=Path, help="output folder (default reports/calibration)")
     parser.add_argument(
@@ -79,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.energy:
         return _run_energy(args)
+    if (args.run is None) == (args.project is None) or (args.project is None) != (
+        args.task is None
+    ):
+        raise DatrigError("give --run RUN... , or --project P --task TASK (an imported network)")
     out = args.out or REPORTS_DIR / "calibration"
     if not args.id_efficiency < args.control_efficiency:
         raise DatrigError(
@@ -94,9 +105,60 @@ def run(args: argparse.Namespace) -> int:
         id_efficiency=args.id_efficiency,
         control_efficiency=args.control_efficiency,
     )
-    report = calibrate_into(args.run, args.data, out, settings)
+    if args.project or _task_runs(args.run):
+        from datrig.calibrate.task_calibration import calibrate_task_into
+
+        data_file = args.data if args.data is not None and args.data.is_file() else None
+        inputs = (
+            {"project": args.project / "datrig_project.json"}
+            if args.project
+            else {f"run{k}/checkpoint": Path(r) / "checkpoint.pt" for k, r in enumerate(args.run)}
+        )
+        report = calibrate_task_into(
+            lambda staging: _task_entries(args, staging, settings), data_file, out, settings,
+            inputs,
+        )  # fmt: skip
+    else:
+        report = calibrate_into(args.run, args.data, out, settings)
     print(f"calibration written to {report}", file=sys.stderr)
     return 0
+
+
+def _task_runs(runs: list[Path]) -> bool:
+    """Whether the runs are runs of a task (all of them; a mix is refused)."""
+    from datrig.calibrate.task_calibration import run_task
+
+    kinds = {run_task(r) is not None for r in runs}
+    if len(kinds) > 1:
+        raise DatrigError("calibrate either runs of a task or runs of shipped models, not both")
+    return kinds == {True}
+
+
+def _task_entries(args: argparse.Namespace, out: Path, settings: Settings) -> list:
+    """(project, task, method, task dataset) per run or for the imported project; a run
+    without a current project is exported into ``out`` (the calibration's staging folder)."""
+    from datrig.calibrate.evaluate import method_names, run_project
+    from datrig.calibrate.task_calibration import run_task
+    from datrig.data.task import load_task
+    from datrig.data.taskdata import ensure_task_dataset
+    from datrig.project.meta import load_project
+    from datrig.train.runs import run_data_dir
+
+    if args.project is not None:
+        task = load_task(args.task)
+        project = load_project(args.project, native=False)
+        if project.meta.inputs is None or project.meta.inputs.task is None:
+            raise DatrigError(
+                f"{args.project} records no task: import it with `datrig import --task`"
+            )
+        data_dir = ensure_task_dataset(task, say=lambda m: print(m, file=sys.stderr))
+        return [(project, task, "imported", data_dir)]
+    entries = []
+    for run_dir, method in zip(args.run, method_names(args.run), strict=True):
+        task = run_task(run_dir)
+        project = run_project(Path(run_dir), out, settings.seed, method)
+        entries.append((project, task, method, run_data_dir(run_dir)))
+    return entries
 
 
 def _run_energy(args: argparse.Namespace) -> int:

@@ -35,16 +35,16 @@ def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmwar
     """The run's verified project: ``hls_projects/<model>`` when it was exported from this
     run's checkpoint with the model's firmware config, else exported into
     ``out_dir/firmware/<method>``."""
-    from datrig.models.registry import get_model_spec
+    from datrig.models.registry import resolve_spec
     from datrig.paths import hls_project_dir
-    from datrig.project.config import config_for_model
+    from datrig.project.config import config_for_run
     from datrig.project.meta import project_is_current
     from datrig.provenance import file_sha256
     from datrig.validate.firmware import export_run
     from datrig.validate.predictions import load_predictions
 
     preds = load_predictions(run_dir)
-    if get_model_spec(preds.model).family != "photon_id":
+    if resolve_spec(preds.model, preds.task_config).family != "photon_id":
         raise DatrigError(
             f"{run_dir} is a {preds.model} run; calibrate measures photon-ID calibrations "
             "(photon_id, photon_id_gnn)"
@@ -52,7 +52,7 @@ def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmwar
     checkpoint = run_dir / "checkpoint.pt"
     shipped = hls_project_dir(preds.model)
     if checkpoint.is_file() and project_is_current(
-        shipped, file_sha256(checkpoint), config_for_model(preds.model)
+        shipped, file_sha256(checkpoint), config_for_run(preds.model, preds.task_config)
     ):
         return FirmwareProject.load(shipped)
     print(f"datrig calibrate: exporting {run_dir} ...", file=sys.stderr)

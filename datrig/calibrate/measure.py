@@ -108,19 +108,28 @@ def too_few(label: str, what: str) -> None:
 
 
 def bootstrap_counts(
-    streams: list[np.ndarray], n_cells: list[int], n_replicas: int, seed: int
+    streams: list[np.ndarray],
+    n_cells: list[int],
+    n_replicas: int,
+    seed: int,
+    event_weights: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Cell counts of several views of the same events, each (n_replicas + 1, n_cells): row 0
     observed, then bootstrap replicas with one Poisson(1) weight per event shared by all views
-    (so an estimate and its truth fluctuate together). Cells < 0 are ignored."""
+    (so an estimate and its truth fluctuate together). Cells < 0 are ignored. With
+    ``event_weights`` (signed) the counts are weight sums and the replicas' spread is the
+    sum-of-squared-weights error."""
     keep = [s >= 0 for s in streams]
     out = [np.empty((n_replicas + 1, n)) for n in n_cells]
+    ew = None if event_weights is None else np.asarray(event_weights, np.float64)
     for view, idx, k, n in zip(out, streams, keep, n_cells, strict=True):
-        view[0] = np.bincount(idx[k], minlength=n)
+        view[0] = np.bincount(idx[k], weights=None if ew is None else ew[k], minlength=n)
     rng = np.random.default_rng(seed)
     n_events = streams[0].size
     for r in range(1, n_replicas + 1):
         weights = rng.poisson(1.0, n_events).astype(np.float64)
+        if ew is not None:
+            weights *= ew
         for view, idx, k, n in zip(out, streams, keep, n_cells, strict=True):
             view[r] = np.bincount(idx[k], weights=weights[k], minlength=n)
     return out

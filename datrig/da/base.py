@@ -33,6 +33,7 @@ class FullBatch:
     domain: torch.Tensor
     protected: torch.Tensor
     condition: torch.Tensor | None
+    weight: torch.Tensor | None = None  # event weights (signed); None: all 1
 
 
 @dataclass
@@ -46,6 +47,7 @@ class TrainingEvents:
     protected: np.ndarray
     condition: np.ndarray | None
     inputs: torch.Tensor | None = None
+    weight: np.ndarray | None = None  # event weights (signed); None: all 1
 
 
 @dataclass

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
-from datrig.da.functional import mmd_sq, pinball
+from datrig.da.functional import mmd_sq, pinball, weighted_pinball, weighted_quantile
 from datrig.errors import DatrigError
 from datrig.models.latent import ModelTerms
 
@@ -55,15 +55,26 @@ REFIT_DAMPING = 0.5  # q <- (1 - d) q + d q_measured between refit epochs
 
 
 def fake_rate_at(
-    output: torch.Tensor, label: torch.Tensor, efficiency: float
+    output: torch.Tensor,
+    label: torch.Tensor,
+    efficiency: float,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """Fraction of fakes above the cut that keeps ``efficiency`` of the photons (None if the
-    events hold too few of either class)."""
+    events hold too few of either class); weighted (signed weights) when ``weight`` is given."""
     photons, fakes = output[label == 1], output[label == 0]
     if len(photons) < MIN_CLASS_EVENTS or len(fakes) < MIN_CLASS_EVENTS:
         return None
-    cut = torch.quantile(photons.double(), 1.0 - efficiency)
-    return (fakes.double() >= cut).double().mean()
+    if weight is None:
+        cut = torch.quantile(photons.double(), 1.0 - efficiency)
+        return (fakes.double() >= cut).double().mean()
+    w_p, w_f = weight[label == 1].double(), weight[label == 0].double()
+    if not (float(w_p.sum()) > 0 and float(w_f.sum()) > 0):
+        return None
+    cut = float(
+        weighted_quantile(photons.double().numpy(), np.array([1.0 - efficiency]), w_p.numpy())[0]
+    )
+    return ((fakes.double() >= cut).double() * w_f).sum() / w_f.sum()
 
 
 class LearnedDdtPenalty(Penalty):
@@ -80,6 +91,7 @@ class LearnedDdtPenalty(Penalty):
     # 0) and one flag away (``datrig qat --penalty-option domain_weight=1``); see
     # docs/decorrelation.md for the table.
     default_lam: ClassVar[dict[str, float]] = {"photon_id": 1.0}
+    generic_lam = 1.0  # the pinball has the score's own scale: 1 serves any ID
 
     def __init__(
         self,
@@ -126,12 +138,17 @@ class LearnedDdtPenalty(Penalty):
             raise DatrigError("ddt: the model has no compensation branch")
         output = full.output.detach()
         if self.training:
-            rate = fake_rate_at(output, full.label, self.efficiency)
+            rate = fake_rate_at(output, full.label, self.efficiency, full.weight)
             if rate is not None:
                 self.fake_rate = self.rate_ema * self.fake_rate + (1 - self.rate_ema) * rate
         fakes = full.label == 0
         tau = 1.0 - float(self.fake_rate)
-        loss = pinball(full.task.detach()[fakes] - full.compensation[fakes], tau)
+        u = full.task.detach()[fakes] - full.compensation[fakes]
+        if full.weight is None:
+            loss = pinball(u, tau)
+        else:
+            w = full.weight[fakes].to(u.dtype)
+            loss = weighted_pinball(u, tau, w) if float(w.sum()) > 0 else u.new_zeros(())
         if self.domain_weight > 0:
             region = (full.protected < self.iso_cut) & (output >= 0)
             k = self.max_mmd_events  # the batch is shuffled: its first k events are a sample
@@ -150,6 +167,7 @@ class LearnedDdtPenalty(Penalty):
         model.eval()
         x = validation.inputs
         label = torch.from_numpy(np.asarray(validation.label)).long()
+        weight = None if validation.weight is None else torch.from_numpy(validation.weight)
         model.revive_dead_compensation(x[label == 0])
         with torch.no_grad():
             score = _terms(model, x).task
@@ -159,7 +177,7 @@ class LearnedDdtPenalty(Penalty):
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, self.refit_epochs)
         for epoch in range(self.refit_epochs):
             with torch.no_grad():
-                rate = fake_rate_at(_terms(model, x).output, label, self.efficiency)
+                rate = fake_rate_at(_terms(model, x).output, label, self.efficiency, weight)
             if rate is not None:
                 self.fake_rate = (1 - REFIT_DAMPING) * self.fake_rate + REFIT_DAMPING * rate
             tau = 1.0 - float(self.fake_rate)
@@ -167,7 +185,13 @@ class LearnedDdtPenalty(Penalty):
             order = fakes[torch.from_numpy(shuffle)]
             for i in range(0, len(order), REFIT_BATCH):
                 idx = order[i : i + REFIT_BATCH]
-                loss = pinball(score[idx] - model.forward_terms(x[idx]).compensation, tau)
+                u = score[idx] - model.forward_terms(x[idx]).compensation
+                if weight is None:
+                    loss = pinball(u, tau)
+                elif float(weight[idx].sum()) > 0:
+                    loss = weighted_pinball(u, tau, weight[idx].to(u.dtype))
+                else:
+                    continue
                 optimizer.zero_grad()
                 loss.backward()
                 for p, mask in params:

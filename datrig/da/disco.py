@@ -49,7 +49,7 @@ class DiscoPenalty(Penalty):
         self.max_events = max_events  # caps the O(B^2) cost; batches arrive shuffled
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
-        if batch.outputs.numel() < 2:
-            return batch.outputs.new_zeros(())
+        if batch.outputs.numel() < 2 or not float(batch.weights.sum()) > 0:
+            return batch.outputs.new_zeros(())  # a batch without a usable background
         k = self.max_events
         return distance_correlation_sq(batch.outputs[:k], batch.protected[:k], batch.weights[:k])

@@ -32,6 +32,11 @@ FILE_NAMES: dict[tuple[str, str], str] = {
     ("resonance", "sim"): "resonance_sim.h5",
     ("resonance", "data"): "resonance_data.h5",
 }
+# the members of a task dataset (datrig.data.taskdata), found by the same dataset_file
+TASK_FILE_NAMES: dict[tuple[str, str], str] = {
+    ("task", "sim"): "task_sim.h5",
+    ("task", "data"): "task_data.h5",
+}
 
 
 def member_record(path: Path) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
     """Path of the ``kind``/``domain`` member of a dataset folder, checked against the
     folder's manifest (when it has one)."""
     data_dir = Path(data_dir)
-    name = FILE_NAMES.get((kind, domain))
+    name = FILE_NAMES.get((kind, domain)) or TASK_FILE_NAMES.get((kind, domain))
     if name is None:
         raise SchemaError(f"no dataset file for kind {kind!r} and domain {domain!r}")
     path = data_dir / name

@@ -22,8 +22,17 @@ from typing import Any
 import h5py
 import numpy as np
 
-from datrig.data.schema import CELL_FEATURES, DOMAINS, RETIRED_SCHEMAS, kinds, units_of
-from datrig.data.splits import split_slice
+from datrig.data.schema import (
+    CELL_FEATURES,
+    DOMAINS,
+    RETIRED_SCHEMAS,
+    TASK_REQUIRED,
+    TASK_SCHEMA,
+    TASK_TABLE,
+    kinds,
+    units_of,
+)
+from datrig.data.splits import SPLITS, split_slice
 from datrig.errors import DatrigError, SchemaError, short
 
 # Fields whose values are class codes, and the codes allowed.
@@ -43,13 +52,18 @@ class DatasetInfo:
     units: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     generator_version: str = ""
+    # a task dataset (schema task/1): its own fields, and its split sizes (train, val, test)
+    task_fields: tuple[str, ...] | None = None
+    split_rows: tuple[int, int, int] | None = None
 
     @property
     def table(self) -> str:
-        return kinds()[self.kind][1]
+        return TASK_TABLE if self.kind == "task" else kinds()[self.kind][1]
 
     @property
     def fields(self) -> tuple[str, ...]:
+        if self.task_fields is not None:
+            return self.task_fields
         return tuple(kinds()[self.kind][2])
 
 
@@ -124,6 +138,8 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
     if "datrig_schema" not in attrs:
         raise SchemaError(f"{path}: not a datrig file (no 'datrig_schema' attribute)")
     schema_id = _attr_str(attrs["datrig_schema"])
+    if schema_id == TASK_SCHEMA:
+        return _validate_task(path, fh)
     by_schema = {sid: (kind, table, fields) for kind, (sid, table, fields) in kinds().items()}
     if schema_id in RETIRED_SCHEMAS:
         raise SchemaError(f"{path}: schema {schema_id} is retired: {RETIRED_SCHEMAS[schema_id]}")
@@ -192,6 +208,55 @@ def _validate(path: Path, fh: h5py.File) -> DatasetInfo:
         units=units,
         seed=seed,
         generator_version=_attr_str(attrs.get("generator_version", "")),
+    )
+
+
+def _validate_task(path: Path, fh: h5py.File) -> DatasetInfo:
+    """A task dataset (:mod:`datrig.data.taskdata`): a table of the task's columns plus label
+    (-1 where unknown), weight, domain and the source entry of every candidate."""
+    attrs = fh.attrs
+    if not _attr_flag(attrs, "complete"):
+        raise SchemaError(
+            f"{path}: incomplete task dataset (the writer was interrupted); "
+            "run the command again to rebuild it"
+        )
+    if TASK_TABLE not in fh or not isinstance(fh[TASK_TABLE], h5py.Dataset):
+        raise SchemaError(f"{path}: dataset {TASK_TABLE!r} missing")
+    ds = fh[TASK_TABLE]
+    if ds.ndim != 1 or ds.dtype.names is None:
+        raise SchemaError(f"{path}: {TASK_TABLE!r} must be a 1-D table of named fields")
+    missing = [f for f in TASK_REQUIRED if f not in ds.dtype.names]
+    if missing:
+        raise SchemaError(f"{path}: {TASK_TABLE} lacks field(s) {', '.join(missing)}")
+    n_rows = int(ds.shape[0])
+    if n_rows == 0:
+        raise SchemaError(f"{path}: the task dataset has no candidates (check the selection)")
+    domain = _attr_str(attrs.get("domain", ""))
+    if domain not in DOMAINS:
+        raise SchemaError(f"{path}: domain attribute {domain!r} is neither 'sim' nor 'data'")
+    block = ds.fields(["label", "domain"])[()]
+    if np.any(~np.isin(block["label"], (-1, 0, 1))) or np.any(block["domain"] != DOMAINS[domain]):
+        raise SchemaError(f"{path}: labels outside -1/0/1 or rows of another domain")
+    try:
+        split_rows = tuple(int(v) for v in np.asarray(attrs["split_rows"]).reshape(-1))
+    except (KeyError, TypeError, ValueError):
+        raise SchemaError(f"{path}: no split_rows attribute; rebuild the task dataset") from None
+    if len(split_rows) != 3 or sum(split_rows) != n_rows or min(split_rows) < 0:
+        raise SchemaError(f"{path}: split_rows {list(split_rows)} do not add up to {n_rows}")
+    try:
+        config = json.loads(_attr_str(attrs.get("config", "{}")))
+    except (ValueError, RecursionError):
+        raise SchemaError(f"{path}: malformed 'config' attribute") from None
+    return DatasetInfo(
+        path=path,
+        kind="task",
+        domain=domain,
+        n_rows=n_rows,
+        n_cells=None,
+        config=config,
+        units={},
+        task_fields=tuple(ds.dtype.names),
+        split_rows=split_rows,  # type: ignore[arg-type]
     )
 
 
@@ -283,7 +348,12 @@ def check_cells_finite(path: str | os.PathLike[str], chunk_rows: int = 20_000) -
 
 
 def _rows(info: DatasetInfo, split: str | None, n_max: int | None) -> slice:
-    rows = split_slice(info.n_rows, split)
+    if info.split_rows is not None and split is not None:
+        bounds = np.concatenate([[0], np.cumsum(info.split_rows)])
+        k = list(SPLITS).index(split) if split in SPLITS else split_slice(1, split)
+        rows = slice(int(bounds[k]), int(bounds[k + 1]))
+    else:
+        rows = split_slice(info.n_rows, split)
     if n_max is not None:
         rows = slice(rows.start, min(rows.stop, rows.start + max(int(n_max), 0)))
     return rows

@@ -13,6 +13,10 @@ import numpy as np
 PHOTONS_SCHEMA = "photons/2"
 DIPHOTON_SCHEMA = "diphoton/1"
 RESONANCE_SCHEMA = "resonance/1"
+# A task dataset: a user's candidates with the task's columns (datrig.data.taskdata)
+TASK_SCHEMA = "task/1"
+TASK_TABLE = "candidates"
+TASK_REQUIRED = ("label", "weight", "domain", "entry")
 
 # ATLAS shower-shape variables, computed from cell energies (datrig.sim.shapes).
 SHOWER_SHAPES: tuple[str, ...] = (

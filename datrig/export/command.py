@@ -11,7 +11,9 @@ from datrig.paths import hls_project_dir, run_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model name, e.g. photon_id")
+    parser.add_argument(
+        "--model", help="model name, e.g. photon_id (default: the run's own, with --run)"
+    )
     parser.add_argument(
         "--da", default=None, help="DA method of the run (default: the model's shipped one)"
     )
@@ -28,13 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from datrig.export.project import export_checkpoint
-    from datrig.project.config import config_for_model
+    from datrig.project.config import config_for_run
     from datrig.project.inputs import read_inputs
     from datrig.runtime import configure_torch, seed_everything
+    from datrig.train.runs import run_identity
 
     configure_torch()
     seed_everything(args.seed)
-    fw = config_for_model(args.model, args.config)
+    if args.model is None and args.run is None:
+        raise DatrigError("give --run RUN (a QAT run folder) or --model NAME")
+    task = None
+    if args.run is not None:
+        recorded, task = run_identity(args.run)
+        if args.model is not None and args.model != recorded:
+            raise DatrigError(f"{args.run} is a run of {recorded!r}, not {args.model!r}")
+        args.model = recorded
+    fw = config_for_run(args.model, task, args.config)
     if args.events is not None:
         fw = fw.with_events(args.events)
     run_path = args.run or run_dir(args.model, args.da or _shipped_da(args.model))

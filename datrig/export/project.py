@@ -87,7 +87,9 @@ def export_checkpoint(
             inputs=calib_inputs,
             seed=seed,
             source=SourceInfo("checkpoint", str(checkpoint), file_sha256(checkpoint)),
-            input_spec=InputSpec(loaded.spec.kind, loaded.normalisation),
+            input_spec=InputSpec(
+                loaded.spec.kind, loaded.normalisation, loaded.spec.extra.get("task")
+            ),
             output_kind=loaded.spec.output_kind,
         )
 

@@ -8,7 +8,9 @@ Conventions (the same everywhere in the report):
   one >= ``eff`` (exactly ``eff`` up to one event, barring ties).
 * Background rejection is ``1 / eps_bkg`` at that threshold; ``inf`` when no background passes
   (written to JSON as ``null``).
-* Events are counted with unit weight (the toy samples are unweighted).
+* Events count with their weights where given (signed generator weights: every efficiency is
+  a ratio of weight sums, so an exact +w/-w pair of identical events changes nothing), else
+  with unit weight.
 """
 
 from __future__ import annotations
@@ -52,12 +54,18 @@ def _split(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return sig, bkg
 
 
-def roc(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def roc(
+    score: np.ndarray, label: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """ROC curve as (signal efficiency, background efficiency, AUC); sklearn underneath."""
     _split(score, label)
-    fpr, tpr, _ = roc_curve(np.asarray(label) == 1, np.asarray(score, dtype=np.float64))
-    auc = float(roc_auc_score(np.asarray(label) == 1, np.asarray(score, dtype=np.float64)))
-    return tpr, fpr, auc
+    y, s = np.asarray(label) == 1, np.asarray(score, dtype=np.float64)
+    if weights is None:
+        fpr, tpr, _ = roc_curve(y, s)
+        return tpr, fpr, float(roc_auc_score(y, s))
+    w = np.asarray(weights, dtype=np.float64)
+    fpr, tpr, _ = roc_curve(y, s, sample_weight=w)
+    return tpr, fpr, float(np.trapezoid(tpr, fpr))
 
 
 def threshold_at_efficiency(sig_score: np.ndarray, eff: float) -> float:
@@ -69,10 +77,39 @@ def threshold_at_efficiency(sig_score: np.ndarray, eff: float) -> float:
     return float(ordered[max(rank, 1) - 1])
 
 
-def working_point(score: np.ndarray, label: np.ndarray, eff: float) -> WorkingPoint:
+def weighted_threshold(sig_score: np.ndarray, eff: float, weights: np.ndarray) -> float:
+    """The weighted version of :func:`threshold_at_efficiency`: the highest threshold whose
+    passing signal weight reaches ``eff`` of the total."""
+    if not 0.0 < eff <= 1.0:
+        raise DatrigError(f"signal efficiency must be in (0, 1], got {eff}")
+    s, w = np.asarray(sig_score, np.float64), np.asarray(weights, np.float64)
+    order = np.argsort(-s, kind="stable")
+    cum = np.cumsum(w[order])
+    total = cum[-1]
+    if not total > 0:
+        raise DatrigError("the signal weights sum to zero or less: no working point exists")
+    idx = int(np.searchsorted(cum, eff * total * (1 - 1e-12), side="left"))
+    return float(s[order][min(idx, len(s) - 1)])
+
+
+def working_point(
+    score: np.ndarray, label: np.ndarray, eff: float, weights: np.ndarray | None = None
+) -> WorkingPoint:
     sig, bkg = _split(score, label)
-    thr = threshold_at_efficiency(sig, eff)
-    return WorkingPoint(thr, float(np.mean(sig >= thr)), float(np.mean(bkg >= thr)))
+    if weights is None:
+        thr = threshold_at_efficiency(sig, eff)
+        return WorkingPoint(thr, float(np.mean(sig >= thr)), float(np.mean(bkg >= thr)))
+    w = np.asarray(weights, np.float64)
+    label = np.asarray(label)
+    w_sig, w_bkg = w[label == 1], w[label == 0]
+    thr = weighted_threshold(sig, eff, w_sig)
+    if not w_bkg.sum() > 0:
+        raise DatrigError("the background weights sum to zero or less")
+    return WorkingPoint(
+        thr,
+        float(np.sum(w_sig * (sig >= thr)) / np.sum(w_sig)),
+        float(np.sum(w_bkg * (bkg >= thr)) / np.sum(w_bkg)),
+    )
 
 
 def efficiency_at_bkg_efficiency(score: np.ndarray, label: np.ndarray, eff_bkg: float) -> float:
@@ -125,3 +162,15 @@ def domain_auc(score: np.ndarray, domain: np.ndarray) -> float:
         raise DatrigError("domain-classifier AUC needs events of both domains (sim and data)")
     auc = float(roc_auc_score(domain == 1, np.asarray(score, dtype=np.float64)))
     return max(auc, 1.0 - auc)
+
+
+def weighted_quantiles(values: np.ndarray, qs: list[float], weights: np.ndarray) -> list[float]:
+    """Quantiles of ``values`` with (signed) weights: the smallest value whose cumulative
+    weight reaches each fraction ``q`` of the total."""
+    v, w = np.asarray(values, np.float64), np.asarray(weights, np.float64)
+    order = np.argsort(v, kind="stable")
+    cum = np.cumsum(w[order])
+    if not cum[-1] > 0:
+        raise DatrigError("the weights sum to zero or less: no quantile exists")
+    idx = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
+    return [float(x) for x in v[order][np.clip(idx, 0, len(v) - 1)]]

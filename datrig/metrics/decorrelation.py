@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from datrig.errors import DatrigError
-from datrig.metrics.classifier import threshold_at_efficiency
+from datrig.metrics.classifier import threshold_at_efficiency, weighted_threshold
 
 # region codes of AbcdRegions.assign
 REGION_A, REGION_B, REGION_C, REGION_D, OUTSIDE = 0, 1, 2, 3, -1
@@ -152,19 +152,31 @@ class AbcdRegions:
         control_efficiency: float | None = None,
         iso_quantile: float = 0.9,
         iso_gap: float = 2.0,
+        weights: np.ndarray | None = None,
     ) -> AbcdRegions:
         """Regions from simulated photons (label 1): the tight ID keeps ``id_efficiency`` of
         them, the isolation cut ``iso_quantile`` of them; the control band holds the scores
-        below the ``control_efficiency`` point (None: the complement of the ID)."""
-        sig = np.asarray(score)[np.asarray(label) == 1]
+        below the ``control_efficiency`` point (None: the complement of the ID). With
+        ``weights`` every fraction is a fraction of the signal's (signed) weight sum."""
+        is_sig = np.asarray(label) == 1
+        sig = np.asarray(score)[is_sig]
         if sig.size == 0:
             raise DatrigError("no simulated photons to define the ID working point with")
-        pass_t = threshold_at_efficiency(sig, id_efficiency)
+        iso_sig = np.asarray(iso)[is_sig]
+        if weights is None:
+            pass_t = threshold_at_efficiency(sig, id_efficiency)
+            control_t = pass_t
+            if control_efficiency is not None:
+                control_t = min(threshold_at_efficiency(sig, control_efficiency), pass_t)
+            iso_cut = float(np.quantile(iso_sig, iso_quantile))
+            return cls(pass_t, control_t, iso_cut, iso_gap)
+        w = np.asarray(weights, np.float64)[is_sig]
+        pass_t = weighted_threshold(sig, id_efficiency, w)
         control_t = pass_t
         if control_efficiency is not None:
-            control_t = min(threshold_at_efficiency(sig, control_efficiency), pass_t)
-        iso_cut = float(np.quantile(np.asarray(iso)[np.asarray(label) == 1], iso_quantile))
-        return cls(pass_t, control_t, iso_cut, iso_gap)
+            control_t = min(weighted_threshold(sig, control_efficiency, w), pass_t)
+        iso_cut = -weighted_threshold(-iso_sig, iso_quantile, w)  # the iso_quantile quantile
+        return cls(pass_t, control_t, float(iso_cut), iso_gap)
 
 
 def region_counts(
@@ -178,15 +190,19 @@ def region_counts(
     return counts.reshape(n_bins, 4).astype(np.float64)
 
 
-def abcd_factor(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """R = N_A N_D / (N_B N_C) and its Poisson uncertainty, per row of (…, 4) counts; NaN
-    where a region is empty."""
+def abcd_factor(
+    counts: np.ndarray, sum_w2: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """R = N_A N_D / (N_B N_C) and its uncertainty, per row of (…, 4) counts: Poisson, or from
+    the summed squared weights ``sum_w2`` of weighted counts; NaN where a region is empty."""
     counts = np.asarray(counts, dtype=np.float64)
     a, b, c, d = (counts[..., i] for i in range(4))
     ok = (a > 0) & (b > 0) & (c > 0) & (d > 0)
+    var = counts if sum_w2 is None else np.asarray(sum_w2, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(ok, a * d / (b * c), np.nan)
-        rel = np.sqrt(np.where(ok, 1 / a + 1 / b + 1 / c + 1 / d, np.nan))
+        rel2 = sum(var[..., i] / counts[..., i] ** 2 for i in range(4))
+        rel = np.sqrt(np.where(ok, rel2, np.nan))
     return r, r * rel
 
 
@@ -227,14 +243,22 @@ def pt_binned_decorrelation(
     pt_edges: np.ndarray,
     n_iso_bins: int = 5,
     max_dcor_events: int = 100_000,
+    weights: np.ndarray | None = None,
 ) -> PtBinnedDecorrelation:
-    """Figures for fakes (pass only fakes) in bins of ``pt_edges``: ABCD factor, working-point
-    flatness across ``n_iso_bins`` equal-population isolation bins, and rank dCor."""
+    """Figures for fakes (pass only fakes) in bins of ``pt_edges``: ABCD factor (weighted
+    counts with sum-of-squares errors when ``weights`` are given), working-point flatness
+    across ``n_iso_bins`` equal-population isolation bins, and rank dCor (unweighted)."""
     score, iso, pt = (np.asarray(v, dtype=np.float64) for v in (score, iso, pt))
     n_pt = pt_edges.size - 1
     pt_bin = bin_index(pt, pt_edges)
-    counts = region_counts(regions.assign(score, iso), pt_bin, n_pt)
-    r, r_err = abcd_factor(counts)
+    region = regions.assign(score, iso)
+    if weights is None:
+        counts = region_counts(region, pt_bin, n_pt)
+        r, r_err = abcd_factor(counts)
+    else:
+        w = np.asarray(weights, np.float64)
+        counts = region_counts(region, pt_bin, n_pt, w)
+        r, r_err = abcd_factor(counts, region_counts(region, pt_bin, n_pt, w**2))
     max_min, chi2, ndf, rank_dc = (np.full(n_pt, np.nan) for _ in range(4))
     passed = score >= regions.pass_threshold
     for k in range(n_pt):

@@ -19,3 +19,16 @@ def get_model_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise DatrigError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+
+
+def resolve_spec(model: str, task: dict | None = None) -> ModelSpec:
+    """The spec of a run, a checkpoint or a project: the task it records (a task's network,
+    read the same way in any process), else the named model of :data:`MODELS`."""
+    if task is None:
+        return get_model_spec(model)
+    from pathlib import Path
+
+    from datrig.data.task import TaskConfig
+    from datrig.models.task_spec import spec_for_task
+
+    return spec_for_task(TaskConfig.from_json(task, Path("."), f"the task of {model}"))

@@ -136,6 +136,22 @@ def config_for_model(model: str, path: str | os.PathLike[str] | None = None) -> 
     return dataclasses.replace(cfg, model=model)
 
 
+def config_for_run(
+    model: str, task: dict[str, Any] | None, path: str | os.PathLike[str] | None = None
+) -> FirmwareConfig:
+    """The firmware config of a run: ``path`` if given; for a task, the task's own
+    ``firmware`` mapping, else ``firmware_configs/<task>.yml`` when it exists, else the
+    default config (firmware_configs/default.yml); for a named model, its own file."""
+    if path is not None or task is None:
+        return config_for_model(model, path)
+    firmware = task.get("firmware")
+    if isinstance(firmware, dict):
+        cfg = parse_firmware_config(firmware, source=f"the firmware section of task {model}")
+        return dataclasses.replace(cfg, model=model)
+    own = firmware_config_path(model)
+    return config_for_model(model, own if own.is_file() else firmware_config_path("default"))
+
+
 def parse_firmware_config(raw: Any, source: str = "<config>") -> FirmwareConfig:
     if not isinstance(raw, dict):
         raise SchemaError(f"{source}: expected a mapping at the top level")

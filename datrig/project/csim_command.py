@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_npy_output(args.out, "csim", args.input)
     project = load_project(args.project or hls_project_dir(args.model), native=True)
-    y = project.csim(project.read_inputs(args.input, args.events, args.split))
+    x, where = project.read_events(args.input, args.events, args.split)
+    y = project.csim(x)
     record = sidecar(stage="csim", seed=None, inputs={"input": args.input}, n_events=len(y))
-    write_npy_output(args.out, np.asarray(y), "csim", record)
+    write_npy_output(args.out, np.asarray(y), "csim", record, where)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")
     return 0

@@ -19,7 +19,13 @@ CHUNK = 65536  # events per emulator call (bounded memory, visible progress)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(parser)
     add_input_arguments(parser, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="output .npy (float64)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="outputs: .npy (float64), or .root (a friend tree of the input), .parquet or .h5 "
+        "(with each candidate's entry number)",
+    )
     parser.add_argument(
         "--method",
         choices=("fast", "stepwise"),
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_npy_output(args.out, "emulate", args.input)
     project = load_project(args.project or hls_project_dir(args.model), native=False)
-    x = project.read_inputs(args.input, args.events, args.split)
+    x, where = project.read_events(args.input, args.events, args.split)
     parts = []
     with tqdm(total=len(x), unit="ev", file=sys.stderr, desc="emulate") as bar:
         for start in range(0, len(x), CHUNK):
@@ -54,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
         n_events=len(y),
         network=project.ir.name,
     )
-    write_npy_output(args.out, y, "emulate", record)
+    write_npy_output(args.out, y, "emulate", record, where)
     print(f"emulated {len(y)} events with {project.ir.name} -> {args.out}", file=sys.stderr)
     return 0

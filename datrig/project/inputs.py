@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from datrig.bounds import check_shape, ensure_fits
-from datrig.data.features import Normalisation
+from datrig.data.features import Normalisation, check_finite
+from datrig.data.sources import FORMATS, SourceSpec
 from datrig.errors import DatrigError, SchemaError, short
+
+READ_CHUNK = 200_000  # candidates per read of a user's file
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,9 @@ class InputSpec:
     """How raw events become this network's inputs: the schema kind of the files it reads and
     the feature normalisation (columns or cells, transforms, center/scale)."""
 
-    kind: str  # "photons" | "diphoton"
+    kind: str  # "photons" | "diphoton" | "task"
     normalisation: Normalisation
+    task: dict[str, Any] | None = None  # the task file's JSON: a user's files are read with it
 
     def from_file(
         self, path: str | os.PathLike[str], split: str | None = None, limit: int | None = None
@@ -45,11 +49,85 @@ class InputSpec:
         return np.asarray(x, dtype=np.float64)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "normalisation": self.normalisation.to_dict()}
+        out = {"kind": self.kind, "normalisation": self.normalisation.to_dict()}
+        if self.task is not None:
+            out["task"] = self.task
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> InputSpec:
-        return cls(obj["kind"], Normalisation.from_dict(obj["normalisation"]))
+        return cls(obj["kind"], Normalisation.from_dict(obj["normalisation"]), obj.get("task"))
+
+    def source_spec(self, path: Path, **override: str | None) -> SourceSpec:
+        """How to read a user's file: the task's data source (else its simulation source)
+        names the tree, table and collection; ``override`` (command-line flags) wins."""
+        if self.task is None:
+            raise SchemaError(
+                f"{path}: this project does not record a task, so it reads only datrig files, "
+                "a run's predictions or a .npy; import or export it with --task to read your "
+                "own ntuples"
+            )
+        sources = self.task.get("sources", {})
+        raw = sources.get("data") or sources.get("sim") or {}
+        fields = {k: raw.get(k) for k in ("tree", "table", "collection")}
+        fields.update({k: v for k, v in override.items() if v is not None})
+        return SourceSpec((str(path),), **fields)
+
+    def from_source(
+        self, path: Path, limit: int | None = None, **override: str | None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Network inputs (float64) of every candidate of a user's file, in file order, and
+        where each came from (``entry``, ``index``): one row per candidate, nothing selected
+        away. Chunked; NaN/inf inputs are refused with their count."""
+        from datrig.data.sources import ENTRY, INDEX, open_file
+
+        columns = list(self.normalisation.features)
+        parts, entries, indices = [], [], []
+        n = 0
+        spec = self.source_spec(path, **override)
+        with open_file(path, spec) as reader:
+            reader.check_columns(columns)
+            n_entries = reader.n_entries()
+            for chunk in reader.iterate(columns, READ_CHUNK):
+                raw = np.stack([np.asarray(chunk[c]).astype(np.float32) for c in columns], 1)
+                check_finite(raw, columns, str(path))
+                parts.append(self.normalisation.apply(raw).astype(np.float64))
+                entries.append(chunk[ENTRY])
+                indices.append(chunk[INDEX])
+                n += len(raw)
+                if limit is not None and n >= limit:
+                    break
+        if n == 0:
+            raise SchemaError(f"{path}: no candidates")
+        x = np.concatenate(parts)[:limit]
+        where = {
+            "entry": np.concatenate(entries)[:limit],
+            "index": np.concatenate(indices)[:limit],
+            "n_entries": np.array(n_entries),
+            "collection": np.array(spec.collection or ""),
+        }
+        return x, where
+
+
+def is_user_ntuple(path: Path, spec: InputSpec) -> bool:
+    """A file of the user's own format that the project's task reads (not a datrig file)."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS or spec.task is None:
+        return False
+    return suffix not in (".h5", ".hdf5") or not _is_datrig_h5(path)
+
+
+def _is_datrig_h5(path: Path) -> bool:
+    """A datrig schema file or a run's predictions file (not a user's own table)."""
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        return False
+    try:
+        with h5py.File(path, "r") as fh:
+            return "datrig_schema" in fh.attrs or ("inputs" in fh and "events" in fh)
+    except OSError:
+        return False
 
 
 def is_schema_file(path: Path) -> bool:
@@ -80,6 +158,16 @@ def read_inputs(
         raise DatrigError(f"input file {path} not found")
     if path.suffix == ".npy":
         x = _load_npy(path, limit)
+    elif path.suffix.lower() in FORMATS and (
+        path.suffix.lower() not in (".h5", ".hdf5")
+        or (spec is not None and is_user_ntuple(path, spec))
+    ):  # a user's own ntuple, read through the project's task
+        if spec is None:
+            raise SchemaError(
+                f"{path}: this project does not record its network's inputs (made by `datrig "
+                "import` without --task); pass a .npy of network inputs, or import with --task"
+            )
+        x = spec.from_source(path, limit)[0]
     elif path.suffix in (".h5", ".hdf5"):
         if not h5py.is_hdf5(path):
             raise SchemaError(f"{path} is not a readable HDF5 file (truncated or not HDF5)")
@@ -94,7 +182,9 @@ def read_inputs(
         else:
             x = _predictions_inputs(path, limit)
     else:
-        raise SchemaError(f"{path}: inputs must be .npy or .h5, got {path.suffix!r}")
+        raise SchemaError(
+            f"{path}: inputs must be .npy, .h5, .root or .parquet, got {path.suffix!r}"
+        )
     if split is not None and not (path.suffix in (".h5", ".hdf5") and is_schema_file(path)):
         raise SchemaError(f"{path}: --split applies to datrig event files only")
     if not np.issubdtype(x.dtype, np.number):

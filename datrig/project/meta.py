@@ -216,6 +216,30 @@ class FirmwareProject:
             )
         return x
 
+    def read_events(
+        self, source: str | os.PathLike[str], limit: int | None = None, split: str | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+        """Like :meth:`read_inputs`, and for a user's own ntuple (read through the project's
+        task) also where every candidate came from (``entry``, ``index``, ``n_entries``,
+        ``collection``), so outputs can be joined back to it."""
+        from datrig.project.inputs import is_user_ntuple
+
+        path = Path(source)
+        if self.meta.inputs is not None and is_user_ntuple(path, self.meta.inputs):
+            if split is not None:
+                raise SchemaError(f"{path}: --split applies to datrig event files only")
+            x, where = self.meta.inputs.from_source(path, limit)
+            self._check_shape(x, source)
+            return x, where
+        return self.read_inputs(source, limit, split), None
+
+    def _check_shape(self, x: np.ndarray, source: object) -> None:
+        if tuple(x.shape[1:]) != self.meta.input_shape:
+            raise SchemaError(
+                f"{source}: inputs have shape {x.shape[1:]} per event; project {self.path} "
+                f"needs {self.meta.input_shape}"
+            )
+
     def bytes_per_event(self) -> int:
         """Memory one event costs a check of this project (inputs, mantissas, every layer's
         outputs in the emulator and the C-simulation's trace, float64 and int64 copies)."""

@@ -21,7 +21,7 @@ DEFAULT_EVENTS = 10_000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(parser)
-    add_input_arguments(parser, required=False, default_events=DEFAULT_EVENTS)
+    add_input_arguments(parser, required=False)
     parser.add_argument(
         "--da", default=None, help="DA method of the run for default inputs (default: shipped)"
     )
@@ -40,10 +40,11 @@ def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[n
     from datrig.project.verify import seeded_inputs
 
     check_events(args.events, project.bytes_per_event())
-    if args.input is not None:
+    if args.input is not None:  # a file is read whole unless --events says fewer
         x = project.read_inputs(args.input, args.events, args.split)
-        short = f" (the file holds only {len(x):,})" if len(x) < args.events else ""
+        short = f" (the file holds only {len(x):,})" if len(x) < (args.events or 0) else ""
         return x, f"{len(x):,} events of {args.input}{short}"
+    args.events = args.events or DEFAULT_EVENTS
     parts, what = [], []
     if args.model in MODELS:
         da = args.da or get_model_spec(args.model).shipped_da

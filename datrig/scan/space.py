@@ -211,8 +211,10 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
     if any(min(h) < 1 for h in hidden):
         raise SchemaError(f"{source}: 'hidden' must list non-empty lists of positive widths")
     if any(max(h) > MAX_HIDDEN or len(h) > 16 for h in hidden):
-        raise SchemaError(f"{source}: 'hidden' widths must be at most {MAX_HIDDEN} units in at "
-                          "most 16 layers (trigger networks)")  # fmt: skip
+        raise SchemaError(
+            f"{source}: 'hidden' widths must be at most {MAX_HIDDEN} units in at "
+            "most 16 layers (trigger networks)"
+        )
     seeds = values("seeds", int, (1,))
     if any(s < 0 for s in seeds):
         raise SchemaError(f"{source}: seeds must be >= 0")
@@ -221,8 +223,15 @@ def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
         raise SchemaError(f"{source}: 'resource_lam' values must be finite and >= 0")
     epochs, n_train = _positive(raw, "epochs", source), _positive(raw, "n_train", source)
     n_lam = 1 if isinstance(lam, LogUniform) else len(lam)
-    sizes = (len(penalties), n_lam, len(bits["weight_bits"]), len(bits["act_bits"]), len(hidden),
-             len(seeds), len(resource_lam))  # fmt: skip
+    sizes = (
+        len(penalties),
+        n_lam,
+        len(bits["weight_bits"]),
+        len(bits["act_bits"]),
+        len(hidden),
+        len(seeds),
+        len(resource_lam),
+    )
     if math.prod(sizes) > MAX_GRID_POINTS:
         raise SchemaError(
             f"{source}: the space has {math.prod(sizes):,} grid points; datrig runs at most "

@@ -25,7 +25,7 @@ from datrig.atomic import atomic_path
 from datrig.bounds import MAX_ELEMENTS, MAX_HIDDEN
 from datrig.data.features import Normalisation
 from datrig.errors import DatrigError, short
-from datrig.models.registry import get_model_spec
+from datrig.models.registry import resolve_spec
 from datrig.models.spec import ModelSpec
 from datrig.paths import safe_name
 
@@ -118,7 +118,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
     """The quantized Brevitas model of a run, in eval mode, with its spec and normalisation."""
     payload = read_checkpoint(path)
-    spec = get_model_spec(safe_name(payload["model"], f"{path}: model"))
+    train_config = payload.get("train_config")
+    task = train_config.get("task") if isinstance(train_config, dict) else None
+    spec = resolve_spec(safe_name(payload["model"], f"{path}: model"), task)
     config = payload["model_config"]
     _check_sizes(path, config)
     try:

@@ -23,7 +23,14 @@ WEAK_AUC = 0.6  # below this a photon ID is not worth deploying (a single shower
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to train")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", choices=sorted(MODELS), help="a shipped model to train")
+    who.add_argument(
+        "--task",
+        type=Path,
+        help="a task file (your samples, columns, label, weight, protected variable, ...; "
+        "docs/tasks.md)",
+    )
     parser.add_argument(
         "--da",
         default=None,
@@ -73,7 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-test", type=positive_int, default=None, help="test events per domain (all)"
     )
     parser.add_argument(
-        "--data", type=Path, default=None, help="dataset directory (default: simulate)"
+        "--data",
+        type=Path,
+        default=None,
+        help="dataset directory (default: simulate); with --task: where the task's samples "
+        "are kept as read (default data/tasks/<name>-<digest>)",
     )
     parser.add_argument("--out", type=Path, default=None, help="run directory (runs/<model>/<da>)")
     parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed")
@@ -142,15 +153,48 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def prepare_task(args: argparse.Namespace) -> Path:
+    """For ``--task``: load and check it, read its samples into a task dataset (once), and set
+    the run's model name, default penalty and task record on ``args``."""
+    from datrig.data.task import load_task
+    from datrig.data.taskdata import ensure_task_dataset
+    from datrig.models.task_spec import spec_for_task
+
+    task = load_task(args.task)
+    spec = spec_for_task(task)
+    args.model = task.name
+    if args.da is None:
+        args.da = spec.shipped_da
+    from datrig.da.registry import penalty_class
+
+    penalty = penalty_class(args.da)
+    if not penalty.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind):
+        raise DatrigError(
+            f"penalty {args.da!r} does not apply to task {task.name} (it needs "
+            f"{'a condition' if penalty.needs_condition else 'another kind of output'}); "
+            "choose another --da"
+        )
+    needs_data = penalty.uses_domain_events or spec.protected == "domain"
+    if needs_data and args.da != "none" and "data" not in task.sources:
+        raise DatrigError(
+            f"penalty {args.da!r} needs unlabelled data events, but task {task.name} has no "
+            "data source (sources: data:); add one or choose another --da"
+        )
+    args.task_config = task.to_json()
+    return ensure_task_dataset(task, args.data, say=lambda m: print(m, file=sys.stderr))
+
+
 def build_config(args: argparse.Namespace, data_dir: Path):
     """The run's TrainConfig from the command line (unset options: model/penalty defaults)."""
     from datrig.train.runs import resolve_config, resolve_quant
 
+    task = getattr(args, "task_config", None)
     quant = resolve_quant(
         args.model,
         getattr(args, "bits", None),
         getattr(args, "weight_bits", None),
         getattr(args, "act_bits", None),
+        task=task,
     )
     return resolve_config(
         args.model,
@@ -167,6 +211,7 @@ def build_config(args: argparse.Namespace, data_dir: Path):
         hidden=getattr(args, "hidden", None),
         resource_lam=getattr(args, "resource_lam", None),
         penalty_options=penalty_options(args.da, getattr(args, "penalty_options", [])),
+        task=task,
     )
 
 
@@ -177,15 +222,19 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     from datrig.train.loop import train
 
-    if args.da is None:
-        from datrig.models.registry import get_model_spec
+    args.task_config = None
+    if args.task is not None:
+        data_dir = prepare_task(args)
+    else:
+        if args.da is None:
+            from datrig.models.registry import get_model_spec
 
-        args.da = get_model_spec(args.model).shipped_da
-    data_dir = args.data
-    if data_dir is None:
-        from datrig.sim.default import ensure_default_data
+            args.da = get_model_spec(args.model).shipped_da
+        data_dir = args.data
+        if data_dir is None:
+            from datrig.sim.default import ensure_default_data
 
-        data_dir = ensure_default_data(DEFAULT_DATA_DIR)  # fixed data seed: cached once
+            data_dir = ensure_default_data(DEFAULT_DATA_DIR)  # fixed data seed: cached once
     cfg = build_config(args, Path(data_dir))
     out = args.out or run_dir(cfg.model, cfg.da)
     metrics = train(cfg, out, resume=args.resume, progress=not args.quiet, force=args.force)

@@ -46,6 +46,8 @@ class TrainConfig:
     resource_lam: float = 0.0  # strength of the EBOPs (firmware cost) term, relative to start
     penalty_options: dict[str, Any] = field(default_factory=dict)
     metric_max_events: int = 10_000  # dCor on at most this many events (O(n^2))
+    # the task file's definition (datrig.data.task), for a run of a task; None: a named model
+    task: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "n_val", "metric_max_events"):

@@ -31,6 +31,7 @@ class EventArrays:
     domain: np.ndarray  # int8
     e_raw: np.ndarray  # float32 GeV (ones for diphoton)
     condition: np.ndarray  # float32 ModelSpec.condition (e.g. pT); zeros if the spec has none
+    weight: np.ndarray  # float32 event weights, signed (ones for the toy and for data)
 
     def __len__(self) -> int:
         return len(self.label)
@@ -82,22 +83,30 @@ def load_events(
             f"{path} holds {info.kind} events but model {spec.name} needs a {spec.kind} file"
         )
     inputs = norm.network_inputs(path, split, n_max)
+    target_col, raw_col = regression_columns(spec)
     need = ["label", "domain"]
     if spec.protected != "domain":
         need.append(spec.protected)
     if spec.task == "regression":
-        need += ["e_true", "e_raw"]
+        need += [c for c in (target_col, raw_col) if c in info.fields]
     if spec.condition is not None and spec.condition not in need:
         need.append(spec.condition)
-    cols = read_columns(path, need, split, n_max)
+    if "weight" in info.fields:
+        need.append("weight")
+    cols = read_columns(path, list(dict.fromkeys(need)), split, n_max)
     n = len(inputs)
     label = cols["label"].astype(np.int8)
     domain = cols["domain"].astype(np.int8)
+    weight = cols["weight"].astype(np.float32) if "weight" in cols else np.ones(n, np.float32)
     if spec.task == "regression":
-        e_raw = cols["e_raw"].astype(np.float32)
+        e_raw = cols[raw_col].astype(np.float32)
         if np.any(e_raw <= 0):
-            raise DatrigError(f"{path}: e_raw must be positive (GeV) for the energy regression")
-        target = (cols["e_true"] / e_raw).astype(np.float32)
+            raise DatrigError(f"{path}: {raw_col} must be positive for the regression")
+        target = (
+            (cols[target_col] / e_raw).astype(np.float32)
+            if target_col in cols
+            else np.full(n, np.nan, np.float32)
+        )
     else:
         e_raw = np.ones(n, np.float32)
         target = label.astype(np.float32)
@@ -108,7 +117,15 @@ def load_events(
     if hide_truth:
         label = np.full(n, -1, np.int8)
         target = np.full(n, np.nan, np.float32)
-    return EventArrays(inputs, label, target, protected, domain, e_raw, condition)
+        weight = np.ones(n, np.float32)  # data weights are never read
+    return EventArrays(inputs, label, target, protected, domain, e_raw, condition, weight)
+
+
+def regression_columns(spec: ModelSpec) -> tuple[str, str]:
+    """(target, raw) columns of a regression: e_true/e_raw of the toy, a task's own names."""
+    if spec.kind == "task":
+        return spec.target, str(spec.extra["reference"])
+    return "e_true", "e_raw"
 
 
 def to_model_layout(inputs: np.ndarray | torch.Tensor, spec: ModelSpec) -> torch.Tensor:

@@ -15,6 +15,7 @@ alone marked complete.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -38,7 +39,7 @@ from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
-from datrig.models.registry import get_model_spec
+from datrig.models.registry import resolve_spec
 from datrig.provenance import file_sha256, sidecar
 from datrig.quant.config import QuantConfig
 from datrig.quant.cost import bit_widths, ebops
@@ -78,12 +79,14 @@ class Trainer:
     ):
         self.cfg, self.out_dir, self.resume, self.progress = cfg, Path(out_dir), resume, progress
         self.force = force
-        self.spec = get_model_spec(cfg.model)
+        self.spec = resolve_spec(cfg.model, cfg.task)
         self.work_dir = staging_dir(self.out_dir)
         self.ckpt_path = self.work_dir / "checkpoint.pt"
         data_dir = Path(cfg.data_dir)
         self.sim_path = dataset_file(data_dir, self.spec.kind, "sim")
-        self.data_path = dataset_file(data_dir, self.spec.kind, "data")
+        # a task may have no data source: only what needs data asks for it
+        no_data = cfg.task is not None and "data" not in cfg.task.get("sources", {})
+        self.data_path = None if no_data else dataset_file(data_dir, self.spec.kind, "data")
 
     # -- setup ---------------------------------------------------------------------------
     def _check_work_dir(self) -> None:
@@ -140,6 +143,11 @@ class Trainer:
         self.uses_data_domain = cfg.da != "none" and (
             penalty.uses_domain_events or spec.protected == "domain"
         )
+        if self.uses_data_domain and self.data_path is None:
+            raise DatrigError(
+                f"penalty {cfg.da!r} needs unlabelled data events (for the domain), but the task "
+                "has no data source; add sources: data: or choose another --da"
+            )
         if self.uses_data_domain:  # unlabeled: labels and targets hidden
             blocks.append(
                 ds.load_events(spec, self.data_path, "train", norm, cfg.n_train, hide_truth=True)
@@ -150,8 +158,10 @@ class Trainer:
         if self.uses_data_domain:
             self.train_rows["data"] = len(blocks[1])
         self.val = ds.load_events(spec, self.sim_path, "val", norm, cfg.n_val)
-        self.weights = class_weights(spec, self.train.label)
-        self.val_weights = class_weights(spec, self.val.label)
+        self.weights = class_weights(spec, self.train.label, self.train.weight)
+        # toy samples (all weights 1) keep the unweighted arithmetic, byte for byte
+        self.unit_weights = bool(np.all(self.train.weight == 1))
+        self.val_weights = class_weights(spec, self.val.label, self.val.weight)
 
     def _model_config(self, norm: Normalisation, penalty: Penalty) -> dict[str, Any]:
         quant = QuantConfig.from_dict(self.cfg.quant) if self.cfg.quant else QuantConfig()
@@ -179,6 +189,7 @@ class Trainer:
         target = torch.from_numpy(np.nan_to_num(t.target[idx])).float()
         w = torch.from_numpy(self.weights[idx])
         e_raw = torch.from_numpy(t.e_raw[idx])
+        w_event = t.weight[idx]
         terms = self.model.forward_terms(x)
         out = terms.output
         task = task_loss(self.spec, terms.task, target, w) if w.sum() > 0 else out.new_zeros(())
@@ -189,14 +200,14 @@ class Trainer:
         pin = PenaltyInputs(
             outputs=penalised(self.spec, out, e_raw)[sel],
             protected=protected[sel],
-            weights=torch.ones(int(sel.sum())),
+            weights=torch.from_numpy(t.weight[idx])[sel],
             latent=terms.latent,
             inputs=x,
             domain=domain,
             condition=None if condition is None else condition[sel],
             full=FullBatch(
                 out, terms.task, terms.compensation, terms.score_latent, label, domain,
-                protected, condition,
+                protected, condition, None if self.unit_weights else torch.from_numpy(w_event),
             ),
             model=self.model,
         )  # fmt: skip
@@ -237,7 +248,7 @@ class Trainer:
         seed_everything(cfg.seed)
         check_replaceable(self.out_dir, RUN)  # before any work: never overwrite foreign files
         self._check_work_dir()
-        self.input_hashes = {"sim": file_sha256(self.sim_path), "data": file_sha256(self.data_path)}
+        self.input_hashes = {name: file_sha256(p) for name, p in self._inputs().items()}
         payload = self._resume_payload()
         self._prepare_work_dir()
         if payload is not None:
@@ -315,6 +326,7 @@ class Trainer:
         events = TrainingEvents(
             val.label, val.domain, val.protected, val.condition,
             inputs=ds.to_model_layout(val.inputs, spec),
+            weight=None if self.unit_weights else val.weight,
         )  # fmt: skip
         penalty.after_training(self.model, events, self.cfg.seed)
         self.model.after_optimizer_step()
@@ -404,6 +416,20 @@ class Trainer:
         return metrics
 
     # -- evaluation ----------------------------------------------------------------------
+    def _iso_gap(self) -> float:
+        """The gap between isolated and non-isolated of the run's ABCD figures: the toy's
+        2 GeV, or the task's calibration setting."""
+        if self.cfg.task is None:
+            return 2.0
+        return float(self.cfg.task.get("calibration", {}).get("gap") or 0.0)
+
+    def _inputs(self) -> dict[str, Path]:
+        """The run's event files by domain (a task without a data source has only sim)."""
+        files = {"sim": self.sim_path}
+        if self.data_path is not None:
+            files["data"] = self.data_path
+        return files
+
     def _evaluate(self, norm: Normalisation) -> dict[str, Any]:
         from datrig.data.reader import read_rows
 
@@ -411,7 +437,7 @@ class Trainer:
         provenance = sidecar(
             stage="qat",
             seed=cfg.seed,
-            inputs={"sim": self.sim_path, "data": self.data_path},
+            inputs=self._inputs(),
             model=spec.name,
             da=cfg.da,
         )
@@ -424,7 +450,7 @@ class Trainer:
                 "changed during training (re-simulated?); rerun datrig qat on stable data"
             )
         inputs, events = [], []
-        for path in (self.sim_path, self.data_path):
+        for path in self._inputs().values():
             block = ds.load_events(spec, path, "test", norm, cfg.n_test)
             inputs.append(block.inputs)
             events.append(read_rows(path, "test")[: cfg.n_test])
@@ -441,6 +467,9 @@ class Trainer:
             rows,
             cfg.metric_max_events,
             spec.condition,
+            weights=None if self.unit_weights else rows["weight"].astype(np.float64),
+            iso_gap=self._iso_gap(),
+            regression=ds.regression_columns(spec),
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam
         metrics["train_rows"] = self.train_rows
@@ -461,6 +490,7 @@ class Trainer:
                 "task": spec.task,
                 "output_kind": spec.output_kind,
                 "protected": spec.protected,
+                **({"task_config": json.dumps(cfg.task, sort_keys=True)} if cfg.task else {}),
             },
         )
         write_json(self.work_dir / "metrics.json", metrics)

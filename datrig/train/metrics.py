@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from datrig.metrics.classifier import jsd, roc, working_point
+from datrig.metrics.classifier import jsd, roc, weighted_quantiles, working_point
 from datrig.metrics.decorrelation import (
     AbcdRegions,
     distance_correlation,
@@ -38,17 +38,23 @@ def classification_metrics(
     max_events: int,
     regions: AbcdRegions | None = None,
     pt_edges: np.ndarray | None = None,
+    condition: str = "pt",
+    weights: np.ndarray | None = None,
 ) -> dict[str, float]:
     """AUC, rejections, decorrelation from each protected variable among background events;
-    with ``regions`` and ``pt_edges`` also the pT-binned ABCD figures of ``protected[0]``."""
+    with ``regions`` and ``pt_edges`` also the ABCD figures of ``protected[0]`` in bins of the
+    ``condition``. ``weights``: event weights (signed) of every efficiency and count."""
     score = sigmoid(logit)
     label = events["label"]
     out: dict[str, float] = {"n_events": len(label)}
-    if len(np.unique(label)) < 2:
+    known = label >= 0
+    if len(np.unique(label[known])) < 2:
         return out
-    _, _, out["auc"] = roc(score, label)
-    out["rejection_at_80"] = working_point(score, label, 0.8).rejection
-    wp50 = working_point(score, label, 0.5)
+    if not known.all():  # unlabelled candidates (data without truth) have no figures
+        return out
+    _, _, out["auc"] = roc(score, label, weights)
+    out["rejection_at_80"] = working_point(score, label, 0.8, weights).rejection
+    wp50 = working_point(score, label, 0.5, weights)
     out["rejection_at_50"] = wp50.rejection
     bkg = label == 0
     for name in protected:
@@ -58,8 +64,9 @@ def classification_metrics(
         out[f"dcor_sigmoid_{name}_bkg"] = distance_correlation(score[bkg][first], values[first])
     if regions is not None and pt_edges is not None:
         figs = pt_binned_decorrelation(
-            logit[bkg], events[protected[0]][bkg], events["pt"][bkg], regions, pt_edges
-        )
+            logit[bkg], events[protected[0]][bkg], events[condition][bkg], regions, pt_edges,
+            weights=None if weights is None else weights[bkg],
+        )  # fmt: skip
         out.update(figs.to_json())
     if "m_gg" in protected:
         m = events["m_gg"][bkg]
@@ -72,13 +79,27 @@ def classification_metrics(
     return out
 
 
-def regression_metrics(correction: np.ndarray, events: np.ndarray) -> dict[str, float]:
-    """Response E_pred/E_true: median and resolution IQR/2 (also of the raw energy)."""
-    e_true = events["e_true"].astype(np.float64)
-    response = correction * events["e_raw"] / e_true
-    raw = events["e_raw"] / e_true
-    q25, q50, q75 = np.quantile(response, [0.25, 0.5, 0.75])
-    r25, r50, r75 = np.quantile(raw, [0.25, 0.5, 0.75])
+def regression_metrics(
+    correction: np.ndarray,
+    events: np.ndarray,
+    columns: tuple[str, str] = ("e_true", "e_raw"),
+    weights: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Response E_pred/E_true: median and resolution IQR/2 (also of the raw energy);
+    ``columns``: the (true, raw) columns; weighted quantiles with ``weights``."""
+    true_col, raw_col = columns
+    if true_col not in (events.dtype.names or ()):
+        return {"n_events": len(events)}  # no truth (data): nothing to compare with
+    e_true = events[true_col].astype(np.float64)
+    response = correction * events[raw_col] / e_true
+    raw = events[raw_col] / e_true
+    qs = [0.25, 0.5, 0.75]
+    if weights is None:
+        q25, q50, q75 = np.quantile(response, qs)
+        r25, r50, r75 = np.quantile(raw, qs)
+    else:
+        q25, q50, q75 = weighted_quantiles(response, qs, weights)
+        r25, r50, r75 = weighted_quantiles(raw, qs, weights)
     return {
         "n_events": len(e_true),
         "median_response": float(q50),
@@ -89,16 +110,24 @@ def regression_metrics(correction: np.ndarray, events: np.ndarray) -> dict[str, 
 
 
 def sim_defined_regions(
-    logit: np.ndarray, events: np.ndarray, protected: str
+    logit: np.ndarray,
+    events: np.ndarray,
+    protected: str,
+    condition: str = "pt",
+    weights: np.ndarray | None = None,
+    iso_gap: float = 2.0,
 ) -> tuple[AbcdRegions, np.ndarray] | None:
-    """ID working point (80 % of sim photons), isolation cut (90 % of sim photons) and pT
-    terciles of sim fakes, from the sim events of one output column."""
+    """ID working point (80 % of sim photons), isolation cut (90 % of sim photons) and
+    terciles of the condition (pT) among sim fakes, from the sim events of one output."""
     sim = events["domain"] == 0
     label = events["label"][sim]
     if not np.any(label == 1) or not np.any(label == 0):
         return None
-    regions = AbcdRegions.from_sim(logit[sim], label, events[protected][sim])
-    pt_edges = quantile_bin_edges(events["pt"][sim][label == 0], N_PT_BINS)
+    w = None if weights is None else weights[sim]
+    regions = AbcdRegions.from_sim(
+        logit[sim], label, events[protected][sim], iso_gap=iso_gap, weights=w
+    )
+    pt_edges = quantile_bin_edges(events[condition][sim][label == 0], N_PT_BINS)
     return regions, pt_edges
 
 
@@ -109,14 +138,18 @@ def run_metrics(
     events: np.ndarray,
     max_events: int,
     condition: str | None = None,
+    weights: np.ndarray | None = None,
+    iso_gap: float = 2.0,
+    regression: tuple[str, str] = ("e_true", "e_raw"),
 ) -> dict:
-    """``{flavour: {domain: metrics}}`` plus sim-vs-data and float-vs-quant summaries."""
+    """``{flavour: {domain: metrics}}`` plus sim-vs-data and float-vs-quant summaries;
+    ``weights``: per-event weights (None: unit weights)."""
     result: dict = {}
     for flavour, out in outputs.items():
         result[flavour] = {}
         defined = None
-        if task == "classification" and condition == "pt" and protected:
-            defined = sim_defined_regions(out, events, protected[0])
+        if task == "classification" and condition is not None and protected:
+            defined = sim_defined_regions(out, events, protected[0], condition, weights, iso_gap)
         for dname, code in (("sim", 0), ("data", 1)):
             sel = events["domain"] == code
             if not sel.any():
@@ -124,10 +157,13 @@ def run_metrics(
             if task == "classification":
                 regions, pt_edges = defined if defined else (None, None)
                 result[flavour][dname] = classification_metrics(
-                    out[sel], events[sel], protected, max_events, regions, pt_edges
-                )
+                    out[sel], events[sel], protected, max_events, regions, pt_edges,
+                    condition or "pt", None if weights is None else weights[sel],
+                )  # fmt: skip
             else:
-                result[flavour][dname] = regression_metrics(out[sel], events[sel])
+                result[flavour][dname] = regression_metrics(
+                    out[sel], events[sel], regression, None if weights is None else weights[sel]
+                )
     summary: dict[str, float] = {}
     for dname in ("sim", "data"):
         f, q = result.get("float", {}).get(dname, {}), result.get("quant", {}).get(dname, {})

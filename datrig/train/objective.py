@@ -64,13 +64,31 @@ def predict(
     return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
 
 
-def class_weights(spec: ModelSpec, label: np.ndarray) -> np.ndarray:
-    """Balance signal and background in the task loss; unlabeled (data) events weigh 0."""
+def class_weights(
+    spec: ModelSpec, label: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-event weights of the task loss: the events' own (signed) weights, with signal and
+    background balanced by their summed weights; unlabelled (data) events weigh 0."""
     w = (label >= 0).astype(np.float32)
+    if weight is not None:
+        w = w * weight.astype(np.float32)
     if spec.task == "classification":
+        if weight is None:
+            for c in (0, 1):
+                n_c = np.count_nonzero(label == c)
+                if n_c == 0:
+                    raise DatrigError(f"the training split has no events with label {c}")
+                w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
+            return w
+        total = float(w.astype(np.float64).sum())
         for c in (0, 1):
-            n_c = np.count_nonzero(label == c)
-            if n_c == 0:
-                raise DatrigError(f"the training split has no events with label {c}")
-            w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
+            w_c = float(w[label == c].astype(np.float64).sum())
+            if not w_c > 0:
+                raise DatrigError(
+                    f"the training split's events with label {c} have a weight sum of {w_c:g}; "
+                    "the task loss needs a positive one per class"
+                )
+            w[label == c] *= np.float32(total / (2.0 * w_c))
+    elif weight is not None and not float(w.astype(np.float64).sum()) > 0:
+        raise DatrigError("the training split's weights sum to zero or less")
     return w

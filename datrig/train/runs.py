@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from datrig.da.registry import penalty_class
-from datrig.models.registry import get_model_spec
+from datrig.models.registry import resolve_spec
 from datrig.quant.config import QuantConfig
 from datrig.train.config import TrainConfig
 from datrig.train.loop import RUN, train
@@ -23,10 +23,12 @@ def resolve_quant(
     bits: int | str | None = None,
     weight_bits: int | None = None,
     act_bits: int | None = None,
+    task: dict | None = None,
 ) -> QuantConfig:
     """Bit widths of a run: ``bits`` (an int, or "auto" for learned widths), else the model's
-    default; ``weight_bits``/``act_bits`` override (the start values when learned)."""
-    spec = get_model_spec(model)
+    (or task's) default; ``weight_bits``/``act_bits`` override (the start values when
+    learned)."""
+    spec = resolve_spec(model, task)
     if bits is None and weight_bits is None and act_bits is None:
         bits = spec.default_bits
     quant = QuantConfig(act_rounding=spec.default_act_rounding)
@@ -57,11 +59,16 @@ def resolve_config(
     hidden: tuple[int, ...] | None = None,
     resource_lam: float | None = None,
     penalty_options: dict[str, float] | None = None,
+    task: dict | None = None,
 ) -> TrainConfig:
-    """The run's TrainConfig: every option left None takes the model's or penalty's default
-    (``quant``, when given, is used as is; else :func:`resolve_quant` of ``bits``)."""
-    spec = get_model_spec(model)
-    quant = quant or resolve_quant(model, bits)
+    """The run's TrainConfig: every option left None takes the model's (or task's) or
+    penalty's default (``quant``, when given, is used as is; else :func:`resolve_quant` of
+    ``bits``). ``task``: the task file's JSON, for a run of a task."""
+    spec = resolve_spec(model, task)
+    quant = quant or resolve_quant(model, bits, task=task)
+    task_lam = None if task is None else task.get("model", {}).get("lam")
+    if lam is None and task_lam is not None and da == spec.shipped_da:
+        lam = float(task_lam)  # the task's strength is that of its own penalty
     if resource_lam is None:
         resource_lam = spec.default_resource_lam if quant.learned_bits else 0.0
     return TrainConfig(
@@ -80,6 +87,7 @@ def resolve_config(
         hidden=None if hidden is None else list(hidden),
         resource_lam=resource_lam,
         penalty_options=dict(penalty_options or {}),
+        task=task,
     )
 
 
@@ -122,3 +130,20 @@ def ensure_run(
     say(f"training {cfg.model} with --da {cfg.da} (lam={cfg.lam:g}) into {out}")
     train(cfg, out, resume=False, progress=progress)
     return out
+
+
+def run_identity(run_dir: str | Path) -> tuple[str, dict | None]:
+    """(model name, task JSON or None) that a run records in its config.json."""
+    from datrig.errors import DatrigError
+    from datrig.paths import safe_name
+
+    path = Path(run_dir) / "config.json"
+    try:
+        doc = json.loads(path.read_text())
+        model = safe_name(doc["model"], f"{path}: model")
+        task = doc.get("task")
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        raise DatrigError(f"{run_dir} is not a QAT run (no readable config.json)") from None
+    if task is not None and not isinstance(task, dict):
+        raise DatrigError(f"{path}: task is not a task record")
+    return model, task

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from datrig.errors import DatrigError
-from datrig.project.config import FirmwareConfig, config_for_model
+from datrig.project.config import FirmwareConfig, config_for_run
 from datrig.project.meta import FirmwareProject, project_is_current
 from datrig.provenance import file_sha256
 from datrig.validate.predictions import RunPredictions
@@ -37,7 +37,7 @@ def export_run(
             f"{checkpoint} not found: cannot build the firmware for {preds.run_dir}; "
             "rerun `datrig qat` or validate with --no-firmware"
         )
-    fw: FirmwareConfig = config_for_model(preds.model, config_path)
+    fw: FirmwareConfig = config_for_run(preds.model, preds.task_config, config_path)
     if not project_is_current(project_dir, file_sha256(checkpoint), fw):
         from datrig.export.project import export_checkpoint
 

@@ -5,6 +5,7 @@ The file is checked once here, at the edge, so the metric code can trust its arr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class RunPredictions:
     events: np.ndarray
     output_float: np.ndarray
     output_quant: np.ndarray
+    task_config: dict | None = None  # the task file's JSON, for a run of a task
 
     @property
     def n_events(self) -> int:
@@ -69,6 +71,11 @@ def load_predictions(run_dir: str | Path) -> RunPredictions:
             attrs = {k: _text(fh.attrs[k]) for k in REQUIRED_ATTRS}
             for key in ("model", "da"):  # names that become folder names: never paths
                 attrs[key] = safe_name(attrs[key], f"{path}: attribute {key!r}")
+            if "task_config" in fh.attrs:
+                try:
+                    attrs["task_config"] = json.loads(_text(fh.attrs["task_config"]))
+                except (ValueError, RecursionError):
+                    raise SchemaError(f"{path}: malformed task_config attribute") from None
             arrays = {k: fh[k][()] for k in REQUIRED_DATASETS}
     except OSError as exc:
         raise SchemaError(

@@ -1,0 +1,291 @@
+"""A task's candidates as datrig reads them: one HDF5 table per domain, built in chunks.
+
+``datrig qat --task FILE`` first turns the task's sources (ROOT, HDF5, parquet; any column
+names; collections) into a *task dataset*: ``task_sim.h5`` (and ``task_data.h5``) holding, per
+candidate, the task's columns (inputs, protected, condition, target, reference) as float32,
+its label (0/1 in simulation; -1 where none is known, always in data unless the source is
+marked ``truth``), its weight (signed; 1 in data), its domain, and where it came from
+(``file``, ``entry``, ``index``: file number, TTree entry or row, element of the collection).
+Rows are split into train (60 %), validation (20 %) and test (20 %) by a seeded hash of the
+*event* (all candidates of one event share a split), and stored train first, then validation,
+then test (``split_rows``), so the rest of datrig reads every split as a contiguous range.
+
+The folder is one artefact (marker ``task_dataset.json``, with the task's digest and the
+sha256 of every source file): a later command reuses it while the task and its files are
+unchanged, and it is swapped in whole. Memory is bounded by :data:`CHUNK` candidates,
+whatever the size of the sources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, write_json
+from datrig.data.schema import TASK_SCHEMA, TASK_TABLE
+from datrig.data.sources import ENTRY, INDEX, open_file
+from datrig.data.task import TaskConfig
+from datrig.errors import DatrigError, SchemaError
+from datrig.provenance import file_sha256
+from datrig.runtime import hdf5_writing
+
+CHUNK = 200_000  # candidates read per step
+MARKER = "task_dataset.json"
+TASK_DATASET = ArtefactKind("task dataset", MARKER, "task-dataset")
+SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+FILE_NAMES = {"sim": "task_sim.h5", "data": "task_data.h5"}
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def split_of(entry: np.ndarray, file_index: int, seed: int) -> np.ndarray:
+    """0 (train), 1 (validation) or 2 (test) per candidate, from a hash of its event."""
+    key = entry.astype(np.uint64) + np.uint64(file_index) * np.uint64(1 << 40)
+    key = key ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        h = (key + np.uint64(1)) * _GOLDEN
+        h ^= h >> np.uint64(29)
+        h *= _GOLDEN
+    u = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.searchsorted(np.cumsum(SPLIT_FRACTIONS)[:-1], u, side="right").astype(np.int8)
+
+
+def task_dataset_dir(task: TaskConfig, root: str | os.PathLike[str] = "data/tasks") -> Path:
+    """Where ``task``'s dataset is kept by default: ``data/tasks/<name>-<digest>``."""
+    return Path(root) / f"{task.name}-{task.digest()[:12]}"
+
+
+def ensure_task_dataset(
+    task: TaskConfig, out: str | os.PathLike[str] | None = None, say: Callable = print
+) -> Path:
+    """The task dataset of ``task`` in ``out`` (default :func:`task_dataset_dir`), built when
+    missing or made from another task or other files."""
+    out = Path(out) if out is not None else task_dataset_dir(task)
+    sources = _source_hashes(task)
+    if _is_current(out, task, sources):
+        return out
+    with destination_lock(out):
+        if _is_current(out, task, sources):
+            return out
+        say(f"datrig: reading the task's samples into {out} ...")
+        with atomic_dir(out, TASK_DATASET) as tmp:
+            counts = {}
+            for domain in task.sources:
+                counts[domain] = _write_domain(task, domain, tmp / FILE_NAMES[domain])
+            write_json(
+                tmp / MARKER,
+                {
+                    "stage": TASK_DATASET.value,
+                    "task": task.to_json(),
+                    "digest": task.digest(),
+                    "sources": sources,
+                    "counts": counts,
+                },
+            )
+    return out
+
+
+def _source_hashes(task: TaskConfig) -> dict[str, list[dict]]:
+    out = {}
+    for domain in task.sources:
+        files = task.files(domain)
+        for f in files:
+            if not f.is_file():
+                raise SchemaError(f"sources.{domain}: file {f} not found")
+        out[domain] = [
+            {"file": str(f.name), "bytes": f.stat().st_size, "sha256": file_sha256(f)}
+            for f in files
+        ]
+    return out
+
+
+def _is_current(out: Path, task: TaskConfig, sources: dict) -> bool:
+    try:
+        doc = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(doc, dict)
+        and doc.get("digest") == task.digest()
+        and doc.get("sources") == sources
+        and all((out / FILE_NAMES[d]).is_file() for d in task.sources)
+    )
+
+
+def _field_names(task: TaskConfig, domain: str) -> list[str]:
+    cols = task.stored_columns()
+    if domain == "data" and task.kind == "regression" and not task.sources[domain].truth:
+        cols = [c for c in cols if c != task.target]
+    return cols
+
+
+def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
+    """Read one domain's files chunk by chunk into ``dest``; returns what was kept/dropped."""
+    spec = task.sources[domain]
+    columns = task.source_columns(domain)
+    stored = _field_names(task, domain)
+    has_label = domain == "sim" or spec.truth
+    dtype = np.dtype(
+        [(c, "<f4") for c in stored]
+        + [
+            ("label", "i1"),
+            ("weight", "<f4"),
+            ("domain", "i1"),
+            ("file", "<i4"),
+            ("entry", "<i8"),
+            ("index", "<i4"),
+        ]
+    )
+    code = 0 if domain == "sim" else 1
+    stats = {"read": 0, "selected": 0, "dropped_nonfinite": 0}
+    weight_sum = 0.0
+    classes = {0: 0, 1: 0}
+    part = dest.with_name(dest.name + ".parts")
+    with hdf5_writing(dest), h5py.File(part, "w") as parts:
+        buffers = [
+            parts.create_dataset(str(k), shape=(0,), maxshape=(None,), dtype=dtype, chunks=(8192,))
+            for k in range(3)
+        ]
+        for file_index, path in enumerate(task.files(domain)):
+            with open_file(path, spec) as reader:
+                reader.check_columns(columns)
+                for chunk in reader.iterate(columns, CHUNK):
+                    n = len(chunk[ENTRY])
+                    stats["read"] += n
+                    keep = np.ones(n, bool)
+                    if task.selection_expr is not None:
+                        keep &= np.asarray(task.selection_expr(_floats(chunk, path)), bool)
+                    stats["selected"] += int(keep.sum())
+                    rows = np.zeros(int(keep.sum()), dtype)
+                    values = {c: np.asarray(chunk[c], np.float64)[keep] for c in stored}
+                    weight = (
+                        np.asarray(chunk[task.weight], np.float64)[keep]
+                        if domain == "sim" and task.weight is not None
+                        else np.ones(len(rows))
+                    )
+                    finite = np.ones(len(rows), bool)
+                    for c in [*stored, "weight"]:
+                        v = weight if c == "weight" else values[c]
+                        ok = np.isfinite(v)
+                        if not ok.all() and task.nonfinite == "refuse":
+                            raise SchemaError(
+                                f"{path}: column {task.weight if c == 'weight' else c!r} has "
+                                f"{int((~ok).sum())} NaN/inf value(s) among the selected "
+                                "candidates; fix the file, select them away (selection:) or set "
+                                "nonfinite: drop"
+                            )
+                        finite &= ok
+                    if has_label:
+                        label = _labels(task, chunk, path)[keep]
+                    else:
+                        label = np.full(len(rows), -1, np.int8)
+                    for c in stored:
+                        rows[c] = values[c]
+                    rows["label"], rows["weight"] = label, weight
+                    rows["domain"], rows["file"] = code, file_index
+                    rows["entry"], rows["index"] = chunk[ENTRY][keep], chunk[INDEX][keep]
+                    rows = rows[finite]
+                    stats["dropped_nonfinite"] += int((~finite).sum())
+                    weight_sum += float(rows["weight"].astype(np.float64).sum())
+                    for c in (0, 1):
+                        classes[c] += int(np.count_nonzero(rows["label"] == c))
+                    split = split_of(rows["entry"], file_index, task.seed)
+                    for k in range(3):
+                        _append(buffers[k], rows[split == k])
+        n_split = tuple(int(b.shape[0]) for b in buffers)
+        if sum(n_split) == 0:
+            raise SchemaError(
+                f"sources.{domain}: no candidates left after the selection ({stats['read']} read)"
+            )
+        if not weight_sum > 0:
+            raise SchemaError(
+                f"sources.{domain}: the weights ({task.weight}) sum to {weight_sum:g}; they must "
+                "sum to more than zero"
+            )
+        if domain == "sim" and task.kind == "classification" and min(classes.values()) == 0:
+            raise SchemaError(
+                f"sources.sim: the label ({task.label}) gives {classes[1]} signal and "
+                f"{classes[0]} background candidates; a classifier needs both"
+            )
+        with h5py.File(dest, "w", libver=("v110", "v110")) as fh:
+            table = fh.create_dataset(
+                TASK_TABLE,
+                shape=(sum(n_split),),
+                dtype=dtype,
+                chunks=(min(8192, sum(n_split)),),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+                track_times=False,
+            )
+            start = 0
+            for buf in buffers:
+                for lo in range(0, buf.shape[0], CHUNK):
+                    block = buf[lo : lo + CHUNK]
+                    table[start : start + len(block)] = block
+                    start += len(block)
+            attrs = fh.attrs
+            attrs["datrig_schema"] = TASK_SCHEMA
+            attrs["domain"] = domain
+            attrs["split_rows"] = np.array(n_split, np.int64)
+            attrs["config"] = json.dumps(task.to_json(), sort_keys=True)
+            attrs["units"] = json.dumps(task.units, sort_keys=True)
+            attrs["complete"] = True  # last
+    part.unlink()
+    if stats["dropped_nonfinite"]:
+        print(
+            f"datrig: {domain}: dropped {stats['dropped_nonfinite']} candidate(s) with NaN/inf "
+            "values (nonfinite: drop)",
+            file=sys.stderr,
+        )
+    return {**stats, "stored": sum(n_split)}
+
+
+def _floats(chunk: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in chunk.items():
+        if k in (ENTRY, INDEX):
+            continue
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "biuf":
+            raise SchemaError(f"{path}: column {k!r} is not numeric ({arr.dtype})")
+        out[k] = arr.astype(np.float64)
+    return out
+
+
+def _labels(task: TaskConfig, chunk: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    """0/1 labels of a chunk: the label column, or the comparison's truth value."""
+    expr = task.label_expr
+    value = np.asarray(expr(_floats(chunk, path)))
+    if value.dtype == bool:
+        return value.astype(np.int8)
+    bad = ~np.isin(value, (0, 1))
+    if bad.any():
+        found = sorted(set(np.unique(value[bad]).tolist()))[:5]
+        raise SchemaError(
+            f"{path}: label {task.label!r} has {int(bad.sum())} value(s) that are not 0 or 1 "
+            f'(e.g. {found}); give a comparison such as "{task.label} == 1"'
+        )
+    return value.astype(np.int8)
+
+
+def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
+    if len(rows):
+        n = ds.shape[0]
+        ds.resize((n + len(rows),))
+        ds[n:] = rows
+
+
+def load_task_dataset_task(data_dir: str | os.PathLike[str]) -> dict:
+    """The task JSON a task dataset was built from (its marker)."""
+    path = Path(data_dir) / MARKER
+    try:
+        doc = json.loads(path.read_text())
+        return doc["task"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DatrigError(f"{data_dir} is not a task dataset (no readable {MARKER})") from None
