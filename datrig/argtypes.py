@@ -66,11 +66,11 @@ def fraction(text: str) -> float:
     return value
 
 
-MAX_LEARNING_RATE = 10.0
+MAX_LEARNING_RATE = 1e6  # beyond it float32 steps overflow at once (1e300: inf)
 
 
 def learning_rate(text: str) -> float:
-    """Learning rates: finite, > 0 and at most 10 (beyond that every step overflows)."""
+    """Learning rates: finite, > 0 and at most 1e6 (beyond that float32 overflows)."""
     value = positive_float(text)
     if value > MAX_LEARNING_RATE:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_LEARNING_RATE:g}, got {text}")

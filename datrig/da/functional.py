@@ -122,13 +122,16 @@ def fit_edges(values: object, n_bins: int, weights: object = None) -> torch.Tens
 def weighted_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Quantiles of ``values`` at ``levels`` with (signed) event weights: the smallest value
     whose cumulative weight reaches ``level`` of the total."""
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
+    distinct, inverse = np.unique(values, return_inverse=True)  # ties enter together
+    cum = np.cumsum(np.bincount(inverse, weights=weights, minlength=len(distinct)))
     total = cum[-1]
     if not total > 0:
         raise DatrigError("weights sum to zero or less: no quantile exists")
-    idx = np.searchsorted(cum, np.asarray(levels) * total, side="left")
-    return values[order][np.clip(idx, 0, len(values) - 1)]
+    out = []
+    for level in np.atleast_1d(levels):
+        hit = np.flatnonzero(cum >= level * total)  # signed weights: the first crossing
+        out.append(distinct[hit[0] if hit.size else -1])
+    return np.asarray(out, dtype=values.dtype)
 
 
 @dataclass(frozen=True)

@@ -43,21 +43,44 @@ FILE_NAMES = {"sim": "task_sim.h5", "data": "task_data.h5"}
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def split_of(entry: np.ndarray, file_index: int, seed: int) -> np.ndarray:
-    """0 (train), 1 (validation) or 2 (test) per candidate, from a hash of its event."""
+def event_key(entry: np.ndarray, file_index: int, seed: int) -> np.ndarray:
+    """A seeded pseudo-random number in [0, 1) per candidate, the same for every candidate of
+    one event (a hash of the file and entry number)."""
     key = entry.astype(np.uint64) + np.uint64(file_index) * np.uint64(1 << 40)
     key = key ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
         h = (key + np.uint64(1)) * _GOLDEN
         h ^= h >> np.uint64(29)
         h *= _GOLDEN
-    u = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    return np.searchsorted(np.cumsum(SPLIT_FRACTIONS)[:-1], u, side="right").astype(np.int8)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def stratified_split(label: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """0 (train), 1 (validation) or 2 (test) per candidate: within each class, candidates in
+    the order of their event key, the first 60 % train, the next 20 % validation, the rest
+    test, so a rare class is in training whatever the seed (candidates of one event share a
+    key, so they stay together but at a class's split boundary)."""
+    split = np.empty(len(label), np.int8)
+    edges = np.cumsum(SPLIT_FRACTIONS)[:-1]
+    for c in np.unique(label):
+        idx = np.flatnonzero(label == c)
+        order = idx[np.argsort(key[idx], kind="stable")]
+        n = len(order)
+        n_train = max(1, round(edges[0] * n))
+        n_val = max(0, min(n - n_train, round(edges[1] * n) - n_train))
+        split[order[:n_train]] = 0
+        split[order[n_train : n_train + n_val]] = 1
+        split[order[n_train + n_val :]] = 2
+    return split
 
 
 def task_dataset_dir(task: TaskConfig, root: str | os.PathLike[str] = "data/tasks") -> Path:
-    """Where ``task``'s dataset is kept by default: ``data/tasks/<name>-<digest>``."""
-    return Path(root) / f"{task.name}-{task.digest()[:12]}"
+    """Where ``task``'s dataset is kept by default: ``data/tasks/<name>-<digest>``, the digest
+    of the task and of its folder (two copies of one task file read different samples)."""
+    import hashlib
+
+    key = f"{task.digest()}:{task.base_dir.resolve()}".encode()
+    return Path(root) / f"{task.name}-{hashlib.sha256(key).hexdigest()[:12]}"
 
 
 def ensure_task_dataset(
@@ -147,6 +170,10 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
     classes = {0: 0, 1: 0}
     part = dest.with_name(dest.name + ".parts")
     with hdf5_writing(dest), h5py.File(part, "w") as parts:
+        every = parts.create_dataset(
+            "all", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(8192,)
+        )
+        keys = []
         buffers = [
             parts.create_dataset(str(k), shape=(0,), maxshape=(None,), dtype=dtype, chunks=(8192,))
             for k in range(3)
@@ -194,9 +221,14 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
                     weight_sum += float(rows["weight"].astype(np.float64).sum())
                     for c in (0, 1):
                         classes[c] += int(np.count_nonzero(rows["label"] == c))
-                    split = split_of(rows["entry"], file_index, task.seed)
-                    for k in range(3):
-                        _append(buffers[k], rows[split == k])
+                    keys.append(event_key(rows["entry"], file_index, task.seed))
+                    _append(every, rows)
+        split = stratified_split(every.fields("label")[()], np.concatenate(keys) if keys else [])
+        for lo in range(0, every.shape[0], CHUNK):
+            block = every[lo : lo + CHUNK]
+            in_split = split[lo : lo + CHUNK]
+            for k in range(3):
+                _append(buffers[k], block[in_split == k])
         n_split = tuple(int(b.shape[0]) for b in buffers)
         if sum(n_split) == 0:
             raise SchemaError(

@@ -108,6 +108,15 @@ def export_qonnx_model(
 ) -> ExportResult:
     """QONNX file -> verified project in ``out_dir`` (see module docstring)."""
     reference = _clean_reference(qx.load_qonnx(onnx_path), str(onnx_path))
+    if input_spec is not None:
+        n_net = int(np.prod(qx.input_shape(reference)))
+        n_task = len(input_spec.normalisation.features) * (input_spec.normalisation.n_cells or 1)
+        if n_net != n_task:
+            raise DatrigError(
+                f"{onnx_path}: the network takes {n_net} inputs per event, the task lists "
+                f"{n_task} ({', '.join(input_spec.normalisation.features[:8])}, ...); the task's "
+                "inputs must be the network's, in order"
+            )
     hls_onnx = qx.clean_for_hls4ml(reference)
     qx.check_supported(hls_onnx, str(onnx_path))
     source = source or SourceInfo("onnx", str(onnx_path), file_sha256(onnx_path))
@@ -218,4 +227,7 @@ def _calibration_inputs(
         raise SchemaError("no calibration events to verify the project with")
     if not np.all(np.isfinite(x)):
         raise SchemaError(f"calibration inputs contain {int(np.sum(~np.isfinite(x)))} NaN/inf")
+    if len(x) < n:  # a small sample: topped up with seeded inputs over the whole input range
+        extra = seeded_inputs(shape, n - len(x), fw.verification.input_range, seed)
+        x = np.concatenate([x, extra])
     return np.ascontiguousarray(x[:n])

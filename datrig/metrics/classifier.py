@@ -83,13 +83,25 @@ def weighted_threshold(sig_score: np.ndarray, eff: float, weights: np.ndarray) -
     if not 0.0 < eff <= 1.0:
         raise DatrigError(f"signal efficiency must be in (0, 1], got {eff}")
     s, w = np.asarray(sig_score, np.float64), np.asarray(weights, np.float64)
-    order = np.argsort(-s, kind="stable")
-    cum = np.cumsum(w[order])
+    values, cum = _tied_cumsum(-s, w)
     total = cum[-1]
     if not total > 0:
         raise DatrigError("the signal weights sum to zero or less: no working point exists")
-    idx = int(np.searchsorted(cum, eff * total * (1 - 1e-12), side="left"))
-    return float(s[order][min(idx, len(s) - 1)])
+    return float(-values[_first_reaching(cum, eff * total * (1 - 1e-12))])
+
+
+def _tied_cumsum(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values in increasing order and the cumulative weight up to each: events
+    with equal values enter together, so a +w/-w pair never moves a quantile."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, np.cumsum(np.bincount(inverse, weights=weights, minlength=len(distinct)))
+
+
+def _first_reaching(cum: np.ndarray, target: float) -> int:
+    """Index of the first cumulative weight >= target (signed weights: the sum need not be
+    monotonic); the last one if none reaches it."""
+    hit = np.flatnonzero(cum >= target)
+    return int(hit[0]) if hit.size else len(cum) - 1
 
 
 def working_point(
@@ -167,10 +179,7 @@ def domain_auc(score: np.ndarray, domain: np.ndarray) -> float:
 def weighted_quantiles(values: np.ndarray, qs: list[float], weights: np.ndarray) -> list[float]:
     """Quantiles of ``values`` with (signed) weights: the smallest value whose cumulative
     weight reaches each fraction ``q`` of the total."""
-    v, w = np.asarray(values, np.float64), np.asarray(weights, np.float64)
-    order = np.argsort(v, kind="stable")
-    cum = np.cumsum(w[order])
+    distinct, cum = _tied_cumsum(np.asarray(values, np.float64), np.asarray(weights, np.float64))
     if not cum[-1] > 0:
         raise DatrigError("the weights sum to zero or less: no quantile exists")
-    idx = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
-    return [float(x) for x in v[order][np.clip(idx, 0, len(v) - 1)]]
+    return [float(distinct[_first_reaching(cum, q * cum[-1])]) for q in qs]

@@ -323,7 +323,7 @@ def _validate(cfg: FirmwareConfig, source: str) -> None:
         raise bad(f"verification.n_events must be a positive integer, got {short(v.n_events)}")
     if not _is_number(v.input_range) or not 0 < v.input_range <= MAX_INPUT_RANGE:
         raise bad(
-            f"verification.input_range must be a number in (0, {MAX_INPUT_RANGE:g}], got "
+            f"verification.input_range must be a positive number up to {MAX_INPUT_RANGE:g}, got "
             f"{short(v.input_range)}"
         )
     if not _is_number(v.min_argmax_agreement) or not 0.0 <= v.min_argmax_agreement <= 1.0:

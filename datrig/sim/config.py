@@ -316,6 +316,8 @@ def load_config(path: str | Path | None) -> GeneratorConfig:
     else:
         from datrig.yamlio import load_yaml
 
+        if not path.is_file():
+            raise DatrigError(f"cannot read config {path}: no such file")
         values = load_yaml(path)
     if values is not None and not isinstance(values, dict):
         raise DatrigError(f"config {path} is not a mapping of generator settings")

@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=None, help="epochs (model default)")
     parser.add_argument("--batch-size", type=positive_int, default=None, help="events per batch")
     parser.add_argument(
-        "--lr", type=learning_rate, default=None, help="Adam learning rate (0 < lr <= 10)"
+        "--lr", type=learning_rate, default=None, help="Adam learning rate (0 < lr <= 1e6)"
     )
     parser.add_argument(
         "--n-train", type=positive_int, default=None, help="train events per domain"

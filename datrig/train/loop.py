@@ -161,7 +161,9 @@ class Trainer:
         self.weights = class_weights(spec, self.train.label, self.train.weight)
         # toy samples (all weights 1) keep the unweighted arithmetic, byte for byte
         self.unit_weights = bool(np.all(self.train.weight == 1))
-        self.val_weights = class_weights(spec, self.val.label, self.val.weight)
+        self.val_weights = class_weights(
+            spec, self.val.label, self.val.weight, require_both=self.cfg.task is None
+        )
 
     def _model_config(self, norm: Normalisation, penalty: Penalty) -> dict[str, Any]:
         quant = QuantConfig.from_dict(self.cfg.quant) if self.cfg.quant else QuantConfig()

@@ -65,10 +65,12 @@ def predict(
 
 
 def class_weights(
-    spec: ModelSpec, label: np.ndarray, weight: np.ndarray | None = None
+    spec: ModelSpec, label: np.ndarray, weight: np.ndarray | None = None, require_both: bool = True
 ) -> np.ndarray:
     """Per-event weights of the task loss: the events' own (signed) weights, with signal and
-    background balanced by their summed weights; unlabelled (data) events weigh 0."""
+    background balanced by their summed weights; unlabelled (data) events weigh 0. A split
+    missing a class (a validation split of a tiny sample) is an error with ``require_both``,
+    else that class is simply absent from its loss."""
     w = (label >= 0).astype(np.float32)
     if weight is not None:
         w = w * weight.astype(np.float32)
@@ -83,6 +85,8 @@ def class_weights(
         total = float(w.astype(np.float64).sum())
         for c in (0, 1):
             w_c = float(w[label == c].astype(np.float64).sum())
+            if not w_c > 0 and not require_both:
+                continue
             if not w_c > 0:
                 raise DatrigError(
                     f"the training split's events with label {c} have a weight sum of {w_c:g}; "

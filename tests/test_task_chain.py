@@ -1,0 +1,112 @@
+"""A physicist's own samples through the whole chain, from one task file (issue 28).
+
+The toy is written as ROOT ntuples with other column names (scripts/toy_to_ntuple.py):
+signed MC weights with exact-cancelling label-flipped pairs in simulation, and a data file
+with no label, no truth and no weight. Every step runs as the command a user types, in a new
+process: qat --task, export --run, emulate and verify on the ROOT data file, calibrate on the
+unlabelled data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import uproot
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = """\
+name: my_photon_id
+kind: classification
+sources:
+  sim:  {files: [mc.root], tree: photons}
+  data: {files: [data.root], tree: photons}
+inputs:
+  - {column: ph_pt, transform: log}
+  - {column: ph_eta, transform: abs}
+  - ph_rhad
+  - ph_reta
+  - ph_rphi
+  - ph_weta2
+  - ph_wstot
+  - ph_eratio
+  - ph_f1
+label: ph_isPrompt == 1
+weight: mcWeight
+protected: ph_topoetcone20
+condition: ph_pt
+model: {epochs: 3, batch_size: 512}
+calibration: {gap: 2.0, control_efficiency: 0.9}
+"""
+
+
+def datrig(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "datrig.cli", *argv], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def ntuples(tmp_path_factory) -> Path:
+    from datrig.sim.simulate import simulate
+
+    root = tmp_path_factory.mktemp("task_chain")
+    simulate(root / "toy", 20000, 100, n_resonance=100, seed=21, progress=False)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "toy_to_ntuple.py"), "--data", str(root / "toy"),
+         "--out", str(root), "--format", "root"],
+        check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    (root / "task.yml").write_text(TASK)
+    return root
+
+
+def test_the_ntuples_are_a_users_own(ntuples):
+    mc = uproot.open(ntuples / "mc.root")["photons"]
+    data = uproot.open(ntuples / "data.root")["photons"]
+    assert {"ph_isPrompt", "mcWeight"} <= set(mc.keys())
+    assert not {"ph_isPrompt", "mcWeight", "ph_truth_e"} & set(data.keys())
+    w = mc["mcWeight"].array(library="np")
+    assert (w < 0).sum() > 1000  # the cancelling pairs' negative halves
+
+
+def test_a_task_runs_from_training_to_a_calibration_of_unlabelled_data(ntuples):
+    d = ntuples
+    datrig("qat", "--task", "task.yml", "--da", "none", "--out", "runs/none", "--quiet", cwd=d)
+    metrics = json.loads((d / "runs/none/metrics.json").read_text())
+    assert metrics["quant"]["sim"]["rejection_at_80"] > 3  # weighted: the pairs cancel
+    assert "data" not in metrics["quant"] or "auc" not in metrics["quant"]["data"]  # no truth
+    datrig("export", "--run", "runs/none", "--out", "prj", cwd=d)
+    datrig("emulate", "--project", "prj", "--input", "data.root", "--out", "scores.root", cwd=d)
+    friend = uproot.open(d / "scores.root")["datrig"]
+    assert friend.num_entries == uproot.open(d / "data.root")["photons"].num_entries
+    np.testing.assert_array_equal(friend["entry"].array(library="np"), np.arange(20000))
+    datrig("emulate", "--project", "prj", "--input", "data.root", "--out", "scores.npy", cwd=d)
+    np.testing.assert_array_equal(
+        np.load(d / "scores.npy")[:, 0], friend["datrig_out"].array(library="np")
+    )
+    proc = datrig("verify", "--project", "prj", "--input", "data.root", cwd=d)
+    assert "0 of 20000 events differ bit for bit" in proc.stdout
+    datrig("calibrate", "--run", "runs/none", "--data", "data.root", "--out", "cal", cwd=d)
+    text = (d / "cal/report.md").read_text()
+    assert "Closure: not available (no truth in data)" in text
+    doc = json.loads((d / "cal/calibration.json").read_text())
+    measured = [b for b in doc["none"]["bins"] if "not_measured" not in b]
+    assert measured, doc["none"]["bins"]
+    for b in measured:
+        assert b["closure"] == "not available (no truth in data)"
+        assert b["scale_factor"]["truth"] == "not available (no truth in data)"
+        assert np.isfinite(b["efficiency"]["data_measured"]["value"])
+    assert "NaN" not in (d / "cal/calibration.json").read_text()
+    with h5py.File(d / "cal/per_event.h5") as fh:
+        assert "label" not in fh["none/data"]  # nothing of the data's truth is kept
+        assert len(fh["none/data/entry"]) == 20000
