@@ -26,7 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from datrig.da.registry import PENALTIES
     from datrig.models.registry import MODELS
 
-    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to deploy")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", choices=sorted(MODELS), help="a shipped model to deploy")
+    who.add_argument("--task", type=Path, help="a task file: your samples (docs/tasks.md)")
     parser.add_argument(
         "--da", choices=list(PENALTIES), help="DA penalty (default: the model's shipped one)"
     )
@@ -64,8 +66,9 @@ def ensure_run(args: argparse.Namespace, data_dir: Path) -> Path:
     from datrig.train.runs import resolve_config
 
     cfg = resolve_config(
-        args.model, args.da, data_dir, args.seed, epochs=args.epochs, n_train=args.n_train
-    )
+        args.model, args.da, data_dir, args.seed, epochs=args.epochs, n_train=args.n_train,
+        task=getattr(args, "task_config", None),
+    )  # fmt: skip
     return ensure(cfg, run_dir(args.model, args.da), force=args.force, say=lambda m: _say("qat", m))
 
 
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from datrig.firmware.report import build_report, report_target, summary_lines, write_report
     from datrig.models.registry import get_model_spec
     from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir
-    from datrig.project.config import config_for_model
+    from datrig.project.config import config_for_model, config_for_run
     from datrig.project.meta import FirmwareProject
     from datrig.runtime import configure_torch, seed_everything
     from datrig.sim.default import ensure_default_data
@@ -101,11 +104,17 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     configure_torch()
     seed_everything(args.seed)
-    if args.da is None:
-        args.da = get_model_spec(args.model).shipped_da
-    fw = config_for_model(args.model, args.config)  # fail on a bad config before any work
+    if args.task is not None:  # the task's samples, read once into a task dataset
+        from datrig.train.command import prepare_task
 
-    data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed)
+        data_dir = prepare_task(args)
+        fw = config_for_run(args.model, args.task_config, args.config)
+    else:
+        args.task_config = None
+        if args.da is None:
+            args.da = get_model_spec(args.model).shipped_da
+        fw = config_for_model(args.model, args.config)  # fail on a bad config before any work
+        data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed)
     _say("data", f"{data_dir}")
     run_path = ensure_run(args, Path(data_dir))
     project = hls_project_dir(args.model)

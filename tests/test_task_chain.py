@@ -96,6 +96,10 @@ def test_a_task_runs_from_training_to_a_calibration_of_unlabelled_data(ntuples):
     )
     proc = datrig("verify", "--project", "prj", "--input", "data.root", cwd=d)
     assert "0 of 20000 events differ bit for bit" in proc.stdout
+    datrig("validate", "--model", "my_photon_id", "--runs", "runs/none", "--out", "val",
+           "--peers", cwd=d)  # fmt: skip
+    report = (d / "val/report.md").read_text()
+    assert "| firmware | sim |" in report and (d / "val/roc.png").is_file()
     datrig("calibrate", "--run", "runs/none", "--data", "data.root", "--out", "cal", cwd=d)
     text = (d / "cal/report.md").read_text()
     assert "Closure: not available (no truth in data)" in text

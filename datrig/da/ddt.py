@@ -103,6 +103,7 @@ class LearnedDdtPenalty(Penalty):
         refit_epochs: int = 30,
         refit_lr: float = 3e-3,
         max_mmd_events: int = 512,
+        refit_grid: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -114,6 +115,10 @@ class LearnedDdtPenalty(Penalty):
         self.iso_quantile, self.rate_ema = iso_quantile, rate_ema
         self.refit_epochs, self.refit_lr = refit_epochs, refit_lr
         self.max_mmd_events = max_mmd_events
+        # > 0: the refit regresses c onto the weighted (1 - q) quantiles of s among the
+        # validation fakes in a refit_grid x refit_grid (condition x protected) grid, a
+        # smooth target that signed weights and small samples cannot make noisy; 0: pinball
+        self.refit_grid = int(refit_grid)
         self.register_buffer("fake_rate", torch.tensor(initial_fake_rate, dtype=torch.float64))
         self.register_buffer("iso_cut", torch.tensor(float("nan")))
 
@@ -181,12 +186,18 @@ class LearnedDdtPenalty(Penalty):
             if rate is not None:
                 self.fake_rate = (1 - REFIT_DAMPING) * self.fake_rate + REFIT_DAMPING * rate
             tau = 1.0 - float(self.fake_rate)
+            target = None
+            if self.refit_grid:
+                target = _cell_quantiles(score, validation, weight, fakes, tau, self.refit_grid)
             shuffle = np.random.default_rng([seed, epoch]).permutation(len(fakes))
             order = fakes[torch.from_numpy(shuffle)]
             for i in range(0, len(order), REFIT_BATCH):
                 idx = order[i : i + REFIT_BATCH]
-                u = score[idx] - model.forward_terms(x[idx]).compensation
-                if weight is None:
+                comp = model.forward_terms(x[idx]).compensation
+                u = score[idx] - comp
+                if target is not None:
+                    loss = (comp - target[idx]).pow(2).mean()
+                elif weight is None:
                     loss = pinball(u, tau)
                 elif float(weight[idx].sum()) > 0:
                     loss = weighted_pinball(u, tau, weight[idx].to(u.dtype))
@@ -198,6 +209,40 @@ class LearnedDdtPenalty(Penalty):
                     p.grad.mul_(mask)
                 optimizer.step()
             schedule.step()
+
+
+def _cell_quantiles(
+    score: torch.Tensor,
+    events: TrainingEvents,
+    weight: torch.Tensor | None,
+    fakes: torch.Tensor,
+    tau: float,
+    n_grid: int,
+) -> torch.Tensor:
+    """Per event: the weighted ``tau`` quantile of the score among the fakes of its
+    (condition, protected) cell, cells equal-population in the condition and, within each
+    condition bin, in the protected variable (only fakes' entries are used)."""
+    idx = fakes.numpy()
+    s = score.detach().double().numpy()[idx]
+    cond = np.asarray(events.condition, np.float64)[idx]
+    prot = np.asarray(events.protected, np.float64)[idx]
+    w = np.ones(len(idx)) if weight is None else weight.double().numpy()[idx]
+    levels = np.linspace(0, 1, n_grid + 1)[1:-1]
+    c_bin = np.searchsorted(weighted_quantile(cond, levels, w), cond, side="right")
+    out = np.zeros(len(score))
+    for b in range(n_grid):
+        in_b = c_bin == b
+        if not in_b.any() or not w[in_b].sum() > 0:
+            continue
+        p_bin = np.searchsorted(weighted_quantile(prot[in_b], levels, w[in_b]), prot[in_b],
+                                side="right")  # fmt: skip
+        values = np.zeros(in_b.sum())
+        for k in range(n_grid):
+            cell = p_bin == k
+            if cell.any() and w[in_b][cell].sum() > 0:
+                values[cell] = weighted_quantile(s[in_b][cell], np.array([tau]), w[in_b][cell])[0]
+        out[idx[in_b]] = values
+    return torch.from_numpy(out).to(score.dtype)
 
 
 def _terms(model: nn.Module, x: torch.Tensor, batch: int = 8192) -> ModelTerms:

@@ -162,7 +162,12 @@ def run(args: argparse.Namespace) -> int:
                 project = tmp / FIRMWARE_DIR / preds.da  # da: checked as a name at load
                 firmware = firmware_outputs(preds, project, seed=args.seed)
             columns.append(RunColumns(preds, firmware))
-        build_report(columns, tmp, seed=args.seed, peers=peers)
+        if any(c.preds.task_config is not None for c in columns):  # runs of a task
+            from datrig.validate.task_report import build_task_report
+
+            build_task_report(columns, tmp, seed=args.seed)
+        else:
+            build_report(columns, tmp, seed=args.seed, peers=peers)
         pause_point("validate:before-swap")
     print(f"validation report written to {out_dir / 'report.md'}")
     return 0

@@ -96,6 +96,28 @@ def test_flatness_equals_hep_ml_bin_based_sde_on_the_same_binning(batch):
     assert float(ours) == pytest.approx(sde**2, rel=1e-9)
 
 
+def test_flatness_at_every_threshold_is_hep_mls_bin_based_cvm(batch):
+    """Averaged over working points at every background score, the efficiency-difference
+    flatness is the Cramer-von Mises non-uniformity in bins of the protected variable that
+    hep_ml's BinFlatnessLossFunction minimises (its metric BinBasedCvM, power 2)."""
+    from hep_ml.metrics import BinBasedCvM
+
+    s, iso = batch["score"].double(), batch["iso"].double()
+    n_bins = 4
+    metric = BinBasedCvM(["iso"], uniform_label=0, n_bins=n_bins)
+    frame = pd.DataFrame({"iso": iso.numpy()})
+    y = np.zeros(len(s), dtype=int)
+    weights = np.ones(len(s))
+    metric.fit(frame, y, sample_weight=weights)
+    cvm = metric(y, np.stack([s.numpy(), 1 - s.numpy()], axis=1), weights)
+    limits = np.linspace(iso.min(), iso.max(), n_bins + 1)[1:-1]
+    bins = da.FlatnessBins(torch.zeros(0, dtype=torch.float64), torch.tensor(limits)[None, :])
+    cuts = torch.unique(s)  # a cut at each value passes half of it: hep_ml's mid-point CDF
+    ours = da.flatness_loss(s, iso, torch.zeros_like(s), bins, cuts, tau=1e-15, diff="eff",
+                            min_events=1)  # fmt: skip
+    assert float(ours) == pytest.approx(cvm, rel=1e-9)
+
+
 # --- the trainer calls the same functions ----------------------------------------------------
 
 

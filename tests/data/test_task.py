@@ -194,3 +194,20 @@ def test_the_shared_nanoaod_collection_trains_with_a_comparison_label(tmp_path):
         rows = fh["candidates"][()]
     assert len(rows) == 79 and int(rows["label"].sum()) == 3
     assert rows["index"].max() >= 1  # several photons in one event
+    assert np.count_nonzero((rows["label"] == 1)[: fh_split(out)[0]]) >= 1  # one trains
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def datrig(*argv: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "datrig.cli", *argv], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, check=False, timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+    datrig("qat", "--task", "task.yml", "--da", "none", "--epochs", "2", "--out", "run", "--quiet")
+    datrig("export", "--run", "run", "--out", "prj")
+    datrig("emulate", "--project", "prj", "--input", "nano.root", "--out", "scores.npy")
+    assert np.load(tmp_path / "scores.npy").shape == (79, 1)  # one score per photon
+
+
+def fh_split(out: Path) -> tuple[int, int, int]:
+    with h5py.File(out / "task_sim.h5") as fh:
+        return tuple(int(v) for v in fh.attrs["split_rows"])
