@@ -146,18 +146,33 @@ def _task_entries(args: argparse.Namespace, out: Path, settings: Settings) -> li
 
     if args.project is not None:
         task = load_task(args.task)
+        if task.uses_toy:
+            import dataclasses
+
+            from datrig.paths import DEFAULT_DATA_DIR
+            from datrig.sim.default import ensure_default_data
+
+            task = dataclasses.replace(task, toy_dir=ensure_default_data(DEFAULT_DATA_DIR))
         project = load_project(args.project, native=False)
         if project.meta.inputs is None or project.meta.inputs.task is None:
             raise DatrigError(
                 f"{args.project} records no task: import it with `datrig import --task`"
             )
         data_dir = ensure_task_dataset(task, say=lambda m: print(m, file=sys.stderr))
-        return [(project, task, "imported", data_dir)]
+        return [(project, task, "imported", data_dir, "test")]
     entries = []
     for run_dir, method in zip(args.run, method_names(args.run), strict=True):
         task = run_task(run_dir)
         project = run_project(Path(run_dir), out, settings.seed, method)
-        entries.append((project, task, method, run_data_dir(run_dir)))
+        data_dir, split = run_data_dir(run_dir), "test"
+        if args.data is not None and args.data.is_dir() and task.uses_toy:
+            # a simulated folder for a task on the toy: both domains from it, every candidate
+            import dataclasses
+
+            task = dataclasses.replace(task, toy_dir=args.data)
+            data_dir = ensure_task_dataset(task, say=lambda m: print(m, file=sys.stderr))
+            split = None
+        entries.append((project, task, method, data_dir, split))
     return entries
 
 

@@ -322,7 +322,7 @@ def _markdown(cals: list[TaskCalibration], doc: dict, figures: dict) -> str:
 
 
 def calibrate_task_into(
-    make_entries: Callable[[Path], list[tuple[FirmwareProject, TaskConfig, str, Path]]],
+    make_entries: Callable[[Path], list[tuple[FirmwareProject, TaskConfig, str, Path, str | None]]],
     data_file: Path | None,
     out: Path,
     settings: Settings,
@@ -335,8 +335,8 @@ def calibrate_task_into(
     with destination_lock(out), atomic_dir(out, CALIBRATION) as tmp:
         entries = make_entries(tmp)
         cals = [
-            calibrate_task(project, task, method, data_dir, data_file, settings)
-            for project, task, method, data_dir in entries
+            calibrate_task(project, task, method, data_dir, data_file, settings, split)
+            for project, task, method, data_dir, split in entries
         ]
         report = write_task_calibration(
             cals, tmp, out, task_settings(cals[0].task, settings), inputs

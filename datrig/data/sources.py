@@ -43,8 +43,11 @@ class SourceSpec:
     table: str | None = None
     collection: str | None = None
     truth: bool = False  # data only: the files carry the label, used for closure tests alone
+    toy: str | None = None  # the embedded toy's sample (photons, diphoton): data/default
 
     def to_json(self) -> dict:
+        if self.toy is not None:
+            return {"toy": self.toy, **({"truth": True} if self.truth else {})}
         out: dict = {"files": list(self.files)}
         for key in ("tree", "table", "collection"):
             if getattr(self, key) is not None:

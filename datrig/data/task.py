@@ -71,6 +71,8 @@ class ModelSection:
     lr: float = 3e-3
     n_train: int | None = None  # None: every training candidate
     resource_lam: float | None = None
+    act_rounding: str = "round"  # hidden ReLUs: "round", or "floor" (one adder level less)
+    lr_schedule: str = "cosine"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ class TaskConfig:
     calibration: CalibrationSection = field(default_factory=CalibrationSection)
     seed: int = 0
     base_dir: Path = field(default=Path("."), compare=False)
+    # the simulated dataset a ``toy`` source reads (set by the command that runs the task)
+    toy_dir: Path | None = field(default=None, compare=False)
+
+    @property
+    def uses_toy(self) -> bool:
+        return any(s.toy is not None for s in self.sources.values())
 
     # -- what the task reads --------------------------------------------------------------
     @property
@@ -146,7 +154,16 @@ class TaskConfig:
         return list(dict.fromkeys(cols))
 
     def files(self, domain: str) -> list[Path]:
-        """The ``domain`` source's files, resolved inside the task file's folder."""
+        """The ``domain`` source's files, resolved inside the task file's folder; the toy's
+        file of the default dataset (``data/default``, simulated on first use) for a ``toy``
+        source."""
+        spec = self.sources[domain]
+        if spec.toy is not None:
+            from datrig.data.manifest import dataset_file
+
+            if self.toy_dir is None:
+                raise DatrigError("internal error: the toy's dataset folder was not resolved")
+            return [dataset_file(self.toy_dir, spec.toy, domain)]
         return [
             resolve_inside(self.base_dir, f, f"sources.{domain}.files")
             for f in self.sources[domain].files
@@ -227,7 +244,8 @@ TOP_KEYS = {
     "calibration",
     "seed",
 }
-SOURCE_KEYS = {"files", "tree", "table", "collection", "truth"}
+SOURCE_KEYS = {"files", "tree", "table", "collection", "truth", "toy"}
+TOY_SAMPLES = {"photons": "candidates", "diphoton": "events"}
 
 
 def parse_task(raw: Any, base_dir: Path, source: str, check_paths: bool = True) -> TaskConfig:
@@ -334,6 +352,14 @@ def _sources(raw: Any, base_dir: Path, bad, check_paths: bool) -> dict[str, Sour
                 f"{where}: unknown key(s) {', '.join(extra)}; valid: "
                 f"{', '.join(sorted(SOURCE_KEYS))}"
             )
+        toy = spec.get("toy")
+        if toy is not None:
+            if toy not in TOY_SAMPLES or "files" in spec:
+                raise bad(f"{where}.toy must be one of {', '.join(TOY_SAMPLES)} (the embedded "
+                          "toy's sample, instead of files)")  # fmt: skip
+            truth = spec.get("truth", domain == "data")
+            out[domain] = SourceSpec(("toy",), table=TOY_SAMPLES[toy], truth=bool(truth), toy=toy)
+            continue
         files = spec.get("files")
         if isinstance(files, str):
             files = [files]
@@ -437,6 +463,10 @@ def _section(cls: type, raw: Any, name: str, bad) -> Any:
         elif key == "penalty":
             if not isinstance(value, str):
                 raise bad(f"{where} must be a penalty name")
+        elif key in ("act_rounding", "lr_schedule"):
+            allowed = ("round", "floor") if key == "act_rounding" else ("constant", "cosine")
+            if value not in allowed:
+                raise bad(f"{where} must be one of {', '.join(allowed)}")
         elif key == "gap" or key in ("lam", "resource_lam", "n_train"):
             if value is not None and not _number(value):
                 raise bad(f"{where} must be a number")

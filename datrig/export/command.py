@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if args.run is not None:
         recorded, task = run_identity(args.run)
         if args.model is not None and args.model != recorded:
-            raise DatrigError(f"{args.run} is a run of {recorded!r}, not {args.model!r}")
+            raise DatrigError(
+                f"{args.run} holds a {recorded} model, not {args.model}: export it with --model "
+                f"{recorded}, or pass the run of a {args.model} model"
+            )
         args.model = recorded
     fw = config_for_run(args.model, task, args.config)
     if args.events is not None:

@@ -91,6 +91,7 @@ def export_checkpoint(
                 loaded.spec.kind, loaded.normalisation, loaded.spec.extra.get("task")
             ),
             output_kind=loaded.spec.output_kind,
+            top_up=True,
         )
 
 
@@ -105,8 +106,10 @@ def export_qonnx_model(
     source: SourceInfo | None = None,
     input_spec: InputSpec | None = None,
     output_kind: str | None = None,
+    top_up: bool = False,
 ) -> ExportResult:
-    """QONNX file -> verified project in ``out_dir`` (see module docstring)."""
+    """QONNX file -> verified project in ``out_dir`` (see module docstring); ``top_up``: fewer
+    ``inputs`` than the config's verification events are topped up with seeded ones."""
     reference = _clean_reference(qx.load_qonnx(onnx_path), str(onnx_path))
     if input_spec is not None:
         n_net = int(np.prod(qx.input_shape(reference)))
@@ -130,7 +133,7 @@ def export_qonnx_model(
             tmp / csim.library, csim.project_name, csim.n_in, csim.n_out, csim.traced_layers
         )
         shape = tuple(int(d) for d in hls_model.get_input_variables()[0].shape)
-        x = _calibration_inputs(inputs, shape, fw_config, seed)
+        x = _calibration_inputs(inputs, shape, fw_config, seed, top_up)
         ir = network_ir_from_hls4ml(hls_model, name)
         comparisons = _verify(library, ir, reference, name, x, fw_config, onnx_path)
         save_ir(ir, tmp)
@@ -212,7 +215,11 @@ def _clean_reference(model: Any, source: str) -> Any:
 
 
 def _calibration_inputs(
-    inputs: np.ndarray | None, shape: tuple[int, ...], fw: FirmwareConfig, seed: int
+    inputs: np.ndarray | None,
+    shape: tuple[int, ...],
+    fw: FirmwareConfig,
+    seed: int,
+    top_up: bool = False,
 ) -> np.ndarray:
     n = fw.verification.n_events
     if inputs is None:
@@ -227,7 +234,7 @@ def _calibration_inputs(
         raise SchemaError("no calibration events to verify the project with")
     if not np.all(np.isfinite(x)):
         raise SchemaError(f"calibration inputs contain {int(np.sum(~np.isfinite(x)))} NaN/inf")
-    if len(x) < n:  # a small sample: topped up with seeded inputs over the whole input range
+    if top_up and len(x) < n:  # a run's small test sample: seeded inputs over the input range
         extra = seeded_inputs(shape, n - len(x), fw.verification.input_range, seed)
         x = np.concatenate([x, extra])
     return np.ascontiguousarray(x[:n])

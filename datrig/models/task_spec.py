@@ -50,11 +50,11 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
         default_batch_size=m.batch_size,
         default_n_train=m.n_train,  # type: ignore[arg-type]
         default_lr=m.lr,
-        default_lr_schedule="cosine",
+        default_lr_schedule=m.lr_schedule,
         output_init=0.0 if classification else 1.0,
         default_bits=m.bits,  # type: ignore[arg-type]
         default_resource_lam=0.1 if m.resource_lam is None else m.resource_lam,
-        default_act_rounding="round",
+        default_act_rounding=m.act_rounding,
         compensation_hidden=tuple(m.compensation_hidden) if calibrated else (),
         extra={"task": task.to_json(), "reference": task.reference},
     )

@@ -86,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="dataset directory (default: simulate); with --task: where the task's samples "
         "are kept as read (default data/tasks/<name>-<digest>)",
     )
+    parser.add_argument(
+        "--toy-data",
+        type=Path,
+        help="with a task whose sources are the toy: a `datrig simulate` folder to read "
+        "(default: data/default, simulated on first use)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="run directory (runs/<model>/<da>)")
     parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed")
     parser.add_argument(
@@ -161,6 +167,13 @@ def prepare_task(args: argparse.Namespace) -> Path:
     from datrig.models.task_spec import spec_for_task
 
     task = load_task(args.task)
+    if task.uses_toy:  # the embedded default data, simulated on first use
+        import dataclasses
+
+        from datrig.sim.default import ensure_default_data
+
+        toy = getattr(args, "toy_data", None) or ensure_default_data(DEFAULT_DATA_DIR)
+        task = dataclasses.replace(task, toy_dir=Path(toy))
     spec = spec_for_task(task)
     args.model = task.name
     if args.da is None:
