@@ -74,6 +74,16 @@ def peak_rss_mb(argv: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess
     return proc, float(proc.stdout.strip().splitlines()[-1])
 
 
+def mounted_tmpfs(mnt: Path, size: str) -> Path:
+    """A small real filesystem of its own at ``mnt`` (skips the test where mount is denied);
+    the caller unmounts it."""
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                      capture_output=True, check=False).returncode != 0:  # fmt: skip
+        pytest.skip("needs root to mount a tmpfs")
+    return mnt
+
+
 def tree(path: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
@@ -434,11 +444,7 @@ def test_D15_a_broken_generator_config_is_one_line(tmp_path):
 
 def test_D16_a_full_disk_is_one_line_and_no_crash(tmp_path):
     """A real tmpfs that fills up mid-write (the upfront estimate skipped, to reach it)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                      capture_output=True, check=False).returncode != 0:  # fmt: skip
-        pytest.skip("needs root to mount a small tmpfs")
+    mnt = mounted_tmpfs(tmp_path / "small", "2m")
     try:
         (mnt / "fill").write_bytes(b"\0" * 1_500_000)
         code = textwrap.dedent(
@@ -633,11 +639,7 @@ def test_D21_sizes_in_messages_are_never_zero_and_report_names_no_missing_option
 
     assert human_bytes(1.6e6) == "1.53 MiB" and human_bytes(3e9) == "2.79 GiB"
     assert "0.0" not in human_bytes(5e5)
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)],
-                      capture_output=True, check=False).returncode != 0:  # fmt: skip
-        pytest.skip("needs root to mount a read-only filesystem")
+    mnt = mounted_tmpfs(tmp_path / "ro", "64m")
     try:
         shutil.copytree(photon_id_project.project, mnt / "prj")
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)

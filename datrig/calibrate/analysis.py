@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from datrig.calibrate.binning import Binning, fit_binnings
+from datrig.calibrate.binning import Binning, condition_binning, fit_binnings
 from datrig.calibrate.measure import (
     LI,
     LN,
@@ -56,6 +56,8 @@ class Settings:
     # a bin with too few events in a region: an error (the toy's default), or reported as not
     # measured while the other bins are (a task's calibration)
     strict_counts: bool = True
+    # the toy's bins (pT, pT x |eta|, clusters of its conditions), or a task's condition alone
+    toy_binnings: bool = True
 
 
 @dataclass
@@ -111,11 +113,14 @@ def calibrate(sim: Sample, data: Sample, settings: Settings) -> Result:
         iso_gap=settings.iso_gap,
         weights=sim.weight,
     )
-    binnings = {
-        name: b
-        for name, b in fit_binnings(sim.events, settings.seed, settings.condition).items()
-        if name in settings.binnings
-    }  # fmt: skip
+    if settings.toy_binnings:
+        binnings = {
+            name: b
+            for name, b in fit_binnings(sim.events, settings.seed).items()
+            if name in settings.binnings
+        }
+    else:  # a task: terciles of its condition
+        binnings = {"pt": condition_binning(sim.events, settings.condition)}  # fmt: skip
     result = Result(regions, binnings)
     for name, sample in (("sim", sim), ("data", data)):
         result.region_of[name] = band_regions(

@@ -79,20 +79,20 @@ def _cluster_matrix(events: np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(columns[n], dtype=np.float64) for n in CLUSTER_FEATURES], 1)
 
 
-def fit_binnings(
-    sim_events: np.ndarray,
-    seed: int,
-    condition: str = "pt",
-) -> dict[str, Binning]:
-    """pT terciles of sim fakes; pT x |eta|; k-means clusters of sim candidates. A task's
-    condition (``condition`` other than the toy's pT) gets its terciles alone."""
+def condition_binning(sim_events: np.ndarray, condition: str) -> Binning:
+    """Terciles of a task's condition among the simulated background (its calibration bins)."""
+    fakes = sim_events["label"] == 0
+    edges = quantile_bin_edges(sim_events[condition][fakes].astype(np.float64), N_PT_BINS)
+    labels = tuple(f"{condition} {lo:.4g}-{hi:.4g}" for lo, hi in itertools.pairwise(edges))
+    return Binning("pt", labels, edges, column=condition)
+
+
+def fit_binnings(sim_events: np.ndarray, seed: int) -> dict[str, Binning]:
+    """pT terciles of sim fakes; pT x |eta|; k-means clusters of sim candidates."""
     from sklearn.cluster import KMeans
 
     fakes = sim_events["label"] == 0
-    pt_edges = quantile_bin_edges(sim_events[condition][fakes].astype(np.float64), N_PT_BINS)
-    if condition != "pt":
-        labels = tuple(f"{condition} {lo:.4g}-{hi:.4g}" for lo, hi in itertools.pairwise(pt_edges))
-        return {"pt": Binning("pt", labels, pt_edges, column=condition)}
+    pt_edges = quantile_bin_edges(sim_events["pt"][fakes].astype(np.float64), N_PT_BINS)
     pt_labels = tuple(f"pT {lo:.0f}-{hi:.0f} GeV" for lo, hi in itertools.pairwise(pt_edges))
     eta_labels = tuple(f"|eta| {lo:g}-{hi:g}" for lo, hi in ABS_ETA_BINS)
     x = _cluster_matrix(sim_events)

@@ -67,6 +67,7 @@ def task_settings(task: TaskConfig, base: Settings) -> Settings:
         binnings=("pt",),
         peers=(),
         strict_counts=False,
+        toy_binnings=False,
     )
 
 
