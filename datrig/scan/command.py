@@ -27,7 +27,9 @@ INTERRUPTED = "Ray was shut down; finished trials are kept: continue with --resu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from datrig.models.registry import MODELS
 
-    parser.add_argument("--model", required=True, choices=sorted(MODELS), help="model to scan")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", choices=sorted(MODELS), help="a shipped model to scan")
+    who.add_argument("--task", type=Path, help="a task file: scan your own ID or regression")
     parser.add_argument("--space", type=Path, help="search space YAML (default: the model's)")
     parser.add_argument("--trials", type=positive_int, help="trials (optuna; grid: the first N)")
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")
@@ -53,15 +55,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from datrig.paths import DEFAULT_DATA_DIR
 
+    args.task_config, spec = None, None
+    if args.task is not None:  # a task: its samples read once into a task dataset
+        from datrig.data.task import load_task
+        from datrig.models.task_spec import spec_for_task
+
+        task = load_task(args.task)
+        args.model = task.name
+        spec = spec_for_task(task)
     out = args.out or Path("scans") / f"{args.model}-{args.search}"
     if args.pick:
         return pick(out, args.model, args.pick)
     from datrig.scan.space import default_space, load_space
 
-    space = load_space(args.space, args.model) if args.space else default_space(args.model)
+    space = (
+        load_space(args.space, args.model, spec) if args.space else default_space(args.model, spec)
+    )
     if args.search == "grid":
         space.grid()  # a log-uniform lam needs optuna: say so before any work
     config = _check_out(out, args, space)
+    if args.task is not None:
+        from datrig.train.command import prepare_task
+
+        args.da = None
+        data_dir = prepare_task(args)
+        return _scan(args, out, space, Path(data_dir).resolve(), config)
     from datrig.sim.default import ensure_default_data
 
     data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR)
@@ -80,6 +98,7 @@ def _check_out(out: Path, args: argparse.Namespace, space: Any) -> dict[str, Any
     config = {
         "stage": STARTED.value,
         "model": args.model,
+        "task": None if args.task is None else str(args.task),
         "search": args.search,
         "seed": args.seed,
         "trials": args.trials,
@@ -111,14 +130,14 @@ def _scan(
 ) -> int:
     import ray
 
-    from datrig.models.registry import get_model_spec
+    from datrig.models.registry import resolve_spec
     from datrig.scan.engine import run_tune, start_ray
-    from datrig.scan.objectives import OBJECTIVES
+    from datrig.scan.objectives import OBJECTIVES, objectives_key
     from datrig.scan.report import write_report
     from datrig.scan.trial import TrialContext
 
-    spec = get_model_spec(args.model)
-    objectives = OBJECTIVES[spec.family]
+    spec = resolve_spec(args.model, args.task_config)
+    objectives = OBJECTIVES[objectives_key(spec.family, args.task_config is not None)]
     ctx = TrialContext(
         model=args.model,
         data_dir=str(data_dir),
@@ -126,6 +145,7 @@ def _scan(
         epochs=space.epochs,
         n_train=space.n_train,
         measured_cost=args.measured_cost,
+        task=args.task_config,
     )
     started_here = not ray.is_initialized()
     start_ray(args.address, args.workers)
@@ -147,7 +167,8 @@ def _scan(
     finally:
         if started_here:
             ray.shutdown()  # also stops the local Ray processes (raylet, GCS, agents)
-    bound = _bound(rows, out, args.model, args.seed) if spec.family == "photon_id" else None
+    toy_id = spec.family == "photon_id" and args.task_config is None
+    bound = _bound(rows, out, args.model, args.seed) if toy_id else None
     command = "datrig " + " ".join(shlex.quote(a) for a in args.argv)
     report = write_report(
         out,
@@ -155,7 +176,7 @@ def _scan(
         objectives,
         model=args.model,
         command=command,
-        reference=_shipped_trial(args.model),
+        reference=_shipped_trial(args.model, spec),
         bound=bound,
         meta={
             "model": args.model,
@@ -212,13 +233,14 @@ def _bound(rows: list[dict[str, Any]], out: Path, model: str, seed: int) -> floa
     return pt_independence_bound(preds, [preds.output_float], seed).get("rejection80_sim")
 
 
-def _shipped_trial(model: str) -> str:
-    """Today's shipped configuration of the model, as a trial name of the default grid."""
+def _shipped_trial(model: str, spec: Any = None) -> str:
+    """Today's shipped configuration of the model (or the task's own), as a trial name of the
+    default grid."""
     from datrig.da.registry import penalty_class
     from datrig.models.registry import get_model_spec
     from datrig.scan.space import trial_key, trial_params
 
-    spec = get_model_spec(model)
+    spec = spec or get_model_spec(model)
     da = spec.shipped_da
     resource_lam = spec.default_resource_lam if spec.default_bits == "auto" else 0.0
     lam = penalty_class(da).lam_for(model)

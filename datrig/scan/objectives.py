@@ -35,6 +35,27 @@ OBJECTIVES: dict[str, tuple[Objective, ...]] = {
 }
 
 
+# a task's data has no truth: its ID is judged by the ABCD factor of the simulated background
+# per condition tercile (max |R - 1|, weighted), its regression by the simulated resolution
+OBJECTIVES["task_id"] = (
+    Objective("rejection80_sim", "max", "rejection at 80 % signal efficiency (firmware, sim)"),
+    Objective("abcd_r_max_dev_sim", "min", "max |R - 1| of the background per condition bin (sim)"),
+    Objective("lut", "min", "LUT"),
+)
+OBJECTIVES["task_energy"] = (
+    Objective("resolution_sim", "min", "resolution IQR/2 of prediction/target (firmware, sim)"),
+    Objective("response_dev_sim", "min", "|median response - 1| (firmware, sim)"),
+    Objective("lut", "min", "LUT"),
+)
+
+
+def objectives_key(family: str, task: bool) -> str:
+    """Which objectives a scan ranks by: the model family's, or a task's."""
+    if not task:
+        return family
+    return "task_energy" if family == "energy" else "task_id"
+
+
 def pareto_front(rows: list[dict[str, Any]], objectives: tuple[Objective, ...]) -> list[int]:
     """Indices of the non-dominated rows (finite objectives only): no other row is at least as
     good in every objective and strictly better in one."""

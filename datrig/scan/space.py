@@ -149,24 +149,37 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def default_space(model: str) -> SearchSpace:
+def default_space(model: str, spec: Any = None) -> SearchSpace:
+    """The model's default space; a task's: its ID's (photon_id's) or regression's
+    (photon_energy's) penalties that apply to it."""
+    if spec is not None and model not in DEFAULTS:
+        base = DEFAULTS["photon_id" if spec.task == "classification" else "photon_energy"]
+        raw = dict(base, penalties=[p for p in base["penalties"] if _applies(p, spec)])
+        return parse_space(raw, model, f"the default space of task {model}", spec)
     raw = DEFAULTS.get(model, DEFAULTS["photon_id"])
-    return parse_space(raw, model, f"the default space of {model}")
+    return parse_space(raw, model, f"the default space of {model}", spec)
 
 
-def load_space(path: str | os.PathLike[str], model: str) -> SearchSpace:
+def _applies(penalty: str, spec: Any) -> bool:
+    from datrig.da.registry import PENALTIES
+
+    cls = PENALTIES[penalty]
+    return cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
+
+
+def load_space(path: str | os.PathLike[str], model: str, spec: Any = None) -> SearchSpace:
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"search space {path} not found")
     raw = load_yaml(path)
-    return parse_space(raw, model, str(path))
+    return parse_space(raw, model, str(path), spec)
 
 
-def parse_space(raw: Any, model: str, source: str) -> SearchSpace:
+def parse_space(raw: Any, model: str, source: str, spec: Any = None) -> SearchSpace:
     from datrig.da.registry import PENALTIES
     from datrig.models.registry import get_model_spec
 
-    spec = get_model_spec(model)
+    spec = spec or get_model_spec(model)
     if not isinstance(raw, dict) or not raw:
         raise SchemaError(f"{source}: the search space is empty; give at least 'penalties'")
     known = {f.name for f in dataclasses.fields(SearchSpace)} - {"extra"}

@@ -37,6 +37,7 @@ class TrialContext:
     epochs: int | None = None
     n_train: int | None = None
     measured_cost: bool = False  # iverilog + yosys in every trial (default: da4ml's model)
+    task: dict[str, Any] | None = None  # the task file's JSON, for a scan of a task
 
 
 def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path
 
     resource_lam = float(params.get("resource_lam", 0.0))
     bits = "auto" if resource_lam > 0 else None  # learned, starting from weight/act bits
-    quant = resolve_quant(ctx.model, bits, params["weight_bits"], params["act_bits"])
+    quant = resolve_quant(ctx.model, bits, params["weight_bits"], params["act_bits"], task=ctx.task)
     hidden = tuple(int(w) for w in str(params["hidden"]).split("x"))
     cfg = resolve_config(
         ctx.model,
@@ -82,6 +83,7 @@ def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path
         quant=quant,
         hidden=hidden,
         resource_lam=resource_lam,
+        task=ctx.task,
     )
     run = ensure_run(cfg, trial_dir / "run", progress=False)
     preds = load_predictions(run)
@@ -96,8 +98,54 @@ def _ebops(run: Path) -> float:
     return float(json.loads((run / "metrics.json").read_text())["resource"]["ebops"])
 
 
+def task_physics(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
+    """A task run's figures on its firmware outputs, weighted, in simulation (its data has no
+    truth): rejections, AUC and the background's ABCD factor per condition tercile, or the
+    regression's resolution and median response."""
+    from datrig.models.registry import resolve_spec
+    from datrig.train.dataset import regression_columns
+    from datrig.train.metrics import run_metrics
+
+    spec = resolve_spec(preds.model, preds.task_config)
+    ev = preds.events
+    weights = ev["weight"].astype(np.float64) if "weight" in ev.dtype.names else None
+    gap = float(preds.task_config.get("calibration", {}).get("gap") or 0.0)
+    protected = tuple(p for p in (spec.protected,) if p != "domain")
+    sim = run_metrics(
+        spec.task,
+        protected,
+        {"firmware": firmware},
+        ev,
+        10_000,
+        spec.condition,
+        weights=weights,
+        iso_gap=gap,
+        regression=regression_columns(spec),
+    )["firmware"].get("sim", {})
+    out: dict[str, Any] = {"family": "task_energy" if spec.task == "regression" else "task_id"}
+    renames = {
+        "auc": "auc_sim",
+        "rejection_at_80": "rejection80_sim",
+        "rejection_at_50": "rejection50_sim",
+        "iqr_half": "resolution_sim",
+        "median_response": "median_response_sim",
+    }
+    for key, value in sim.items():
+        if key in renames:
+            out[renames[key]] = value
+    if "median_response" in sim:
+        out["response_dev_sim"] = abs(float(sim["median_response"]) - 1.0)
+    r = [v for v in sim.get("abcd_r_ptbins", []) if v is not None and np.isfinite(v)]
+    if r:
+        out["abcd_r_max_dev_sim"] = float(max(abs(v - 1) for v in r))
+        out.update({f"abcd_r_ptbins_{i}": v for i, v in enumerate(sim["abcd_r_ptbins"])})
+    return out
+
+
 def physics(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
     """The model family's figures of merit on the firmware outputs (see objectives.py)."""
+    if preds.task_config is not None:
+        return task_physics(preds, firmware)
     from datrig.models.registry import get_model_spec
     from datrig.validate.evaluate import EVALUATORS, family, physical_output
 

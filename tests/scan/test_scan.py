@@ -310,3 +310,38 @@ def test_t5_sigterm_to_the_scan_driver_is_one_line_and_stops_ray(scan_data, tmp_
         time.sleep(0.5)
     left = [Path(f"/proc/{p}/cmdline").read_text() for p in ray_processes if _running(p)]
     assert left == [], f"Ray processes outlived the driver: {left}"
+
+
+def test_a_scan_of_a_task_ranks_its_trials_without_data_truth(tmp_path):
+    """`datrig scan --task`: a user's ntuple (signed weights, data without labels), the task's
+    penalties and objectives (the simulated background's ABCD factor per condition tercile)."""
+    import os
+    import subprocess
+    import sys
+
+    from datrig.sim.simulate import simulate
+
+    root = Path(__file__).resolve().parents[2]
+    simulate(tmp_path / "toy", 6000, 100, n_resonance=100, seed=5, progress=False)
+    subprocess.run([sys.executable, str(root / "scripts" / "toy_to_ntuple.py"), "--data",
+                    str(tmp_path / "toy"), "--out", str(tmp_path)], check=True,
+                   capture_output=True, env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    (tmp_path / "task.yml").write_text(
+        "name: scan_task\nkind: classification\n"
+        "sources:\n  sim: {files: [mc.root], tree: photons}\n"
+        "  data: {files: [data.root], tree: photons}\n"
+        "inputs: [ph_pt, ph_eta, ph_rhad, ph_reta, ph_weta2]\n"
+        "label: ph_isPrompt == 1\nweight: mcWeight\nprotected: ph_topoetcone20\n"
+        "condition: ph_pt\ncalibration: {gap: 2.0}\n"
+    )
+    (tmp_path / "space.yml").write_text("penalties: [none, ddt]\nlam: [1.0]\nepochs: 2\n")
+    code = main(["scan", "--task", str(tmp_path / "task.yml"), "--space",
+                 str(tmp_path / "space.yml"), "--out", str(tmp_path / "scan"), "--workers", "2",
+                 "--no-front-synth"])  # fmt: skip
+    assert code == 0
+    rows = _rows(tmp_path / "scan")
+    assert {r["penalty"] for r in rows} == {"none", "ddt"}
+    for r in rows:
+        assert r["status"] == "ok", r["error"]
+        assert float(r["rejection80_sim"]) > 1 and float(r["abcd_r_max_dev_sim"]) >= 0
+    assert "abcd_r_max_dev_sim" in (tmp_path / "scan" / "report.md").read_text()
