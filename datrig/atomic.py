@@ -207,7 +207,8 @@ def _tmp_prefix() -> str:
     return f"{TMP_PREFIX}{_host()}-{os.getpid()}-"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (one of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -233,7 +234,7 @@ def sweep_stale(directory: str | os.PathLike[str]) -> list[Path]:
         return removed
     for entry in entries:
         owner = _OWNED.match(entry.name)
-        if owner is None or owner["host"] != host or _pid_alive(int(owner["pid"])):
+        if owner is None or owner["host"] != host or pid_alive(int(owner["pid"])):
             continue
         path = Path(entry.path)
         aside = _ASIDE.search(entry.name[owner.end() :])

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from datrig.atomic import pid_alive
 from datrig.errors import DatrigError
 
 
@@ -104,16 +105,6 @@ def check_output_file(
 _SCRATCH = re.compile(r"datrig-(?P<what>[a-z]+)-(?P<pid>\d+)-")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def scratch_dir(what: str) -> Iterator[Path]:
     """A temporary folder ``$TMPDIR/datrig-<what>-<pid>-*`` removed on the way out; folders of
@@ -123,7 +114,7 @@ def scratch_dir(what: str) -> Iterator[Path]:
     with contextlib.suppress(OSError):
         for entry in os.scandir(base):
             m = _SCRATCH.match(entry.name)
-            stale = m and m["what"] == what and not _alive(int(m["pid"]))
+            stale = m and m["what"] == what and not pid_alive(int(m["pid"]))
             if stale and entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f"datrig-{what}-{os.getpid()}-") as tmp:

@@ -206,44 +206,6 @@ def _measure_each_bin(
     return out
 
 
-def _measure_without_truth(
-    binning: Binning, n_data: np.ndarray, sim_photons: np.ndarray, sim_fakes: np.ndarray
-) -> list[dict[str, Any]]:
-    """The measurement in data with its errors; closure is stated unavailable (no truth)."""
-    abcd = (TI, TN, LI, LN)
-    check_counts(n_data[0], binning.labels, "the data sample", abcd)
-    check_counts(sim_fakes[0], binning.labels, "the simulated fakes", abcd)
-    r_sim, r_m_sim = abcd_factors(sim_fakes)
-    ones = np.ones_like(r_sim)
-    uncorrected = estimate(n_data, sim_photons, ones, ones)
-    corrected = estimate(n_data, sim_photons, r_sim, r_m_sim)
-    eff_sim = sim_photons[..., TI] / sim_photons[..., [TI, MI, LI]].sum(axis=-1)
-    out = []
-    for b, label in enumerate(binning.labels):
-        sf = uncorrected.efficiency[:, b] / eff_sim[:, b]
-        out.append(
-            {
-                "label": label,
-                "counts_data": n_data[0, b].tolist(),
-                "abcd_r": {"sim": _value(r_sim[:, b]), "data_truth": NO_TRUTH},
-                "fakes_a": {
-                    "uncorrected": _value(uncorrected.fakes_a[:, b]),
-                    "corrected_with_sim_r": _value(corrected.fakes_a[:, b]),
-                    "truth": NO_TRUTH,
-                },
-                "closure": NO_TRUTH,
-                "efficiency": {
-                    "data_measured": _value(uncorrected.efficiency[:, b]),
-                    "data_measured_corrected": _value(corrected.efficiency[:, b]),
-                    "sim_truth": _value(eff_sim[:, b]),
-                    "data_truth": NO_TRUTH,
-                },
-                "scale_factor": {"measured": _value(sf), "truth": NO_TRUTH},
-            }
-        )
-    return out
-
-
 def _measure_binning(
     binning: Binning,
     n_data: np.ndarray,
@@ -253,10 +215,8 @@ def _measure_binning(
     data_fakes: np.ndarray | None,
 ) -> list[dict[str, Any]]:
     """Per-bin estimates, truths and closures; arrays are (replicas + 1, bins, 6). Without
-    data truth (``data_photons`` None: real data) the measurement alone, and the closure said
-    to be unavailable."""
-    if data_photons is None or data_fakes is None:
-        return _measure_without_truth(binning, n_data, sim_photons, sim_fakes)
+    data truth (``data_photons`` None: real data) the measurement alone, every truth and
+    closure said to be unavailable (:data:`NO_TRUTH`)."""
     abcd = (TI, TN, LI, LN)  # the regions the estimate divides by
     check_counts(n_data[0], binning.labels, "the data sample", abcd)
     check_counts(sim_fakes[0], binning.labels, "the simulated fakes", abcd)
@@ -265,14 +225,16 @@ def _measure_binning(
         if n < MIN_COUNT:
             too_few(label, f"the simulation has {int(n)} isolated photons")
     r_sim, r_m_sim = abcd_factors(sim_fakes)
-    r_data, _ = abcd_factors(data_fakes)
     ones = np.ones_like(r_sim)
     uncorrected = estimate(n_data, sim_photons, ones, ones)
     corrected = estimate(n_data, sim_photons, r_sim, r_m_sim)
     in_sim = estimate(sim_photons + sim_fakes, sim_photons, ones, ones)
-    fakes_true = data_fakes[..., TI]
-    eff_true = data_photons[..., TI] / data_photons[..., [TI, MI, LI]].sum(axis=-1)
     eff_sim = sim_photons[..., TI] / sim_photons[..., [TI, MI, LI]].sum(axis=-1)
+    truth = data_photons is not None and data_fakes is not None
+    if truth:
+        r_data, _ = abcd_factors(data_fakes)
+        fakes_true = data_fakes[..., TI]
+        eff_true = data_photons[..., TI] / data_photons[..., [TI, MI, LI]].sum(axis=-1)
     out = []
     for b, label in enumerate(binning.labels):
 
@@ -280,33 +242,35 @@ def _measure_binning(
             return x[:, b]
 
         sf_measured = at(uncorrected.efficiency) / at(eff_sim)
-        sf_truth = at(eff_true) / at(eff_sim)
-        out.append(
-            {
-                "label": label,
-                "counts_data": n_data[0, b].tolist(),
-                "abcd_r": {"sim": _value(at(r_sim)), "data_truth": _value(at(r_data))},
-                "fakes_a": {
-                    "uncorrected": _value(at(uncorrected.fakes_a)),
-                    "corrected_with_sim_r": _value(at(corrected.fakes_a)),
-                    "truth": _value(at(fakes_true)),
-                },
-                "closure": {
-                    "uncorrected": _ratio(at(uncorrected.fakes_a), at(fakes_true)),
-                    "corrected_with_sim_r": _ratio(at(corrected.fakes_a), at(fakes_true)),
-                },
-                "efficiency": {
-                    "data_measured": _value(at(uncorrected.efficiency)),
-                    "data_measured_corrected": _value(at(corrected.efficiency)),
-                    "data_truth": _value(at(eff_true)),
-                    "sim_truth": _value(at(eff_sim)),
-                    "sim_measured": _value(at(in_sim.efficiency)),
-                },
-                "scale_factor": {
-                    "measured": _value(sf_measured),
-                    "truth": _value(sf_truth),
-                    "measured_over_truth": _ratio(sf_measured, sf_truth),
-                },
+        entry = {
+            "label": label,
+            "counts_data": n_data[0, b].tolist(),
+            "abcd_r": {"sim": _value(at(r_sim)), "data_truth": NO_TRUTH},
+            "fakes_a": {
+                "uncorrected": _value(at(uncorrected.fakes_a)),
+                "corrected_with_sim_r": _value(at(corrected.fakes_a)),
+                "truth": NO_TRUTH,
+            },
+            "closure": NO_TRUTH,
+            "efficiency": {
+                "data_measured": _value(at(uncorrected.efficiency)),
+                "data_measured_corrected": _value(at(corrected.efficiency)),
+                "data_truth": NO_TRUTH,
+                "sim_truth": _value(at(eff_sim)),
+                "sim_measured": _value(at(in_sim.efficiency)),
+            },
+            "scale_factor": {"measured": _value(sf_measured), "truth": NO_TRUTH},
+        }
+        if truth:
+            sf_truth = at(eff_true) / at(eff_sim)
+            entry["abcd_r"]["data_truth"] = _value(at(r_data))
+            entry["fakes_a"]["truth"] = _value(at(fakes_true))
+            entry["closure"] = {
+                "uncorrected": _ratio(at(uncorrected.fakes_a), at(fakes_true)),
+                "corrected_with_sim_r": _ratio(at(corrected.fakes_a), at(fakes_true)),
             }
-        )
+            entry["efficiency"]["data_truth"] = _value(at(eff_true))
+            entry["scale_factor"]["truth"] = _value(sf_truth)
+            entry["scale_factor"]["measured_over_truth"] = _ratio(sf_measured, sf_truth)
+        out.append(entry)
     return out

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, foreign_contents, write_json
+from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, write_json
 from datrig.calibrate.analysis import Settings
 from datrig.calibrate.energy_scale import ScaleSettings
 from datrig.calibrate.evaluate import evaluate_runs, method_names
 from datrig.calibrate.peers import peer_scores
 from datrig.calibrate.report import MARKER, write_calibration
 from datrig.faults import pause_point
-from datrig.project.meta import PROJECT
 from datrig.provenance import sidecar
-from datrig.safefs import copy_tree
+from datrig.validate.firmware import keep_projects
 
 CALIBRATION = ArtefactKind("calibration", MARKER, "calibrate")
 FIRMWARE_DIR = "firmware"  # projects exported for runs without a current one
@@ -34,7 +33,7 @@ def calibrate_into(
     out = Path(out)
     methods = method_names(run_dirs)  # names read from the runs: checked before any work
     with destination_lock(out), atomic_dir(out, CALIBRATION) as tmp:
-        _keep_projects(out, tmp, methods)
+        keep_projects(out / FIRMWARE_DIR, tmp / FIRMWARE_DIR, methods)
         results = evaluate_runs(run_dirs, data_dir, tmp, settings)
         peers = peer_scores(results, settings.peers, settings.seed)
         report = write_calibration(results, tmp, seed=settings.seed, final=out, peers=peers,
@@ -55,19 +54,10 @@ def calibrate_energy_into(
     out = Path(out)
     (method,) = method_names([run_dir])
     with destination_lock(out), atomic_dir(out, CALIBRATION) as tmp:
-        _keep_projects(out, tmp, [method])
+        keep_projects(out / FIRMWARE_DIR, tmp / FIRMWARE_DIR, [method])
         cal = evaluate_energy_run(run_dir, method, data_dir, tmp, settings)
         report = write_energy_calibration(cal, tmp, out)
         inputs = {f"{method}/checkpoint": Path(run_dir) / "checkpoint.pt"}
         write_json(tmp / MARKER, sidecar(stage="calibrate", seed=settings.seed, inputs=inputs))
         pause_point("calibrate:before-swap")
     return report
-
-
-def _keep_projects(out: Path, tmp: Path, methods: list[str]) -> None:
-    """Copy the previous calibration's projects of these methods into the new one, so an
-    unchanged run is not exported again (a stale copy is re-exported in place)."""
-    for method in methods:
-        previous = out / FIRMWARE_DIR / method
-        if PROJECT.owns(previous) and foreign_contents(previous) == []:
-            copy_tree(previous, tmp / FIRMWARE_DIR / method)

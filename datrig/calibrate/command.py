@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.project or _task_runs(args.run):
         from datrig.calibrate.task_calibration import calibrate_task_into
 
-        data_file = args.data if args.data is not None and args.data.is_file() else None
+        data_file = _task_data_file(args)
         inputs = (
             {"project": args.project / "datrig_project.json"}
             if args.project
@@ -122,6 +122,22 @@ def run(args: argparse.Namespace) -> int:
         report = calibrate_into(args.run, args.data, out, settings)
     print(f"calibration written to {report}", file=sys.stderr)
     return 0
+
+
+def _task_data_file(args: argparse.Namespace) -> Path | None:
+    """``--data`` of a task calibration: a data ntuple of the task's format, or (a task on the
+    toy) a simulated folder whose two domains are both evaluated; anything else is an error."""
+    from datrig.calibrate.task_calibration import run_task
+
+    if args.data is None or args.data.is_file():
+        return args.data
+    toy = args.project is None and all(run_task(r).uses_toy for r in args.run)
+    if not (args.data.is_dir() and toy):
+        raise DatrigError(
+            f"--data {args.data}: give a data file of the task's format (a folder is read only "
+            "for a task on the toy, as a `datrig simulate` dataset)"
+        )
+    return None
 
 
 def _task_runs(runs: list[Path]) -> bool:
@@ -142,17 +158,11 @@ def _task_entries(args: argparse.Namespace, out: Path, settings: Settings) -> li
     from datrig.data.task import load_task
     from datrig.data.taskdata import ensure_task_dataset
     from datrig.project.meta import load_project
+    from datrig.sim.default import with_toy_data
     from datrig.train.runs import run_data_dir
 
     if args.project is not None:
-        task = load_task(args.task)
-        if task.uses_toy:
-            import dataclasses
-
-            from datrig.paths import DEFAULT_DATA_DIR
-            from datrig.sim.default import ensure_default_data
-
-            task = dataclasses.replace(task, toy_dir=ensure_default_data(DEFAULT_DATA_DIR))
+        task = with_toy_data(load_task(args.task))
         project = load_project(args.project, native=False)
         if project.meta.inputs is None or project.meta.inputs.task is None:
             raise DatrigError(
@@ -165,11 +175,9 @@ def _task_entries(args: argparse.Namespace, out: Path, settings: Settings) -> li
         task = run_task(run_dir)
         project = run_project(Path(run_dir), out, settings.seed, method)
         data_dir, split = run_data_dir(run_dir), "test"
-        if args.data is not None and args.data.is_dir() and task.uses_toy:
+        if args.data is not None and args.data.is_dir():
             # a simulated folder for a task on the toy: both domains from it, every candidate
-            import dataclasses
-
-            task = dataclasses.replace(task, toy_dir=args.data)
+            task = with_toy_data(task, args.data)
             data_dir = ensure_task_dataset(task, say=lambda m: print(m, file=sys.stderr))
             split = None
         entries.append((project, task, method, data_dir, split))

@@ -10,7 +10,8 @@ no truth: the report gives the measurement and its statistical errors, and says 
 is not available; a data source marked ``truth`` (the toy as a task) gets its closure too.
 
 Candidates come from the run's task dataset (the test split), or ``--data FILE``: a user's
-data ntuple of the task's format, read with the task's selection, or another task dataset.
+data ntuple of the task's format, read into a task dataset of its own with the task's
+selection (:func:`data_file_task`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ import numpy as np
 
 from datrig.atomic import ArtefactKind, atomic_dir, atomic_path, destination_lock, write_json
 from datrig.calibrate.analysis import NO_TRUTH, Result, Sample, Settings, calibrate
+from datrig.data.sources import SourceSpec
 from datrig.data.task import TaskConfig
-from datrig.errors import DatrigError, SchemaError
+from datrig.data.taskdata import ensure_task_dataset
+from datrig.errors import DatrigError
 from datrig.faults import pause_point
 from datrig.project.meta import FirmwareProject
 from datrig.provenance import sidecar
@@ -46,6 +49,10 @@ class TaskCalibration:
     samples: dict[str, Sample]
     where: dict[str, dict[str, np.ndarray]]  # domain -> file/entry/index of each candidate
     result: Result
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def task_settings(task: TaskConfig, base: Settings) -> Settings:
@@ -90,59 +97,15 @@ def task_sample(
     return Sample(rows, score, None if np.all(weight == 1) else weight, truth), where
 
 
-def file_sample(
-    project: FirmwareProject, task: TaskConfig, path: Path
-) -> tuple[Sample, dict[str, np.ndarray]]:
-    """A user's data ntuple, read with the task's data source format and selection (the
-    nonfinite policy too), with its firmware scores. No label, no weight is read."""
-    from datrig.data.sources import ENTRY, INDEX, open_file
-
-    spec = project.meta.inputs.source_spec(path) if project.meta.inputs else None
-    if spec is None:
-        raise DatrigError(f"{project.path} records no task inputs; export or import with a task")
-    features = list(project.meta.inputs.normalisation.features)
-    need = list(dict.fromkeys([*features, task.protected, task.condition]))
-    selection = task.selection_expr
-    columns = list(dict.fromkeys(need + (list(selection.columns) if selection else [])))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in [*need, "entry", "index", "score"]}
-    dropped = 0
-    with open_file(path, spec) as reader:
-        reader.check_columns(columns)
-        for chunk in reader.iterate(columns, CHUNK):
-            floats = {c: np.asarray(chunk[c], np.float64) for c in columns}
-            keep = np.ones(len(chunk[ENTRY]), bool)
-            if selection is not None:
-                keep &= np.asarray(selection(floats), bool)
-            finite = np.all([np.isfinite(floats[c]) for c in need], axis=0) | ~keep
-            if not finite.all():
-                if task.nonfinite == "refuse":
-                    raise SchemaError(
-                        f"{path}: {int((~finite).sum())} selected candidate(s) have "
-                        "NaN/inf values; select them away or set nonfinite: drop"
-                    )
-                dropped += int((~finite).sum())
-                keep &= finite
-            raw = np.stack([floats[c][keep].astype(np.float32) for c in features], axis=1)
-            x = project.meta.inputs.normalisation.apply(raw).astype(np.float64)
-            parts["score"].append(project.emulate(x)[:, 0])
-            for c in need:
-                parts[c].append(floats[c][keep].astype(np.float32))
-            parts["entry"].append(chunk[ENTRY][keep])
-            parts["index"].append(chunk[INDEX][keep])
-    if dropped:
-        print(
-            f"datrig calibrate: dropped {dropped} candidate(s) with NaN/inf values", file=sys.stderr
-        )
-    cols = {k: np.concatenate(v) for k, v in parts.items()}
-    n = len(cols["score"])
-    if n == 0:
-        raise SchemaError(f"{path}: no candidates pass the task's selection")
-    rows = np.zeros(n, [(c, "<f4") for c in need] + [("label", "i1"), ("domain", "i1")])
-    for c in need:
-        rows[c] = cols[c]
-    rows["label"], rows["domain"] = -1, 1
-    where = {"file": np.zeros(n, np.int32), "entry": cols["entry"], "index": cols["index"]}
-    return Sample(rows, cols["score"], None, truth=False), where
+def data_file_task(task: TaskConfig, path: Path) -> TaskConfig:
+    """``task`` reduced to one data source: the user's data file ``path``, in the format
+    (tree, table, collection) of the task's data source, else of its simulation. Read
+    through :func:`datrig.data.taskdata.ensure_task_dataset` like any source: the same
+    selection, the same NaN policy, no label and no weight."""
+    path = Path(path).resolve()
+    like = task.sources.get("data") or task.sources["sim"]
+    spec = SourceSpec((path.name,), like.tree, like.table, like.collection)
+    return replace(task, sources={"data": spec}, base_dir=path.parent, toy_dir=None)
 
 
 def calibrate_task(
@@ -158,7 +121,8 @@ def calibrate_task(
     settings = task_settings(task, base)
     sim, sim_where = task_sample(project, data_dir, "sim", split)
     if data_file is not None:
-        data, data_where = file_sample(project, task, data_file)
+        read = ensure_task_dataset(data_file_task(task, data_file), say=_say)
+        data, data_where = task_sample(project, read, "data", None)
     elif "data" in task.sources:
         data, data_where = task_sample(project, data_dir, "data", split)
     else:

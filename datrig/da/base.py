@@ -126,6 +126,11 @@ class Penalty(nn.Module):
         )
 
     @classmethod
+    def applies_to_model(cls, spec: Any) -> bool:
+        """:meth:`applies_to` a model's spec (its condition, compensation and output kind)."""
+        return cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
+
+    @classmethod
     def check_model(cls, model: str, condition: str | None, compensated: bool = False) -> None:
         """Fail before any work when ``model`` lacks the conditioning variable or the
         compensation branch we need."""

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from datrig.errors import DatrigError
+from datrig.metrics.classifier import weighted_quantiles
 
 MIN_BIN_EVENTS = 8  # fewer events: a bin's dCor^2 or efficiency is dominated by its noise
 LOGIT_EPS = 1e-6
@@ -120,18 +121,11 @@ def fit_edges(values: object, n_bins: int, weights: object = None) -> torch.Tens
 
 
 def weighted_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Quantiles of ``values`` at ``levels`` with (signed) event weights: the smallest value
-    whose cumulative weight reaches ``level`` of the total."""
-    distinct, inverse = np.unique(values, return_inverse=True)  # ties enter together
-    cum = np.cumsum(np.bincount(inverse, weights=weights, minlength=len(distinct)))
-    total = cum[-1]
-    if not total > 0:
-        raise DatrigError("weights sum to zero or less: no quantile exists")
-    out = []
-    for level in np.atleast_1d(levels):
-        hit = np.flatnonzero(cum >= level * total)  # signed weights: the first crossing
-        out.append(distinct[hit[0] if hit.size else -1])
-    return np.asarray(out, dtype=values.dtype)
+    """Quantiles of ``values`` at ``levels`` with (signed) event weights, as the metrics
+    define them (:func:`datrig.metrics.classifier.weighted_quantiles`: tied values enter
+    together, the first value whose cumulative weight reaches the level)."""
+    qs = weighted_quantiles(values, list(np.atleast_1d(levels)), weights)
+    return np.asarray(qs, dtype=np.asarray(values).dtype)
 
 
 @dataclass(frozen=True)

@@ -311,6 +311,16 @@ def parse_task(raw: Any, base_dir: Path, source: str, check_paths: bool = True) 
             raise bad(str(exc)) from None
         if not isinstance(firmware, dict):
             raise bad("the firmware config file must hold a mapping")
+    reserved = {"label", "weight", "domain", "file", "entry", "index"}  # the dataset's own
+    columns = [i.column for i in inputs] + [
+        strings[k] for k in ("protected", "condition", "target", "reference") if strings[k]
+    ]
+    clash = sorted(reserved & set(columns))
+    if clash:
+        raise bad(
+            f"column(s) {', '.join(clash)} would clash with the task dataset's own fields "
+            f"({', '.join(sorted(reserved))}); rename them in your files"
+        )
     return TaskConfig(
         name=name,
         kind=kind,

@@ -28,10 +28,11 @@ import h5py
 import numpy as np
 
 from datrig.atomic import ArtefactKind, atomic_dir, destination_lock, write_json
+from datrig.data.expr import Expression
 from datrig.data.schema import TASK_SCHEMA, TASK_TABLE
 from datrig.data.sources import ENTRY, INDEX, open_file
 from datrig.data.task import TaskConfig
-from datrig.errors import DatrigError, SchemaError
+from datrig.errors import SchemaError
 from datrig.provenance import file_sha256
 from datrig.runtime import hdf5_writing
 
@@ -152,7 +153,6 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
     spec = task.sources[domain]
     columns = task.source_columns(domain)
     stored = _field_names(task, domain)
-    has_label = domain == "sim" or spec.truth
     dtype = np.dtype(
         [(c, "<f4") for c in stored]
         + [
@@ -164,7 +164,6 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
             ("index", "<i4"),
         ]
     )
-    code = 0 if domain == "sim" else 1
     stats = {"read": 0, "selected": 0, "dropped_nonfinite": 0}
     weight_sum = 0.0
     classes = {0: 0, 1: 0}
@@ -178,46 +177,12 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
             parts.create_dataset(str(k), shape=(0,), maxshape=(None,), dtype=dtype, chunks=(8192,))
             for k in range(3)
         ]
+        reading = _Reading(task, domain, stored, dtype)
         for file_index, path in enumerate(task.files(domain)):
             with open_file(path, spec) as reader:
                 reader.check_columns(columns)
                 for chunk in reader.iterate(columns, CHUNK):
-                    n = len(chunk[ENTRY])
-                    stats["read"] += n
-                    keep = np.ones(n, bool)
-                    if task.selection_expr is not None:
-                        keep &= np.asarray(task.selection_expr(_floats(chunk, path)), bool)
-                    stats["selected"] += int(keep.sum())
-                    rows = np.zeros(int(keep.sum()), dtype)
-                    values = {c: np.asarray(chunk[c], np.float64)[keep] for c in stored}
-                    weight = (
-                        np.asarray(chunk[task.weight], np.float64)[keep]
-                        if domain == "sim" and task.weight is not None
-                        else np.ones(len(rows))
-                    )
-                    finite = np.ones(len(rows), bool)
-                    for c in [*stored, "weight"]:
-                        v = weight if c == "weight" else values[c]
-                        ok = np.isfinite(v)
-                        if not ok.all() and task.nonfinite == "refuse":
-                            raise SchemaError(
-                                f"{path}: column {task.weight if c == 'weight' else c!r} has "
-                                f"{int((~ok).sum())} NaN/inf value(s) among the selected "
-                                "candidates; fix the file, select them away (selection:) or set "
-                                "nonfinite: drop"
-                            )
-                        finite &= ok
-                    if has_label:
-                        label = _labels(task, chunk, path)[keep]
-                    else:
-                        label = np.full(len(rows), -1, np.int8)
-                    for c in stored:
-                        rows[c] = values[c]
-                    rows["label"], rows["weight"] = label, weight
-                    rows["domain"], rows["file"] = code, file_index
-                    rows["entry"], rows["index"] = chunk[ENTRY][keep], chunk[INDEX][keep]
-                    rows = rows[finite]
-                    stats["dropped_nonfinite"] += int((~finite).sum())
+                    rows = reading.rows(chunk, path, file_index, stats)
                     weight_sum += float(rows["weight"].astype(np.float64).sum())
                     for c in (0, 1):
                         classes[c] += int(np.count_nonzero(rows["label"] == c))
@@ -278,7 +243,56 @@ def _write_domain(task: TaskConfig, domain: str, dest: Path) -> dict[str, int]:
     return {**stats, "stored": sum(n_split)}
 
 
+class _Reading:
+    """What turns one chunk of a source into task-dataset rows: the selection and the label
+    (parsed once), the columns kept, the NaN policy."""
+
+    def __init__(self, task: TaskConfig, domain: str, stored: list[str], dtype: np.dtype):
+        self.task, self.stored, self.dtype = task, stored, dtype
+        self.code = 0 if domain == "sim" else 1
+        self.selection = task.selection_expr
+        labelled = domain == "sim" or task.sources[domain].truth
+        self.label = task.label_expr if labelled else None
+        self.weight = task.weight if domain == "sim" else None
+
+    def rows(
+        self, chunk: dict[str, np.ndarray], path: Path, file_index: int, stats: dict[str, int]
+    ) -> np.ndarray:
+        """The selected candidates of ``chunk`` as rows (NaN/inf refused or dropped)."""
+        floats = _floats(chunk, path)
+        n = len(chunk[ENTRY])
+        keep = np.ones(n, bool)
+        if self.selection is not None:
+            keep &= np.asarray(self.selection(floats), bool)
+        stats["read"] += n
+        stats["selected"] += int(keep.sum())
+        values = {c: floats[c][keep] for c in self.stored}
+        values["weight"] = floats[self.weight][keep] if self.weight else np.ones(int(keep.sum()))
+        finite = np.ones(int(keep.sum()), bool)
+        for c, v in values.items():
+            ok = np.isfinite(v)
+            if not ok.all() and self.task.nonfinite == "refuse":
+                name = self.weight if c == "weight" else c
+                raise SchemaError(
+                    f"{path}: column {name!r} has {int((~ok).sum())} NaN/inf value(s) among the "
+                    "selected candidates; fix the file, select them away (selection:) or set "
+                    "nonfinite: drop"
+                )
+            finite &= ok
+        rows = np.zeros(int(keep.sum()), self.dtype)
+        for c, v in values.items():
+            rows[c] = v
+        rows["label"] = (
+            -1 if self.label is None else _labels(self.task, self.label, floats, path)[keep]
+        )
+        rows["domain"], rows["file"] = self.code, file_index
+        rows["entry"], rows["index"] = chunk[ENTRY][keep], chunk[INDEX][keep]
+        stats["dropped_nonfinite"] += int((~finite).sum())
+        return rows[finite]
+
+
 def _floats(chunk: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """Every read column of a chunk as float64 (a non-numeric column is refused)."""
     out = {}
     for k, v in chunk.items():
         if k in (ENTRY, INDEX):
@@ -290,10 +304,11 @@ def _floats(chunk: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _labels(task: TaskConfig, chunk: dict[str, np.ndarray], path: Path) -> np.ndarray:
+def _labels(
+    task: TaskConfig, expr: Expression, floats: dict[str, np.ndarray], path: Path
+) -> np.ndarray:
     """0/1 labels of a chunk: the label column, or the comparison's truth value."""
-    expr = task.label_expr
-    value = np.asarray(expr(_floats(chunk, path)))
+    value = np.asarray(expr(floats))
     if value.dtype == bool:
         return value.astype(np.int8)
     bad = ~np.isin(value, (0, 1))
@@ -311,13 +326,3 @@ def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
         n = ds.shape[0]
         ds.resize((n + len(rows),))
         ds[n:] = rows
-
-
-def load_task_dataset_task(data_dir: str | os.PathLike[str]) -> dict:
-    """The task JSON a task dataset was built from (its marker)."""
-    path = Path(data_dir) / MARKER
-    try:
-        doc = json.loads(path.read_text())
-        return doc["task"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise DatrigError(f"{data_dir} is not a task dataset (no readable {MARKER})") from None

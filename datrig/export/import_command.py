@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.paths import FIRMWARE_CONFIGS_DIR, hls_project_dir
 
+if TYPE_CHECKING:
+    from datrig.data.task import TaskConfig
+    from datrig.project.inputs import InputSpec
+
 DEFAULT_CONFIG = FIRMWARE_CONFIGS_DIR / "default.yml"
 
 
-def task_input_spec(task):
+def task_input_spec(task: TaskConfig) -> InputSpec:
     """The inputs of a network trained elsewhere on ``task``: the task's inputs in order,
     each transformed and then mapped by its ``scale``/``offset`` (identity when unset)."""
     from datrig.data.features import Normalisation
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise DatrigError("give --name (or --task, whose name is the default)")
     safe_name(args.name, "--name")  # a name, not a path: before anything is read or written
     config = args.config
-    if config == FIRMWARE_CONFIGS_DIR / "default.yml":
+    if config == DEFAULT_CONFIG:
         config = firmware_config_path("default")  # also from outside the source tree
     if task is not None and isinstance(task.firmware, dict) and args.config == DEFAULT_CONFIG:
         fw = config_for_run(args.name, task.to_json())

@@ -23,14 +23,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from datrig.project.meta import load_project
-    from datrig.project.outputs import check_npy_output, write_npy_output
+    from datrig.project.outputs import check_event_output, write_event_output
     from datrig.provenance import sidecar
 
-    check_npy_output(args.out, "csim", args.input)
+    check_event_output(args.out, "csim", args.input)
     project = load_project(args.project or hls_project_dir(args.model), native=True)
     x, where = project.read_events(args.input, args.events, args.split)
     y = project.csim(x)
     record = sidecar(stage="csim", seed=None, inputs={"input": args.input}, n_events=len(y))
-    write_npy_output(args.out, np.asarray(y), "csim", record, where)
+    write_event_output(args.out, np.asarray(y), "csim", record, where)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")
     return 0

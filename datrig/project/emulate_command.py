@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     from datrig.emulate.runner import emulate
     from datrig.project.meta import load_project
-    from datrig.project.outputs import check_npy_output, write_npy_output
+    from datrig.project.outputs import check_event_output, write_event_output
 
-    check_npy_output(args.out, "emulate", args.input)
+    check_event_output(args.out, "emulate", args.input)
     project = load_project(args.project or hls_project_dir(args.model), native=False)
     x, where = project.read_events(args.input, args.events, args.split)
     parts = []
@@ -60,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
         n_events=len(y),
         network=project.ir.name,
     )
-    write_npy_output(args.out, y, "emulate", record, where)
+    write_event_output(args.out, y, "emulate", record, where)
     print(f"emulated {len(y)} events with {project.ir.name} -> {args.out}", file=sys.stderr)
     return 0

@@ -60,14 +60,9 @@ class InputSpec:
 
     def source_spec(self, path: Path, **override: str | None) -> SourceSpec:
         """How to read a user's file: the task's data source (else its simulation source)
-        names the tree, table and collection; ``override`` (command-line flags) wins."""
-        if self.task is None:
-            raise SchemaError(
-                f"{path}: this project does not record a task, so it reads only datrig files, "
-                "a run's predictions or a .npy; import or export it with --task to read your "
-                "own ntuples"
-            )
-        sources = self.task.get("sources", {})
+        names the tree, table and collection; ``override`` (command-line flags) wins. Only
+        for a spec with a task (:func:`is_user_ntuple`)."""
+        sources = (self.task or {}).get("sources", {})
         raw = sources.get("data") or sources.get("sim") or {}
         fields = {k: raw.get(k) for k in ("tree", "table", "collection")}
         fields.update({k: v for k, v in override.items() if v is not None})
@@ -158,16 +153,14 @@ def read_inputs(
         raise DatrigError(f"input file {path} not found")
     if path.suffix == ".npy":
         x = _load_npy(path, limit)
-    elif path.suffix.lower() in FORMATS and (
-        path.suffix.lower() not in (".h5", ".hdf5")
-        or (spec is not None and is_user_ntuple(path, spec))
-    ):  # a user's own ntuple, read through the project's task
-        if spec is None:
-            raise SchemaError(
-                f"{path}: this project does not record its network's inputs (made by `datrig "
-                "import` without --task); pass a .npy of network inputs, or import with --task"
-            )
+    elif spec is not None and is_user_ntuple(path, spec):  # read through the project's task
         x = spec.from_source(path, limit)[0]
+    elif path.suffix.lower() in FORMATS and path.suffix.lower() not in (".h5", ".hdf5"):
+        raise SchemaError(
+            f"{path}: this project does not record a task, so it reads only datrig files, a "
+            "run's predictions or a .npy; import or export it with --task to read your own "
+            "ntuples"
+        )
     elif path.suffix in (".h5", ".hdf5"):
         if not h5py.is_hdf5(path):
             raise SchemaError(f"{path} is not a readable HDF5 file (truncated or not HDF5)")

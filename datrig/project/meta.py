@@ -207,13 +207,10 @@ class FirmwareProject:
     def read_inputs(
         self, source: str | os.PathLike[str], limit: int | None = None, split: str | None = None
     ) -> np.ndarray:
-        """Network inputs from a .npy, a predictions file or a datrig event file."""
+        """Network inputs from a .npy, a predictions file, a datrig event file or (through the
+        project's task) a user's ntuple."""
         x = read_inputs(source, self.meta.inputs, limit, split)
-        if tuple(x.shape[1:]) != self.meta.input_shape:
-            raise SchemaError(
-                f"{source}: inputs have shape {x.shape[1:]} per event; project {self.path} "
-                f"needs {self.meta.input_shape}"
-            )
+        self._check_shape(x, source)
         return x
 
     def read_events(

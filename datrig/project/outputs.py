@@ -29,14 +29,14 @@ from datrig.safefs import check_output_file, sidecar_path
 OUTPUT_SUFFIXES = (".npy", ".root", ".parquet", ".h5")
 
 
-def check_npy_output(out: Path, stage: str, source: str | os.PathLike[str] | None) -> None:
+def check_event_output(out: Path, stage: str, source: str | os.PathLike[str] | None) -> None:
     """Before any work: ``out`` is a file ``stage`` may write (see module docstring)."""
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise DatrigError(f"--out must end in {', '.join(OUTPUT_SUFFIXES)}, got {out}")
     check_output_file(out, stage, inputs=(source,) if source is not None else ())
 
 
-def write_npy_output(
+def write_event_output(
     out: Path,
     values: np.ndarray,
     stage: str,

@@ -153,18 +153,14 @@ def default_space(model: str, spec: Any = None) -> SearchSpace:
     """The model's default space; a task's: its ID's (photon_id's) or regression's
     (photon_energy's) penalties that apply to it."""
     if spec is not None and model not in DEFAULTS:
+        from datrig.da.registry import PENALTIES
+
         base = DEFAULTS["photon_id" if spec.task == "classification" else "photon_energy"]
-        raw = dict(base, penalties=[p for p in base["penalties"] if _applies(p, spec)])
+        applies = [p for p in base["penalties"] if PENALTIES[p].applies_to_model(spec)]
+        raw = dict(base, penalties=applies)
         return parse_space(raw, model, f"the default space of task {model}", spec)
     raw = DEFAULTS.get(model, DEFAULTS["photon_id"])
     return parse_space(raw, model, f"the default space of {model}", spec)
-
-
-def _applies(penalty: str, spec: Any) -> bool:
-    from datrig.da.registry import PENALTIES
-
-    cls = PENALTIES[penalty]
-    return cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
 
 
 def load_space(path: str | os.PathLike[str], model: str, spec: Any = None) -> SearchSpace:
@@ -199,9 +195,7 @@ def parse_space(raw: Any, model: str, source: str, spec: Any = None) -> SearchSp
             raise SchemaError(
                 f"{source}: unknown penalty {short(name)}; choose from {list(PENALTIES)}"
             )
-        if not PENALTIES[name].applies_to(
-            spec.condition, bool(spec.compensation_hidden), spec.output_kind
-        ):
+        if not PENALTIES[name].applies_to_model(spec):
             raise SchemaError(f"{source}: penalty {short(name)} does not apply to model {model}")
     lam = _lam(raw.get("lam", [1.0]), source)
     bits = {k: values(k, int, (8,)) for k in ("weight_bits", "act_bits")}

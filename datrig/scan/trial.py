@@ -102,27 +102,11 @@ def task_physics(preds: Any, firmware: np.ndarray) -> dict[str, Any]:
     """A task run's figures on its firmware outputs, weighted, in simulation (its data has no
     truth): rejections, AUC and the background's ABCD factor per condition tercile, or the
     regression's resolution and median response."""
-    from datrig.models.registry import resolve_spec
-    from datrig.train.dataset import regression_columns
-    from datrig.train.metrics import run_metrics
+    from datrig.validate.task_report import task_metrics
 
-    spec = resolve_spec(preds.model, preds.task_config)
-    ev = preds.events
-    weights = ev["weight"].astype(np.float64) if "weight" in ev.dtype.names else None
-    gap = float(preds.task_config.get("calibration", {}).get("gap") or 0.0)
-    protected = tuple(p for p in (spec.protected,) if p != "domain")
-    sim = run_metrics(
-        spec.task,
-        protected,
-        {"firmware": firmware},
-        ev,
-        10_000,
-        spec.condition,
-        weights=weights,
-        iso_gap=gap,
-        regression=regression_columns(spec),
-    )["firmware"].get("sim", {})
-    out: dict[str, Any] = {"family": "task_energy" if spec.task == "regression" else "task_id"}
+    sim = task_metrics(preds, {"firmware": firmware})["firmware"].get("sim", {})
+    regression = preds.task == "regression"
+    out: dict[str, Any] = {"family": "task_energy" if regression else "task_id"}
     renames = {
         "auc": "auc_sim",
         "rejection_at_80": "rejection80_sim",

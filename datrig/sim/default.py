@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
+from datrig.data.task import TaskConfig
 from datrig.errors import SchemaError
 from datrig.paths import DEFAULT_DATA_DIR
 
@@ -77,3 +79,11 @@ def ensure_default_data(
             data_dir, n_photons, n_diphoton, seed, cfg, progress=progress, n_resonance=n_resonance
         )
     return data_dir
+
+
+def with_toy_data(task: TaskConfig, folder: Path | None = None) -> TaskConfig:
+    """``task`` with its ``toy`` sources bound to a simulated dataset: ``folder`` if given,
+    else the default data (simulated on first use); a task without toy sources unchanged."""
+    if not task.uses_toy:
+        return task
+    return dataclasses.replace(task, toy_dir=Path(folder or ensure_default_data(DEFAULT_DATA_DIR)))

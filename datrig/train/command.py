@@ -165,15 +165,9 @@ def prepare_task(args: argparse.Namespace) -> Path:
     from datrig.data.task import load_task
     from datrig.data.taskdata import ensure_task_dataset
     from datrig.models.task_spec import spec_for_task
+    from datrig.sim.default import with_toy_data
 
-    task = load_task(args.task)
-    if task.uses_toy:  # the embedded default data, simulated on first use
-        import dataclasses
-
-        from datrig.sim.default import ensure_default_data
-
-        toy = getattr(args, "toy_data", None) or ensure_default_data(DEFAULT_DATA_DIR)
-        task = dataclasses.replace(task, toy_dir=Path(toy))
+    task = with_toy_data(load_task(args.task), getattr(args, "toy_data", None))
     spec = spec_for_task(task)
     args.model = task.name
     if args.da is None:
@@ -181,7 +175,7 @@ def prepare_task(args: argparse.Namespace) -> Path:
     from datrig.da.registry import penalty_class
 
     penalty = penalty_class(args.da)
-    if not penalty.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind):
+    if not penalty.applies_to_model(spec):
         raise DatrigError(
             f"penalty {args.da!r} does not apply to task {task.name} (it needs "
             f"{'a condition' if penalty.needs_condition else 'another kind of output'}); "

@@ -48,7 +48,7 @@ from datrig.safefs import refuse_symlink
 from datrig.train import dataset as ds
 from datrig.train.checkpoint import read_checkpoint, save_checkpoint
 from datrig.train.config import TrainConfig, lr_factor
-from datrig.train.metrics import run_metrics
+from datrig.train.metrics import abcd_gap, run_metrics
 from datrig.train.objective import class_weights, penalised, predict, subset, task_loss
 from datrig.train.outputs import plot_curves, write_predictions
 from datrig.train.resource import check_not_collapsed, param_groups
@@ -191,7 +191,7 @@ class Trainer:
         target = torch.from_numpy(np.nan_to_num(t.target[idx])).float()
         w = torch.from_numpy(self.weights[idx])
         e_raw = torch.from_numpy(t.e_raw[idx])
-        w_event = t.weight[idx]
+        w_event = torch.from_numpy(t.weight[idx])
         terms = self.model.forward_terms(x)
         out = terms.output
         task = task_loss(self.spec, terms.task, target, w) if w.sum() > 0 else out.new_zeros(())
@@ -202,14 +202,14 @@ class Trainer:
         pin = PenaltyInputs(
             outputs=penalised(self.spec, out, e_raw)[sel],
             protected=protected[sel],
-            weights=torch.from_numpy(t.weight[idx])[sel],
+            weights=w_event[sel],
             latent=terms.latent,
             inputs=x,
             domain=domain,
             condition=None if condition is None else condition[sel],
             full=FullBatch(
                 out, terms.task, terms.compensation, terms.score_latent, label, domain,
-                protected, condition, None if self.unit_weights else torch.from_numpy(w_event),
+                protected, condition, None if self.unit_weights else w_event,
             ),
             model=self.model,
         )  # fmt: skip
@@ -418,13 +418,6 @@ class Trainer:
         return metrics
 
     # -- evaluation ----------------------------------------------------------------------
-    def _iso_gap(self) -> float:
-        """The gap between isolated and non-isolated of the run's ABCD figures: the toy's
-        2 GeV, or the task's calibration setting."""
-        if self.cfg.task is None:
-            return 2.0
-        return float(self.cfg.task.get("calibration", {}).get("gap") or 0.0)
-
     def _inputs(self) -> dict[str, Path]:
         """The run's event files by domain (a task without a data source has only sim)."""
         files = {"sim": self.sim_path}
@@ -470,7 +463,7 @@ class Trainer:
             cfg.metric_max_events,
             spec.condition,
             weights=None if self.unit_weights else rows["weight"].astype(np.float64),
-            iso_gap=self._iso_gap(),
+            iso_gap=abcd_gap(self.cfg.task),
             regression=ds.regression_columns(spec),
         )
         metrics["model"], metrics["da"], metrics["lam"] = spec.name, cfg.da, cfg.lam

@@ -24,6 +24,7 @@ from datrig.metrics.decorrelation import (
 
 MGG_BINS = np.linspace(105.0, 160.0, 23)  # GeV, 2.5 GeV bins over the diphoton window
 N_PT_BINS = 3  # pT terciles of the sim fakes, as in the calibration
+TOY_ISO_GAP = 2.0  # GeV between isolated and non-isolated for the toy's photon ID
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -109,13 +110,21 @@ def regression_metrics(
     }
 
 
+def abcd_gap(task: dict | None) -> float:
+    """The gap between isolated and non-isolated of a run's ABCD figures: the toy's 2 GeV, or
+    a task's calibration setting (0 when it gives none), in the protected variable's units."""
+    if task is None:
+        return TOY_ISO_GAP
+    return float(task.get("calibration", {}).get("gap") or 0.0)
+
+
 def sim_defined_regions(
     logit: np.ndarray,
     events: np.ndarray,
     protected: str,
     condition: str = "pt",
     weights: np.ndarray | None = None,
-    iso_gap: float = 2.0,
+    iso_gap: float = TOY_ISO_GAP,
 ) -> tuple[AbcdRegions, np.ndarray] | None:
     """ID working point (80 % of sim photons), isolation cut (90 % of sim photons) and
     terciles of the condition (pT) among sim fakes, from the sim events of one output."""
@@ -139,7 +148,7 @@ def run_metrics(
     max_events: int,
     condition: str | None = None,
     weights: np.ndarray | None = None,
-    iso_gap: float = 2.0,
+    iso_gap: float = TOY_ISO_GAP,
     regression: tuple[str, str] = ("e_true", "e_raw"),
 ) -> dict:
     """``{flavour: {domain: metrics}}`` plus sim-vs-data and float-vs-quant summaries;

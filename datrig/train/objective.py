@@ -65,34 +65,27 @@ def predict(
 
 
 def class_weights(
-    spec: ModelSpec, label: np.ndarray, weight: np.ndarray | None = None, require_both: bool = True
+    spec: ModelSpec, label: np.ndarray, weight: np.ndarray, require_both: bool = True
 ) -> np.ndarray:
     """Per-event weights of the task loss: the events' own (signed) weights, with signal and
     background balanced by their summed weights; unlabelled (data) events weigh 0. A split
     missing a class (a validation split of a tiny sample) is an error with ``require_both``,
-    else that class is simply absent from its loss."""
-    w = (label >= 0).astype(np.float32)
-    if weight is not None:
-        w = w * weight.astype(np.float32)
-    if spec.task == "classification":
-        if weight is None:
-            for c in (0, 1):
-                n_c = np.count_nonzero(label == c)
-                if n_c == 0:
-                    raise DatrigError(f"the training split has no events with label {c}")
-                w[label == c] = len(label[label >= 0]) / (2.0 * n_c)
-            return w
-        total = float(w.astype(np.float64).sum())
-        for c in (0, 1):
-            w_c = float(w[label == c].astype(np.float64).sum())
-            if not w_c > 0 and not require_both:
-                continue
-            if not w_c > 0:
-                raise DatrigError(
-                    f"the training split's events with label {c} have a weight sum of {w_c:g}; "
-                    "the task loss needs a positive one per class"
-                )
-            w[label == c] *= np.float32(total / (2.0 * w_c))
-    elif weight is not None and not float(w.astype(np.float64).sum()) > 0:
-        raise DatrigError("the training split's weights sum to zero or less")
+    else that class is simply absent from its loss. With unit weights the balance is
+    N / (2 N_class), exactly as before weights existed."""
+    w = (label >= 0).astype(np.float32) * weight.astype(np.float32)
+    if spec.task != "classification":
+        if not float(w.astype(np.float64).sum()) > 0:
+            raise DatrigError("the training split's weights sum to zero or less")
+        return w
+    total = float(w.astype(np.float64).sum())
+    for c in (0, 1):
+        w_c = float(w[label == c].astype(np.float64).sum())
+        if not w_c > 0 and not require_both:
+            continue
+        if not w_c > 0:
+            raise DatrigError(
+                f"the training split's events with label {c} have a weight sum of {w_c:g}; "
+                "the task loss needs a positive one per class"
+            )
+        w[label == c] *= np.float32(total / (2.0 * w_c))
     return w

@@ -72,21 +72,6 @@ REPORT = ArtefactKind("validation report", "validate.json", "validate", derived=
 FIRMWARE_DIR = "firmware"  # the projects exported for the runs
 
 
-def _keep_projects(out_dir: Path, tmp: Path) -> None:
-    """Carry the previous report's projects over (copied without following links), so an
-    unchanged run is not exported again; a stale one is re-exported in place."""
-    from datrig.atomic import foreign_contents
-    from datrig.project.meta import PROJECT
-    from datrig.safefs import copy_tree
-
-    previous = out_dir / FIRMWARE_DIR
-    if not previous.is_dir() or previous.is_symlink():
-        return
-    for project in sorted(previous.iterdir()):
-        if PROJECT.owns(project) and foreign_contents(project) == []:
-            copy_tree(project, tmp / FIRMWARE_DIR / project.name)
-
-
 def existing_runs(model: str) -> list[Path]:
     """Every existing run of ``model``, one per registered DA method, in registry order."""
     from datrig.da.registry import PENALTIES
@@ -113,7 +98,7 @@ def method_runs(model: str, data_dir: Path | None, seed: int, seeds: int = 1) ->
     methods = [
         (da, seed, paths.run_dir(model, da))
         for da, cls in PENALTIES.items()
-        if cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
+        if cls.applies_to_model(spec)
     ]
     methods += [
         (spec.shipped_da, seed + k, paths.run_dir(model, f"{spec.shipped_da}-seed{k + 1}"))
@@ -146,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         run_dirs = method_runs(args.model, args.data, args.seed, args.seeds)
     with destination_lock(out_dir), atomic_dir(out_dir, REPORT) as tmp:
-        _keep_projects(out_dir, tmp)
+        from datrig.validate.firmware import keep_projects
+
+        keep_projects(out_dir / FIRMWARE_DIR, tmp / FIRMWARE_DIR)
         columns = []
         for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):
             preds = load_predictions(run_dir)

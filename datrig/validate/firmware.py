@@ -73,3 +73,19 @@ def firmware_outputs(
     if out.shape[1] != 1:
         raise DatrigError(f"firmware has {out.shape[1]} outputs per event; validate expects 1")
     return out[:, 0]
+
+
+def keep_projects(old: Path, new: Path, names: list[str] | None = None) -> None:
+    """Copy the projects of a previous artefact's folder ``old`` (only ``names`` when given)
+    into ``new``, the staging folder of its replacement, so an unchanged run is not exported
+    again (a stale copy is re-exported in place). Only datrig's own, unchanged projects are
+    copied, and without following links."""
+    from datrig.atomic import foreign_contents
+    from datrig.project.meta import PROJECT
+    from datrig.safefs import copy_tree
+
+    if not old.is_dir() or old.is_symlink():
+        return
+    for project in sorted(old.iterdir()) if names is None else [old / n for n in names]:
+        if PROJECT.owns(project) and foreign_contents(project) == []:
+            copy_tree(project, new / project.name)

@@ -20,7 +20,7 @@ import numpy as np
 from datrig.atomic import atomic_path, json_safe, write_json
 from datrig.provenance import sidecar
 from datrig.train.dataset import regression_columns
-from datrig.train.metrics import run_metrics
+from datrig.train.metrics import abcd_gap, run_metrics
 from datrig.validate.predictions import PREDICTIONS_FILE
 
 FIGURES = (
@@ -33,10 +33,30 @@ FIGURES = (
 )
 
 
-def build_task_report(runs: Sequence[Any], out_dir: Path, *, seed: int) -> dict[str, Any]:
-    """metrics.json, roc.png (classification), validate.json and report.md in ``out_dir``."""
+def task_metrics(preds: Any, outputs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``run_metrics`` of a task run's ``outputs`` with the task's own names, weights, ABCD
+    gap and regression columns: what validate reports and what a scan ranks."""
     from datrig.models.registry import resolve_spec
 
+    spec = resolve_spec(preds.model, preds.task_config)
+    events = preds.events
+    weights = events["weight"].astype(np.float64) if "weight" in events.dtype.names else None
+    protected = tuple(p for p in (spec.protected,) if p != "domain")
+    return run_metrics(
+        spec.task,
+        protected,
+        outputs,
+        events,
+        10_000,
+        spec.condition,
+        weights=weights,
+        iso_gap=abcd_gap(preds.task_config),
+        regression=regression_columns(spec),
+    )
+
+
+def build_task_report(runs: Sequence[Any], out_dir: Path, *, seed: int) -> dict[str, Any]:
+    """metrics.json, roc.png (classification), validate.json and report.md in ``out_dir``."""
     metrics: dict[str, Any] = {}
     lines = [
         "# datrig validation report (task runs)",
@@ -47,25 +67,10 @@ def build_task_report(runs: Sequence[Any], out_dir: Path, *, seed: int) -> dict[
     ]
     for run in runs:
         preds = run.preds
-        spec = resolve_spec(preds.model, preds.task_config)
         outputs = {"float": preds.output_float, "quant": preds.output_quant}
         if run.firmware is not None:
             outputs["firmware"] = run.firmware
-        events = preds.events
-        weights = events["weight"].astype(np.float64) if "weight" in events.dtype.names else None
-        gap = float((preds.task_config or {}).get("calibration", {}).get("gap") or 0.0)
-        protected = tuple(p for p in (spec.protected,) if p != "domain")
-        result = run_metrics(
-            spec.task,
-            protected,
-            outputs,
-            events,
-            10_000,
-            spec.condition,
-            weights=weights,
-            iso_gap=gap,
-            regression=regression_columns(spec),
-        )
+        result = task_metrics(preds, outputs)
         key = f"{preds.model}/{preds.da}"
         metrics[key] = result
         lines += [
