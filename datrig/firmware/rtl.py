@@ -23,21 +23,16 @@ from typing import Any
 import numpy as np
 
 from datrig.emulate.fixed import quantize as quantize_const
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
+from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow
 from datrig.errors import DatrigError, ToolMissingError
+from datrig.firmware import trace_tables
+from datrig.firmware.trace_cast import UnsupportedLayerError, cast, kif
 
 # da4ml's delay model counts one carry-chain adder level as one unit. On UltraScale+ a
 # ~16-bit carry chain plus routing takes roughly 1 ns, so we allow one level per ns of clock
 # period (da4ml's own default is 5 levels, i.e. its default 200 MHz clock). Timing closure is
 # NOT checked (no place and route on this path); the report says so.
 ADDER_LEVELS_PER_NS = 1.0
-
-_ROUNDING = {Rounding.TRN: "TRN", Rounding.RND: "RND"}
-_OVERFLOW = {Overflow.WRAP: "WRAP", Overflow.SAT: "SAT", Overflow.SAT_SYM: "SAT_SYM"}
-
-
-class UnsupportedLayerError(DatrigError):
-    """A layer (or rounding/overflow mode) the da4ml tracer cannot reproduce bit-exactly."""
 
 
 @dataclass
@@ -111,43 +106,6 @@ def latency_cutoff_for(clock_period_ns: float) -> float:
 # Tracing: one function per layer kind, replaying the emulator's arithmetic on symbols.
 
 
-def _kif(t: FixedType) -> tuple[int, int, int]:
-    """da4ml's (keep_negative, integer bits without sign, fractional bits)."""
-    return int(t.signed), t.integer - int(t.signed), t.fractional
-
-
-def _round_conv(v: Any, f: int) -> Any:
-    """Prepare one symbol for a truncation to ``f`` fractional bits that rounds half to even.
-
-    With ``x = q*L + r`` (L the target LSB, u the source LSB) and ``b = q mod 2``,
-    ``floor((x + L/2 - u + b*u) / L)`` is round-half-to-even of ``x / L``.
-    """
-    src_f = int(v.kif[2])
-    if src_f <= f:
-        return v
-    lsb_bit = v.quantize(0, 1 - f, f, "WRAP", "TRN")  # b * 2**-f
-    return v + (2.0 ** (-f - 1) - 2.0**-src_f) + lsb_bit * 2.0 ** (f - src_f)
-
-
-def _cast(x: Any, t: FixedType, where: str) -> Any:
-    """Cast symbols to ``t`` with its rounding and overflow (ap_fixed semantics)."""
-    if t.overflow not in _OVERFLOW or t.rounding not in (*_ROUNDING, Rounding.RND_CONV):
-        raise UnsupportedLayerError(
-            f"{where}: da4ml cannot express {t.to_hls()} (supports rounding TRN/RND/RND_CONV "
-            "and overflow WRAP/SAT/SAT_SYM)"
-        )
-    k, i, f = _kif(t)
-    rounding = "TRN"
-    if t.rounding is Rounding.RND_CONV:
-        from da4ml.trace import FixedVariableArray
-
-        flat = np.array([_round_conv(v, f) for v in x._vars.ravel()], dtype=object)
-        x = FixedVariableArray(flat.reshape(x._vars.shape), x.solver_options, hwconf=x.hwconf)
-    else:
-        rounding = _ROUNDING[t.rounding]
-    return x.quantize(k, i, f, _OVERFLOW[t.overflow], rounding)
-
-
 def _values(layer: LayerIR, name: str) -> np.ndarray:
     """Exact float64 values of an integer-mantissa tensor (exact while < 2**53)."""
     mant = np.asarray(layer.tensors[name], dtype=np.int64)
@@ -160,9 +118,9 @@ def _max_abs_mantissa(x: Any, frac: int) -> np.ndarray:
     return np.ldexp(np.maximum(np.abs(low), np.abs(high)).astype(np.float64), frac)
 
 
-def _trace_input(layer: LayerIR, inputs: list[Any]) -> Any:
+def _trace_input(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     """The RTL input port carries mantissas already in the input type: declare its bits."""
-    k, i, f = _kif(layer.result_t)
+    k, i, f = kif(layer.result_t)
     return inputs[0].quantize(k, i, f, "WRAP", "TRN")
 
 
@@ -176,7 +134,7 @@ def _used_fractional_bits(mantissas: np.ndarray, frac: int) -> int:
     return frac - (lowest_set_bit.bit_length() - 1)
 
 
-def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
+def _trace_dense(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     """y = x @ W + b over the last axis (also pointwise conv1d), with accum_t semantics.
 
     hls4ml casts every product, the bias and every partial sum to accum_t. With exact products
@@ -210,39 +168,97 @@ def _trace_dense(layer: LayerIR, inputs: list[Any]) -> Any:
                 f"layer {layer.name!r}: partial sums can overflow the saturating accum_t "
                 f"{acc_t.to_hls()}; the RTL path cannot replay per-step saturation"
             )
-        y = _cast(y, acc_t, f"{layer.name} accum_t")
-    return _cast(y, layer.result_t, layer.name)
+        y = cast(y, acc_t, f"{layer.name} accum_t")
+    return cast(y, layer.result_t, layer.name)
 
 
-def _trace_relu(layer: LayerIR, inputs: list[Any]) -> Any:
-    return _cast(inputs[0].relu(), layer.result_t, layer.name)
+def _trace_relu(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
+    return cast(inputs[0].relu(), layer.result_t, layer.name)
 
 
-def _trace_linear(layer: LayerIR, inputs: list[Any]) -> Any:
-    return _cast(inputs[0], layer.result_t, layer.name)
+def _trace_linear(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
+    return cast(inputs[0], layer.result_t, layer.name)
 
 
-def _trace_batchnorm(layer: LayerIR, inputs: list[Any]) -> Any:
+def _trace_batchnorm(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     """res = (res_T)(x * scale + bias), product and sum exact."""
     x = inputs[0]
     shape = tuple(layer.shape)
     scale = np.broadcast_to(_values(layer, "scale").reshape(-1), (int(np.prod(shape)),))
     bias = np.broadcast_to(_values(layer, "bias").reshape(-1), (int(np.prod(shape)),))
     y = x.reshape((-1,)) * scale.reshape(-1) + bias.reshape(-1)
-    return _cast(y.reshape(shape), layer.result_t, layer.name)
+    return cast(y.reshape(shape), layer.result_t, layer.name)
 
 
-def _trace_reshape(layer: LayerIR, inputs: list[Any]) -> Any:
-    return _cast(inputs[0].reshape(tuple(layer.shape)), layer.result_t, layer.name)
+def _trace_reshape(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
+    return cast(inputs[0].reshape(tuple(layer.shape)), layer.result_t, layer.name)
 
 
-def _trace_transpose(layer: LayerIR, inputs: list[Any]) -> Any:
+def _trace_transpose(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     perm = tuple(int(p) for p in layer.attrs["perm"])
-    return _cast(inputs[0].transpose(perm), layer.result_t, layer.name)
+    return cast(inputs[0].transpose(perm), layer.result_t, layer.name)
 
+
+def _trace_leaky_relu(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
+    """res = x > 0 ? (res_T) x : (res_T)(alpha * x), the product exact (a sign-bit mux)."""
+    x = inputs[0]
+    pos = cast(x, layer.result_t, layer.name)
+    neg = cast(x * float(_values(layer, "alpha").reshape(())), layer.result_t, layer.name)
+    flat = []
+    for v, p, n in zip(x._vars.ravel(), pos._vars.ravel(), neg._vars.ravel(), strict=True):
+        if float(v.low) >= 0:
+            flat.append(p)
+        elif float(v.high) < 0:
+            flat.append(n)
+        else:
+            flat.append(v.msb_mux(n, p))
+    return _like(x, flat)
+
+
+def _like(x: Any, flat: list[Any]) -> Any:
+    from da4ml.trace import FixedVariableArray
+
+    data = np.empty(len(flat), dtype=object)
+    data[:] = flat
+    return FixedVariableArray(data.reshape(x._vars.shape), x.solver_options, hwconf=x.hwconf)
+
+
+def _trace_merge(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
+    """kernels.merge: the exact element-wise operation (or concatenation), then the cast."""
+    op = layer.attrs["op"]
+    if op == "concatenate":
+        from da4ml.trace import FixedVariableArray
+
+        axis = int(layer.attrs["axis"])
+        parts = [cast(x, layer.result_t, layer.name)._vars for x in inputs]
+        data = np.concatenate(parts, axis=axis)
+        x = inputs[0]
+        return FixedVariableArray(data, x.solver_options, hwconf=x.hwconf)
+    if len(inputs) != 2:
+        raise UnsupportedLayerError(f"merge layer {layer.name} expects 2 inputs")
+    a, b = inputs
+    if op in ("maximum", "minimum"):
+        pick = "max_of" if op == "maximum" else "min_of"
+        flat = [getattr(u, pick)(v) for u, v in zip(a._vars.ravel(), b._vars.ravel(), strict=True)]
+        y = _like(a, flat)
+    else:
+        ops = {
+            "add": lambda: a + b,
+            "subtract": lambda: a - b,
+            "multiply": lambda: a * b,
+            "average": lambda: (a + b) * 0.5,
+        }
+        if op not in ops:
+            raise UnsupportedLayerError(f"merge layer {layer.name}: operation {op!r}")
+        y = ops[op]()
+    return cast(y, layer.result_t, layer.name)
+
+
+Tracer = Callable[[LayerIR, list[Any], list[FixedType]], Any]
 
 # Kind names and semantics follow datrig.emulate.kinds.LAYER_KINDS (the source of truth).
-TRACERS: dict[str, Callable[[LayerIR, list[Any]], Any]] = {
+# A tracer gets the layer, its input symbols and the input layers' result types.
+TRACERS: dict[str, Tracer] = {
     "input": _trace_input,
     "dense": _trace_dense,
     "pointwise_conv1d": _trace_dense,
@@ -251,6 +267,11 @@ TRACERS: dict[str, Callable[[LayerIR, list[Any]], Any]] = {
     "batchnorm": _trace_batchnorm,
     "reshape": _trace_reshape,
     "transpose": _trace_transpose,
+    "leaky_relu": _trace_leaky_relu,
+    "merge": _trace_merge,
+    "sigmoid": trace_tables.trace_sigmoid,
+    "tanh": trace_tables.trace_tanh,
+    "softmax": trace_tables.trace_softmax,
 }
 
 
@@ -296,7 +317,8 @@ def trace_network(
     with contextlib.redirect_stdout(io.StringIO()):  # da4ml prints progress
         for layer in ir.layers:
             ins = [symbols] if layer is first else [values[name] for name in layer.inputs]
-            values[layer.name] = TRACERS[layer.kind](layer, ins)
+            in_types = [ir.layer(name).result_t for name in layer.inputs]
+            values[layer.name] = TRACERS[layer.kind](layer, ins, in_types)
         out = values[ir.outputs[0]]
         comb = comb_trace(symbols, out)
     last = ir.layer(ir.outputs[0])

@@ -123,6 +123,8 @@ def simulate(
     (sim_dir / "stimulus.hex").write_text("".join(f"{w:0{hex_digits}x}\n" for w in words))
     n_cycles = n + design.n_stages + max_latency
     (sim_dir / "tb.v").write_text(testbench(design, n, n_cycles))
+    for mem in sorted((design.out_dir / "src" / "memfiles").glob("*.mem")):
+        shutil.copyfile(mem, sim_dir / mem.name)  # ROMs $readmemh them by bare name
     sources = [str(p.resolve()) for p in design.sources()]
     _run(
         ["iverilog", "-g2012", "-o", "tb.vvp", "-s", "datrig_tb", "tb.v", *sources],

@@ -68,24 +68,34 @@ def summarise(cells: dict[str, int]) -> tuple[int, int, int, int, int]:
 
 
 def synthesise(design: RTLDesign, *, family: str, timeout_s: float = 1800.0) -> SynthesisResult:
-    """Run ``synth_xilinx -flatten -family <family>`` (the device's yosys family, see
-    :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``."""
+    """Run ``synth_xilinx -flatten -nodsp -family <family>`` (the device's yosys family, see
+    :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``. ``-nodsp``: the design
+    is all LUTs, as da4ml builds it, and a softmax's variable products stay in LUTs too."""
     version = yosys_version()
     if version is None:
         raise ToolMissingError(
             "yosys not found; install it (`make tools` or apt-get install yosys)"
         )
     sources = " ".join(str(p.resolve()) for p in design.sources())
+    top, stat = design.top, (design.out_dir / "stat.txt").resolve()
+    # da4ml's ROMs (lookup_table.v) ask for rom_style="distributed": LUTs. yosys cannot map
+    # that attribute for an asynchronous read, so it is unset and block RAM is ruled out
+    # (-nobram), which leaves the ROMs as LUT/MUXF7-9 trees, as asked.
+    roms, flags = "", "-flatten -nodsp"
+    if design.has_tables:
+        roms = f"hierarchy -top {top}; proc; flatten; memory_collect; "
+        roms += "setattr -unset rom_style t:$mem_v2; "
+        flags += " -nobram"
     script = (
-        f"read_verilog -sv {sources}; synth_xilinx -flatten -family {family} -top {design.top}; "
-        "tee -o stat.txt stat"
+        f"read_verilog -defer -sv {sources}; {roms}"
+        f"synth_xilinx {flags} -family {family} -top {top}; tee -o {stat} stat"
     )
     start = time.perf_counter()
     log = design.out_dir / "yosys.log"
     try:
         proc = subprocess.run(
             ["yosys", "-q", "-l", str(log.resolve()), "-p", script],
-            cwd=design.out_dir,
+            cwd=design.out_dir / "src" / "memfiles" if design.has_tables else design.out_dir,
             capture_output=True,
             text=True,
             timeout=timeout_s,

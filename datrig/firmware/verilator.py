@@ -124,11 +124,6 @@ def input_dtype(design: RTLDesign) -> np.dtype:
 
 def design_header(design: RTLDesign) -> str:
     """``datrig_tb_design.h``: the port layout of one design, for the testbench."""
-    if design.has_tables:
-        raise DatrigError(
-            f"{design.top} uses lookup tables (memory files); the Verilator testbench does not "
-            "load them: use --rtl-tool iverilog"
-        )
     widths = [w for _, w, _ in design.input_fields] + [w for _, w, _, _ in design.output_fields]
     if max(widths) > 64:
         raise DatrigError(f"{design.top} has a port field wider than 64 bits; not supported")
@@ -299,6 +294,11 @@ def _save_runtime(runtime: Path, obj_dir: Path, library: list[str]) -> None:
         write_json(tmp / RUNTIME.marker, {"stage": RUNTIME.value, "objects": library})
 
 
+def memory_file_dir(design: RTLDesign) -> Path | None:
+    """Where the simulation runs: ROMs ``$readmemh`` their files by bare name at start-up."""
+    return design.out_dir / "src" / "memfiles" if design.has_tables else None
+
+
 def run(
     compiled: VerilatorBuild, design: RTLDesign, input_mantissas: np.ndarray, n_cycles: int
 ) -> tuple[np.ndarray, float]:
@@ -315,6 +315,7 @@ def run(
         start = time.perf_counter()
         proc = subprocess.run(
             [str(compiled.executable), str(inp), str(outp), str(n), str(n_cycles)],
+            cwd=memory_file_dir(design),
             capture_output=True,
             text=True,
             check=False,
