@@ -371,6 +371,13 @@ def write_verilog(
             pipe, top, out_dir, latency_cutoff=cutoff, clock_period=clock_period_ns
         )
         model.write()
+    rom = out_dir / "src" / "static" / "lookup_table.v"
+    if rom.exists():
+        rom.write_text(LOOKUP_TABLE_V)
+    for mem in (out_dir / "src" / "memfiles").glob("*.mem"):
+        text = mem.read_text()
+        if text and not text.endswith("\n"):  # Verilator's $readmemh drops an unended last word
+            mem.write_text(text + "\n")
     return RTLDesign(
         traced=traced,
         out_dir=out_dir,
@@ -382,6 +389,27 @@ def write_verilog(
         input_fields=_fields([minimal_kif(q) for q in pipe.inp_qint])[0],
         output_fields=_fields([minimal_kif(q) for q in pipe.out_qint])[1],
     )
+
+
+# da4ml 0.6.0's lookup_table.v with a constant rom_style: its attribute is an expression of
+# BW_IN, which Icarus Verilog refuses ("not a constant expression"). Same ports, same ROM.
+LOOKUP_TABLE_V = """`timescale 1ns / 1ps
+// A ROM of 2**BW_IN words read from MEM_FILE (written by datrig for da4ml's designs).
+module lookup_table #(
+    parameter BW_IN = 8,
+    parameter BW_OUT = 8,
+    parameter MEM_FILE = "whatever.mem"
+) (
+    input [BW_IN-1:0] in,
+    output [BW_OUT-1:0] out
+);
+  (* rom_style = "distributed" *) reg [BW_OUT-1:0] lut_rom [0:(1<<BW_IN)-1];
+  initial begin
+    $readmemh(MEM_FILE, lut_rom);
+  end
+  assign out = lut_rom[in];
+endmodule
+"""
 
 
 def _fields(kifs: list[Any]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, bool]]]:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware.rtl import RTLDesign
@@ -67,10 +68,13 @@ def summarise(cells: dict[str, int]) -> tuple[int, int, int, int, int]:
     return lut, ff, dsp, bram, carry
 
 
-def synthesise(design: RTLDesign, *, family: str, timeout_s: float = 1800.0) -> SynthesisResult:
+def synthesise(
+    design: RTLDesign, *, family: str, timeout_s: float = 1800.0, netlist: Path | None = None
+) -> SynthesisResult:
     """Run ``synth_xilinx -flatten -nodsp -family <family>`` (the device's yosys family, see
     :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``. ``-nodsp``: the design
-    is all LUTs, as da4ml builds it, and a softmax's variable products stay in LUTs too."""
+    is all LUTs, as da4ml builds it, and a softmax's variable products stay in LUTs too.
+    ``netlist``: also write the mapped netlist there (for gate-level simulation)."""
     version = yosys_version()
     if version is None:
         raise ToolMissingError(
@@ -90,6 +94,8 @@ def synthesise(design: RTLDesign, *, family: str, timeout_s: float = 1800.0) -> 
         f"read_verilog -defer -sv {sources}; {roms}"
         f"synth_xilinx {flags} -family {family} -top {top}; tee -o {stat} stat"
     )
+    if netlist is not None:
+        script += f"; write_verilog -noattr {Path(netlist).resolve()}"
     start = time.perf_counter()
     log = design.out_dir / "yosys.log"
     try:

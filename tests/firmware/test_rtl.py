@@ -75,8 +75,8 @@ def test_interpreter_bit_exact_with_emulator(rounding, overflow):
 
 def test_unsupported_kind_and_mode_are_named():
     ir = small_mlp([3, 2, 1])
-    ir.layers.insert(2, LayerIR("sm", "softmax", ["fc0"], FixedType(8, 1), (2,)))
-    with pytest.raises(rtl.UnsupportedLayerError, match=r"sm \(softmax\)"):
+    ir.layers.insert(2, LayerIR("sm", "softsign", ["fc0"], FixedType(8, 1), (2,)))
+    with pytest.raises(rtl.UnsupportedLayerError, match=r"sm \(softsign\)"):
         rtl.trace_network(ir)
     ir = small_mlp([3, 2, 1], rounding=Rounding.RND_ZERO)
     with pytest.raises(rtl.UnsupportedLayerError, match="AP_RND_ZERO"):
