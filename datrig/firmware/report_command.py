@@ -6,10 +6,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.firmware.backends import PREFER, ReportOptions
 from datrig.firmware.cosim import TOOLS
+
+if TYPE_CHECKING:
+    from datrig.firmware.backends import ReportTarget
+    from datrig.firmware.frontier import FrontierPoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +49,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="RTL simulator (default: Verilator, iverilog when absent)",
     )
+    parser.add_argument(
+        "--clocks",
+        type=mhz_list,
+        help="also measure the RTL at these clocks, e.g. 200,240,360 (MHz): latency in cycles "
+        "and LUT per clock, written to clock_frontier.json/.md in the project",
+    )
+    parser.add_argument(
+        "--slacks",
+        type=slack_list,
+        help="adder depth slacks for --clocks, e.g. -1,0,2 (default: the config's)",
+    )
+
+
+def mhz_list(text: str) -> list[float]:
+    """Comma-separated clock frequencies in MHz, each in (0, 2000]."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected MHz values like 200,240,360, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not values or len(values) > 16 or any(not 0 < v <= 2000 for v in values):
+        raise argparse.ArgumentTypeError("give 1 to 16 clocks, each in (0, 2000] MHz")
+    return values
+
+
+def slack_list(text: str) -> list[int]:
+    """Comma-separated adder depth slacks, each -1 (unconstrained) to 16."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like -1,0,2, got {text!r}") from None
+    if not values or len(values) > 8 or any(not -1 <= v <= 16 for v in values):
+        raise argparse.ArgumentTypeError("give 1 to 8 depth slacks, each from -1 to 16")
+    return values
+
+
+def _frontier(args: argparse.Namespace, target: ReportTarget) -> list[FrontierPoint]:
+    from datrig.firmware.frontier import measure_frontier, write_frontier
+
+    fw = target.firmware
+    points = measure_frontier(
+        target.ir,
+        fw,
+        args.clocks,
+        args.slacks or [fw.adder_depth_slack],
+        synth=not args.no_synth,
+        seed=args.seed,
+        n_events=args.events,
+        rtl_tool=args.rtl_tool,
+    )
+    write_frontier(points, target.path, args.model)
+    return points
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         )
         report = build_report(target, prefer=args.source, options=options)
         json_path, md_path = write_report(report, project.path)
+        points = _frontier(args, target) if args.clocks else []
     for note in report.notes:
         print(f"datrig report: note: {note}", file=sys.stderr)
     if report.timings:
@@ -78,4 +136,10 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         print(f"  {line}")
     print(f"wrote {json_path} and {md_path}")
+    if points:
+        from datrig.firmware.frontier import FRONTIER_JSON, frontier_lines
+
+        for line in frontier_lines(points):
+            print(f"  {line}")
+        print(f"wrote {project.path / FRONTIER_JSON}")
     return 0 if report.passed else 1
