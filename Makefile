@@ -6,7 +6,7 @@ MODEL  ?= photon_id
 SEED   ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-all bench verify hls validate calibrate scan lint format clean
+.PHONY: setup tools test test-all bench jet-tagger verify hls validate calibrate scan lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ test-all: setup
 # each rate and every ratio between implementations, all from this one run.
 bench: setup
 	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only --benchmark-columns=min,median,mean,ops,rounds $(PYTEST_ARGS)
+
+# hls4ml's jet-tagging benchmark (16-64-32-32-5 + softmax, 6-bit QKeras, exported to QONNX):
+# import (emulator = C-sim), then every number measured: RTL co-simulated with Verilator against
+# the emulator on 1e5 events, yosys, at the L1 clocks 200/240/360 MHz (~10 min with yosys).
+JET_TAGGER_ONNX ?= ../shared/refmodels/jettagging_qkeras/qkeras_jettagging.onnx
+jet-tagger: setup tools
+	$(VENV)/bin/datrig import $(JET_TAGGER_ONNX) --name jet_tagger --seed $(SEED)
+	$(VENV)/bin/datrig report --model jet_tagger --seed $(SEED) --clocks 200,240,360 --slacks 0
 
 # Emulator vs C-simulation; VERIFY_ARGS="--rtl" checks the DA-RTL (Verilator) instead, e.g.
 # VERIFY_ARGS="--rtl --events 1000000" or "--rtl --input photons_data.h5".

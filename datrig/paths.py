@@ -27,6 +27,7 @@ RUNS_DIR = Path("runs")
 HLS_PROJECTS_DIR = Path("hls_projects")
 REPORTS_DIR = Path("reports")
 FIRMWARE_CONFIGS_DIR = Path("firmware_configs")
+PREDICTIONS_FILE = "predictions_test.h5"  # a run's test-split predictions
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -62,6 +63,11 @@ def resolve_inside(folder: str | os.PathLike[str], relpath: object, what: str = 
 
 def run_dir(model: str, da: str) -> Path:
     return RUNS_DIR / safe_name(model, "model") / safe_name(da, "DA method")
+
+
+def predictions_path(run: str | os.PathLike[str]) -> Path:
+    """A QAT run's test-split predictions (docs/artefacts.md section 2)."""
+    return Path(run) / PREDICTIONS_FILE
 
 
 def hls_project_dir(model: str) -> Path:

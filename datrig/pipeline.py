@@ -14,7 +14,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.firmware.backends import PREFER
@@ -72,30 +71,12 @@ def ensure_run(args: argparse.Namespace, data_dir: Path) -> Path:
     return ensure(cfg, run_dir(args.model, args.da), force=args.force, say=lambda m: _say("qat", m))
 
 
-def ensure_project(args: argparse.Namespace, run: Path, project: Path, fw: Any) -> None:
-    """Export and verify unless the project was made from this checkpoint and firmware config."""
-    from datrig.export.project import export_checkpoint
-    from datrig.project.inputs import read_inputs
-    from datrig.project.meta import project_is_current
-    from datrig.provenance import file_sha256
-
-    checkpoint = run / "checkpoint.pt"
-    current = project_is_current(project, file_sha256(checkpoint), fw)
-    if current and not args.force:
-        _say("export", f"up to date: {project}")
-        return
-    _say("export", "Brevitas -> QONNX -> hls4ml, compiling the C-simulation ...")
-    calib = read_inputs(run / "predictions_test.h5", limit=fw.verification.n_events)
-    result = export_checkpoint(checkpoint, project, fw, calib_inputs=calib, seed=args.seed)
-    for comparison in result.comparisons:
-        _say("export", comparison.message())
-
-
 def run(args: argparse.Namespace) -> int:
     from datrig.firmware.backends import ReportOptions
     from datrig.firmware.report import build_report, report_target, summary_lines, write_report
+    from datrig.firmware.run_firmware import ensure_run_project
     from datrig.models.registry import get_model_spec
-    from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir
+    from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir, predictions_path
     from datrig.project.config import config_for_model, config_for_run
     from datrig.project.meta import FirmwareProject
     from datrig.runtime import configure_torch, seed_everything
@@ -118,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
     _say("data", f"{data_dir}")
     run_path = ensure_run(args, Path(data_dir))
     project = hls_project_dir(args.model)
-    ensure_project(args, run_path, project, fw)
+    ensure_run_project(
+        run_path, project, fw, seed=args.seed, force=args.force, say=lambda m: _say("export", m)
+    )
 
     firmware = FirmwareProject.load(project)
-    inputs = firmware.read_inputs(run_path / "predictions_test.h5", limit=args.events)
+    inputs = firmware.read_inputs(predictions_path(run_path), limit=args.events)
     _say("verify", f"emulator vs C-simulation on {len(inputs):,} test events (sim + data) ...")
     comparison = firmware.verify(inputs)
     _say("verify", comparison.message())

@@ -19,8 +19,8 @@ from datrig.calibrate.evaluate import evaluate_runs, method_names
 from datrig.calibrate.peers import peer_scores
 from datrig.calibrate.report import MARKER, write_calibration
 from datrig.faults import pause_point
+from datrig.firmware.run_firmware import keep_projects
 from datrig.provenance import sidecar
-from datrig.validate.firmware import keep_projects
 
 CALIBRATION = ArtefactKind("calibration", MARKER, "calibrate")
 FIRMWARE_DIR = "firmware"  # projects exported for runs without a current one

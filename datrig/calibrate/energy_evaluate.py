@@ -3,7 +3,6 @@ resonance photons of both domains, the scale fit, the corrected energies and the
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_columns
 from datrig.errors import DatrigError
 from datrig.metrics.energy_bins import eta_bin
-from datrig.paths import safe_name
 from datrig.project.meta import FirmwareProject
 
 CHUNK = 200_000  # photons per emulation step (bounded memory)
@@ -62,15 +60,11 @@ class EnergyCalibration:
 
 
 def energy_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> FirmwareProject:
-    """The run's verified project: ``hls_projects/<model>`` when exported from this run's
-    checkpoint with the model's firmware config, else exported into ``out_dir/firmware/``."""
+    """The run's verified project (``hls_projects/<model>`` when current, else exported into
+    ``out_dir/firmware/<method>``); energy regressions only."""
+    from datrig.firmware.run_firmware import shipped_or_exported
     from datrig.models.registry import get_model_spec
-    from datrig.paths import hls_project_dir
-    from datrig.project.config import config_for_model
-    from datrig.project.meta import project_is_current
-    from datrig.provenance import file_sha256
-    from datrig.validate.firmware import export_run
-    from datrig.validate.predictions import load_predictions
+    from datrig.train.predictions import load_predictions
 
     preds = load_predictions(run_dir)
     if preds.model not in _energy_models() or get_model_spec(preds.model).family != "energy":
@@ -78,14 +72,7 @@ def energy_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firm
             f"{run_dir} is a {preds.model} run; calibrate --energy measures the energy scale "
             "of an energy regression (photon_energy)"
         )
-    checkpoint = run_dir / "checkpoint.pt"
-    shipped = hls_project_dir(preds.model)
-    if checkpoint.is_file() and project_is_current(
-        shipped, file_sha256(checkpoint), config_for_model(preds.model)
-    ):
-        return FirmwareProject.load(shipped)
-    print(f"datrig calibrate: exporting {run_dir} ...", file=sys.stderr)
-    return export_run(preds, out_dir / "firmware" / safe_name(method, "method"), seed)
+    return shipped_or_exported(preds, out_dir, seed, method, "calibrate")
 
 
 def _energy_models() -> list[str]:

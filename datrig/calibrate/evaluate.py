@@ -32,16 +32,11 @@ class MethodCalibration:
 
 
 def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> FirmwareProject:
-    """The run's verified project: ``hls_projects/<model>`` when it was exported from this
-    run's checkpoint with the model's firmware config, else exported into
-    ``out_dir/firmware/<method>``."""
+    """The run's verified project (``hls_projects/<model>`` when current, else exported into
+    ``out_dir/firmware/<method>``); photon-ID runs only."""
+    from datrig.firmware.run_firmware import shipped_or_exported
     from datrig.models.registry import resolve_spec
-    from datrig.paths import hls_project_dir
-    from datrig.project.config import config_for_run
-    from datrig.project.meta import project_is_current
-    from datrig.provenance import file_sha256
-    from datrig.validate.firmware import export_run
-    from datrig.validate.predictions import load_predictions
+    from datrig.train.predictions import load_predictions
 
     preds = load_predictions(run_dir)
     if resolve_spec(preds.model, preds.task_config).family != "photon_id":
@@ -49,14 +44,7 @@ def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmwar
             f"{run_dir} is a {preds.model} run; calibrate measures photon-ID calibrations "
             "(photon_id, photon_id_gnn)"
         )
-    checkpoint = run_dir / "checkpoint.pt"
-    shipped = hls_project_dir(preds.model)
-    if checkpoint.is_file() and project_is_current(
-        shipped, file_sha256(checkpoint), config_for_run(preds.model, preds.task_config)
-    ):
-        return FirmwareProject.load(shipped)
-    print(f"datrig calibrate: exporting {run_dir} ...", file=sys.stderr)
-    return export_run(preds, out_dir / "firmware" / safe_name(method, "method"), seed)
+    return shipped_or_exported(preds, out_dir, seed, method, "calibrate")
 
 
 def method_names(run_dirs: list[Path]) -> list[str]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
-from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
 from datrig.da.functional import (
     PivotAdversary,
     adversary_loss,
@@ -54,15 +53,8 @@ class AdversarialPenalty(Penalty):
         self.adversary: nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        self.edges = pivot_edges(protected_train, self.n_bins)
+    def setup(self, ctx: PenaltySetup) -> None:
+        self.edges = pivot_edges(ctx.protected, self.n_bins)
         self.adversary = PivotAdversary(len(self.edges) + 1, self.hidden)
         self.optimizer = torch.optim.Adam(self.adversary.parameters(), lr=self.lr)
 

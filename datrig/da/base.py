@@ -73,6 +73,19 @@ class PenaltyInputs:
     # on events of their own (:meth:`Penalty.attach`)
 
 
+@dataclass(frozen=True)
+class PenaltySetup:
+    """What a penalty may fit before training: the protected variable (and the condition, if
+    the model has one) of the training events it acts on, the widths of the network it
+    trains, and every training event (sim and unlabelled data)."""
+
+    protected: np.ndarray
+    n_latent: int
+    n_inputs: int
+    condition: np.ndarray | None = None
+    events: TrainingEvents | None = None
+
+
 @dataclass
 class RunData:
     """Where a run's events come from, for penalties that read a sample of their own (the
@@ -97,6 +110,7 @@ class Penalty(nn.Module):
     uses_domain_events: ClassVar[bool] = False  # needs unlabeled data-domain events
     needs_condition: ClassVar[bool] = False  # acts at fixed values of ModelSpec.condition
     needs_compensation: ClassVar[bool] = False  # fits a compensated model's compensation branch
+    penalises: ClassVar[bool] = True  # False only for the no-penalty baseline
     # the model outputs it can train ("logit", "energy_correction"); None: any
     output_kinds: ClassVar[tuple[str, ...] | None] = None
     default_lam: ClassVar[dict[str, float]] = {}
@@ -131,6 +145,12 @@ class Penalty(nn.Module):
         return cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
 
     @classmethod
+    def needs_data_domain(cls, spec: Any) -> bool:
+        """Whether training reads the unlabelled data-domain events: the penalty uses them, or
+        it protects the domain label itself (never for the no-penalty baseline)."""
+        return cls.penalises and (cls.uses_domain_events or spec.protected == "domain")
+
+    @classmethod
     def check_model(cls, model: str, condition: str | None, compensated: bool = False) -> None:
         """Fail before any work when ``model`` lacks the conditioning variable or the
         compensation branch we need."""
@@ -149,17 +169,8 @@ class Penalty(nn.Module):
         self.options = options
         self.active = True
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        """Fit what depends on the training data (bin edges, helper network sizes);
-        ``condition_train``: the conditioning variable of the same events, if the model has one;
-        ``events``: every training event (sim and unlabelled data)."""
+    def setup(self, ctx: PenaltySetup) -> None:
+        """Fit what depends on the training data (bin edges, helper network sizes)."""
 
     def attach(self, run: RunData) -> None:
         """Read what the penalty needs beyond the trainer's batches (its own sample), once,

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup, TrainingEvents
 from datrig.da.functional import mmd_sq, pinball, weighted_pinball, weighted_quantile
 from datrig.errors import DatrigError
 from datrig.models.latent import ModelTerms
@@ -122,16 +122,10 @@ class LearnedDdtPenalty(Penalty):
         self.register_buffer("fake_rate", torch.tensor(initial_fake_rate, dtype=torch.float64))
         self.register_buffer("iso_cut", torch.tensor(float("nan")))
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        if events is None:
+    def setup(self, ctx: PenaltySetup) -> None:
+        if ctx.events is None:
             raise DatrigError("ddt: the trainer gave no training events to fit the region on")
+        events = ctx.events
         photons = events.protected[(events.label == 1) & (events.domain == 0)]
         if photons.size == 0:
             raise DatrigError("ddt: the training split has no simulated photons")

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
-from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
 from datrig.da.functional import bin_index, conditional_disco_terms
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
@@ -71,15 +71,8 @@ class ConditionalDiscoPenalty(Penalty):
         self.schedule = WarmupSchedule(warmup_epochs, ramp_epochs)
         self.register_buffer("edges", torch.zeros(n_bins - 1))
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        self.edges = torch.from_numpy(quantile_edges(required(self, condition_train), self.n_bins))
+    def setup(self, ctx: PenaltySetup) -> None:
+        self.edges = torch.from_numpy(quantile_edges(required(self, ctx.condition), self.n_bins))
 
     def on_epoch_start(self, epoch: int) -> None:
         self.schedule.set_epoch(epoch)

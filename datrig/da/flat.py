@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
 from datrig.da.disco_pt import bin_of, quantile_edges, required
 from datrig.da.functional import LOGIT_EPS, FlatnessBins, flatness_deviations
 from datrig.da.schedule import WarmupSchedule
@@ -123,15 +123,9 @@ class FlatnessPenalty(Penalty):
         self.register_buffer("ema_seen", torch.zeros(shape, dtype=torch.bool))
         self.register_buffer("multiplier", torch.zeros(shape, dtype=torch.float64))
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        pt_edges = quantile_edges(required(self, condition_train), self.n_pt_bins)
+    def setup(self, ctx: PenaltySetup) -> None:
+        condition_train, protected_train = required(self, ctx.condition), ctx.protected
+        pt_edges = quantile_edges(condition_train, self.n_pt_bins)
         pt_bin = bin_of(torch.from_numpy(condition_train), torch.from_numpy(pt_edges)).numpy()
         rows = []
         for b in range(self.n_pt_bins):

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from datrig.da.base import Penalty, PenaltyInputs, TrainingEvents
+from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
 from datrig.da.functional import mmd_sq
 
 
@@ -31,15 +30,10 @@ class FrtPenalty(Penalty):
         self.max_mmd_events = max_mmd_events
         self.decoder: nn.Module | None = None
 
-    def setup(
-        self,
-        protected_train: np.ndarray,
-        n_latent: int,
-        n_inputs: int,
-        condition_train: np.ndarray | None = None,
-        events: TrainingEvents | None = None,
-    ) -> None:
-        self.decoder = nn.Sequential(nn.Linear(n_latent, 32), nn.ReLU(), nn.Linear(32, n_inputs))
+    def setup(self, ctx: PenaltySetup) -> None:
+        self.decoder = nn.Sequential(
+            nn.Linear(ctx.n_latent, 32), nn.ReLU(), nn.Linear(32, ctx.n_inputs)
+        )
 
     def main_parameters(self) -> list[nn.Parameter]:
         return list(self.decoder.parameters())

@@ -10,6 +10,7 @@ from datrig.da.base import Penalty, PenaltyInputs
 class NoPenalty(Penalty):
     name = "none"
     generic_lam = 0.0
+    penalises = False
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         return batch.outputs.new_zeros(())

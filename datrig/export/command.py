@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datrig.argtypes import non_negative_int, positive_int
 from datrig.errors import DatrigError
-from datrig.paths import hls_project_dir, run_dir
+from datrig.paths import hls_project_dir, predictions_path, run_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from datrig.export.project import export_checkpoint
     from datrig.project.config import config_for_run
-    from datrig.project.inputs import read_inputs
+    from datrig.project.inputs import calibration_inputs
     from datrig.runtime import configure_torch, seed_everything
     from datrig.train.runs import run_identity
 
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = run_path / "checkpoint.pt"
     if not checkpoint.is_file():
         raise DatrigError(f"no checkpoint at {checkpoint}; run `datrig qat --model {args.model}`")
-    predictions = run_path / "predictions_test.h5"
+    predictions = predictions_path(run_path)
     if not predictions.is_file():
         raise DatrigError(f"no {predictions} to calibrate and verify with; re-run datrig qat")
-    calib = read_inputs(predictions, limit=fw.verification.n_events)
+    calib = calibration_inputs(run_path, fw.verification.n_events)
     out = args.out or hls_project_dir(args.model)
     result = export_checkpoint(checkpoint, out, fw, calib_inputs=calib, seed=args.seed)
     for comparison in result.comparisons:

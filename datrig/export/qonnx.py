@@ -224,10 +224,6 @@ def feeds_quantizer(model: Any) -> bool:
     )
 
 
-def save_qonnx(model: Any, path: str | os.PathLike[str]) -> None:
-    model.save(str(path))
-
-
 @contextlib.contextmanager
 def temporary_onnx_path() -> Iterator[Path]:
     """A scratch ``model.onnx`` path in its own temporary folder, removed with everything in it.

@@ -20,7 +20,6 @@ from datrig.firmware.report_types import QUANTITIES, Measurements, Source
 from datrig.project.config import FirmwareConfig, config_for_model
 from datrig.project.meta import FirmwareProject
 
-DEFAULT_SIM_EVENTS = ReportOptions().n_events
 RESOURCES = ("lut", "ff", "dsp", "bram")  # quantities also shown as a fraction of the device
 
 

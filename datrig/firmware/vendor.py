@@ -156,17 +156,6 @@ def run_vendor_synthesis(
     return xml
 
 
-def tool_version(tool: VendorTool) -> str:
-    try:
-        out = subprocess.run(
-            [tool.executable, "-version"], capture_output=True, text=True, timeout=120, check=False
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    match = re.search(r"v(\d{4}\.\d)", out)
-    return match.group(1) if match else "unknown"
-
-
 def _project_name(project_dir: Path) -> str | None:
     tcl = project_dir / "project.tcl"
     if not tcl.is_file():

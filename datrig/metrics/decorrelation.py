@@ -27,7 +27,6 @@ from datrig.metrics.classifier import threshold_at_efficiency, weighted_threshol
 
 # region codes of AbcdRegions.assign
 REGION_A, REGION_B, REGION_C, REGION_D, OUTSIDE = 0, 1, 2, 3, -1
-REGION_NAMES = ("A", "B", "C", "D")
 
 
 def distance_correlation(x: np.ndarray, y: np.ndarray) -> float:

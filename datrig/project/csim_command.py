@@ -15,7 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, help="outputs Y.npy (N, n_out)")
     parser.add_argument(
-        "--seed", type=non_negative_int, default=1, help="unused: C-sim is deterministic"
+        "--seed",
+        type=non_negative_int,
+        default=1,
+        help="recorded with the outputs like every command's seed (the C-simulation itself "
+        "draws nothing at random)",
     )
 
 
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.project or hls_project_dir(args.model), native=True)
     x, where = project.read_events(args.input, args.events, args.split)
     y = project.csim(x)
-    record = sidecar(stage="csim", seed=None, inputs={"input": args.input}, n_events=len(y))
+    record = sidecar(stage="csim", seed=args.seed, inputs={"input": args.input}, n_events=len(y))
     write_event_output(args.out, np.asarray(y), "csim", record, where)
     print(f"C-sim outputs of {len(y)} events written to {args.out}")
     return 0

@@ -21,6 +21,7 @@ from datrig.bounds import check_shape, ensure_fits
 from datrig.data.features import Normalisation, check_finite
 from datrig.data.sources import FORMATS, SourceSpec
 from datrig.errors import DatrigError, SchemaError, short
+from datrig.paths import predictions_path
 
 READ_CHUNK = 200_000  # candidates per read of a user's file
 
@@ -134,6 +135,13 @@ def is_schema_file(path: Path) -> bool:
             return "datrig_schema" in fh.attrs
     except OSError:
         return False
+
+
+def calibration_inputs(run: str | os.PathLike[str], n_events: int) -> np.ndarray:
+    """The events an export of a run verifies on, wherever it is exported (``datrig hls``,
+    ``export --run``, validate, calibrate, scans): the first ``n_events`` of the run's test
+    predictions (sim rows, then data)."""
+    return read_inputs(predictions_path(run), limit=n_events)
 
 
 def read_inputs(

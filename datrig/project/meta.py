@@ -39,11 +39,14 @@ PROJECT = ArtefactKind(
     "hls4ml project",
     PROJECT_FILE,
     "export",
-    # what later stages add to a project: `datrig report` (and its RTL folder, an artefact of
-    # its own), and the vendor HLS build it may run (hls4ml's build_prj.tcl, in the project)
+    # what later stages add to a project: `datrig report` (its clock frontier, and its RTL
+    # folder, an artefact of its own), and the vendor HLS build it may run (hls4ml's
+    # build_prj.tcl, in the project)
     derived=(
         "report.json",
         "report.md",
+        "clock_frontier.json",
+        "clock_frontier.md",
         "rtl",
         "vendor_build.log",
         "*_prj",

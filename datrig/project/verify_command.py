@@ -12,7 +12,7 @@ import numpy as np
 
 from datrig.argtypes import non_negative_int
 from datrig.bounds import check_events
-from datrig.paths import hls_project_dir, run_dir
+from datrig.paths import hls_project_dir, predictions_path, run_dir
 from datrig.project.args import add_input_arguments, add_project_arguments
 from datrig.project.meta import FirmwareProject, load_project
 
@@ -48,7 +48,7 @@ def verify_inputs(project: FirmwareProject, args: argparse.Namespace) -> tuple[n
     parts, what = [], []
     if args.model in MODELS:
         da = args.da or get_model_spec(args.model).shipped_da
-        candidate = run_dir(args.model, da) / "predictions_test.h5"
+        candidate = predictions_path(run_dir(args.model, da))
         if candidate.is_file():
             parts.append(project.read_inputs(candidate, args.events, args.split))
             what.append(f"{len(parts[0]):,} test events of {candidate}")

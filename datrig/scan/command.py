@@ -222,7 +222,7 @@ def _measure_front(rows: list[dict[str, Any]], objectives, out: Path, seed: int)
 
 def _bound(rows: list[dict[str, Any]], out: Path, model: str, seed: int) -> float | None:
     """The pT-conditional independence bound on the scan's test events (sim)."""
-    from datrig.validate.predictions import load_predictions
+    from datrig.train.predictions import load_predictions
     from datrig.validate.report import pt_independence_bound
 
     ok = [r for r in rows if r.get("status") == "ok"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import platform
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,9 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
 
 
 def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path):
+    from datrig.firmware.run_firmware import project_for
+    from datrig.train.predictions import load_predictions
     from datrig.train.runs import ensure_run, resolve_config, resolve_quant
-    from datrig.validate.firmware import export_run
-    from datrig.validate.predictions import load_predictions
 
     resource_lam = float(params.get("resource_lam", 0.0))
     bits = "auto" if resource_lam > 0 else None  # learned, starting from weight/act bits
@@ -87,7 +87,7 @@ def _train_and_export(params: dict[str, Any], ctx: TrialContext, trial_dir: Path
     )
     run = ensure_run(cfg, trial_dir / "run", progress=False)
     preds = load_predictions(run)
-    project = export_run(preds, trial_dir / "project", seed=params["seed"])
+    project = project_for(preds, trial_dir / "project", seed=params["seed"])
     return project, preds
 
 
@@ -216,7 +216,3 @@ def _provenance() -> dict[str, Any]:
         "python": platform.python_version(),
         **{f"version_{k}": v for k, v in versions.items() if k != "python"},
     }
-
-
-def context_json(ctx: TrialContext) -> dict[str, Any]:
-    return asdict(ctx)

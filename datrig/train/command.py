@@ -181,8 +181,7 @@ def prepare_task(args: argparse.Namespace) -> Path:
             f"{'a condition' if penalty.needs_condition else 'another kind of output'}); "
             "choose another --da"
         )
-    needs_data = penalty.uses_domain_events or spec.protected == "domain"
-    if needs_data and args.da != "none" and "data" not in task.sources:
+    if penalty.needs_data_domain(spec) and "data" not in task.sources:
         raise DatrigError(
             f"penalty {args.da!r} needs unlabelled data events, but task {task.name} has no "
             "data source (sources: data:); add one or choose another --da"

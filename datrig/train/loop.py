@@ -33,13 +33,21 @@ from datrig.atomic import (
     replace_dir,
     write_json,
 )
-from datrig.da.base import FullBatch, Penalty, PenaltyInputs, RunData, TrainingEvents
+from datrig.da.base import (
+    FullBatch,
+    Penalty,
+    PenaltyInputs,
+    PenaltySetup,
+    RunData,
+    TrainingEvents,
+)
 from datrig.da.registry import make_penalty
 from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
 from datrig.models.registry import resolve_spec
+from datrig.paths import predictions_path
 from datrig.provenance import file_sha256, sidecar
 from datrig.quant.config import QuantConfig
 from datrig.quant.cost import bit_widths, ebops
@@ -140,9 +148,7 @@ class Trainer:
     def _load_training_data(self, norm: Normalisation, penalty: Penalty) -> None:
         cfg, spec = self.cfg, self.spec
         blocks = [ds.load_events(spec, self.sim_path, "train", norm, cfg.n_train)]
-        self.uses_data_domain = cfg.da != "none" and (
-            penalty.uses_domain_events or spec.protected == "domain"
-        )
+        self.uses_data_domain = penalty.needs_data_domain(spec)
         if self.uses_data_domain and self.data_path is None:
             raise DatrigError(
                 f"penalty {cfg.da!r} needs unlabelled data events (for the domain), but the task "
@@ -267,11 +273,13 @@ class Trainer:
         seen = subset(spec, torch.from_numpy(self.train.label).long()).numpy()
         t = self.train
         penalty.setup(
-            t.protected[seen],
-            self.model.latent_width,
-            int(np.prod(t.inputs.shape[1:])),
-            condition_train=t.condition[seen] if spec.condition else None,
-            events=TrainingEvents(t.label, t.domain, t.protected, t.condition),
+            PenaltySetup(
+                t.protected[seen],
+                self.model.latent_width,
+                int(np.prod(t.inputs.shape[1:])),
+                condition=t.condition[seen] if spec.condition else None,
+                events=TrainingEvents(t.label, t.domain, t.protected, t.condition),
+            )
         )
         penalty.attach(RunData(Path(cfg.data_dir), self.norm, cfg.n_train, cfg.seed))
         if payload is not None:  # before the optimizer: Brevitas may re-create parameters on load
@@ -474,7 +482,7 @@ class Trainer:
             "bits": bit_widths(self.model),
         }
         write_predictions(
-            self.work_dir / "predictions_test.h5",
+            predictions_path(self.work_dir),
             x,
             rows,
             out_float,

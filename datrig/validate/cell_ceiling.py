@@ -27,7 +27,7 @@ import numpy as np
 
 from datrig.errors import DatrigError
 from datrig.metrics import classifier as m
-from datrig.validate.predictions import RunPredictions
+from datrig.train.predictions import RunPredictions
 
 CEILING_FRACTION = 0.9  # of the shower-shape MLP's R80 (issue 20)
 N_BOOTSTRAP = 200

@@ -18,7 +18,7 @@ from datrig.argtypes import non_negative_int, positive_int
 from datrig.atomic import ArtefactKind, atomic_dir, check_replaceable, destination_lock
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
-from datrig.validate.predictions import PREDICTIONS_FILE, load_predictions
+from datrig.train.predictions import PREDICTIONS_FILE, load_predictions
 from datrig.validate.report import RunColumns, build_report
 
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         run_dirs = method_runs(args.model, args.data, args.seed, args.seeds)
     with destination_lock(out_dir), atomic_dir(out_dir, REPORT) as tmp:
-        from datrig.validate.firmware import keep_projects
+        from datrig.firmware.run_firmware import keep_projects
 
         keep_projects(out_dir / FIRMWARE_DIR, tmp / FIRMWARE_DIR)
         columns = []
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             firmware = None
             if not args.no_firmware:
-                from datrig.validate.firmware import firmware_outputs
+                from datrig.firmware.run_firmware import firmware_outputs
 
                 project = tmp / FIRMWARE_DIR / preds.da  # da: checked as a name at load
                 firmware = firmware_outputs(preds, project, seed=args.seed)

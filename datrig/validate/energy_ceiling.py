@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from datrig.errors import DatrigError, SchemaError
+from datrig.train.predictions import RunPredictions
 from datrig.validate.baselines import STANDARD_VARIABLES, raw_energy, standard_regression
 from datrig.validate.energy_mlp import MlpSettings, fit_predict_mlp
-from datrig.validate.predictions import RunPredictions
 
 # every reconstructed quantity of a candidate (not: truth, labels, the conversion flag, which
 # the toy takes from the simulation truth, or phi, which the detector does not depend on)

@@ -20,7 +20,7 @@ from scipy.special import expit
 from datrig.errors import DatrigError
 from datrig.metrics import classifier as m
 from datrig.metrics import decorrelation as dm
-from datrig.validate.predictions import RunPredictions
+from datrig.train.predictions import RunPredictions
 from datrig.validate.resolution import binned_response, response_summary
 
 DOMAINS = {"sim": 0, "data": 1}

@@ -22,7 +22,6 @@ from datrig.errors import DatrigError
 from datrig.metrics import decorrelation as dm
 
 N_PT_TERCILES = 3
-ALL_PT = np.array([-np.inf, np.inf])
 
 
 def _max_abs_dev(r: Sequence[float]) -> float:

@@ -26,6 +26,7 @@ from datrig.errors import DatrigError
 from datrig.metrics import classifier as m
 from datrig.metrics import decorrelation as dm
 from datrig.provenance import sidecar
+from datrig.train.predictions import PREDICTIONS_FILE, RunPredictions
 from datrig.validate.compare import diff_metrics
 from datrig.validate.cutbased import cross_fit_pass
 from datrig.validate.decorrelation_bound import (
@@ -47,7 +48,6 @@ from datrig.validate.evaluate import (
 )
 from datrig.validate.figures import model_figures
 from datrig.validate.markdown import CONVENTIONS, model_markdown
-from datrig.validate.predictions import PREDICTIONS_FILE, RunPredictions
 
 N_ISO_SLICES_PER_PT_BIN = 5  # isolation slices of the pT-conditional bound
 BOUND_FEATURES = (*SHOWER_SHAPES, "pt", "eta")  # photon_id's inputs (eta enters as |eta|)

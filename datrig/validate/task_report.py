@@ -21,7 +21,7 @@ from datrig.atomic import atomic_path, json_safe, write_json
 from datrig.provenance import sidecar
 from datrig.train.dataset import regression_columns
 from datrig.train.metrics import abcd_gap, run_metrics
-from datrig.validate.predictions import PREDICTIONS_FILE
+from datrig.train.predictions import PREDICTIONS_FILE
 
 FIGURES = (
     "auc",

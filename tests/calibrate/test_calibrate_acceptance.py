@@ -131,7 +131,7 @@ def test_shipped_id_scale_factor_matches_truth(calibration):
 
 def test_shipped_id_keeps_ninety_percent_of_the_conditional_bound(calibration):
     """Issue 11's rejection target (was a strict xfail with ``flat``: R80 6.8 of 9.0)."""
-    from datrig.validate.predictions import load_predictions
+    from datrig.train.predictions import load_predictions
     from datrig.validate.report import pt_independence_bound
 
     _, runs, shipped = calibration

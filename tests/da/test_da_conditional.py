@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from datrig.da.base import PenaltyInputs
+from datrig.da.base import PenaltyInputs, PenaltySetup
 from datrig.da.disco import DiscoPenalty
 from datrig.da.disco_pt import ConditionalDiscoPenalty
 from datrig.da.flat import FlatnessPenalty
@@ -56,7 +56,7 @@ def inputs(pt, iso, score, requires_grad: bool = False) -> PenaltyInputs:
 def fitted(cls, seed: int = 100, **options):
     pt, iso, _ = toy(seed, dependent=False)
     pen = cls(**options)
-    pen.setup(iso.astype(np.float32), 2, 2, condition_train=pt.astype(np.float32))
+    pen.setup(PenaltySetup(iso.astype(np.float32), 2, 2, condition=pt.astype(np.float32)))
     return pen
 
 
@@ -165,7 +165,7 @@ def test_flat_agrees_with_a_direct_numpy_computation():
     train_pt, train_iso, _ = toy(100, dependent=False)
     train_pt, train_iso = train_pt.astype(np.float32), train_iso.astype(np.float32)
     pen = FlatnessPenalty(**LEGACY_FLAT)
-    pen.setup(train_iso, 2, 2, condition_train=train_pt)
+    pen.setup(PenaltySetup(train_iso, 2, 2, condition=train_pt))
     pt, iso, score = toy(7, dependent=True, n_per_bin=60)  # some cells below 8 events
     ours = float(pen(inputs(pt, iso, score)))
     assert ours == pytest.approx(flat_numpy(pen, train_pt, train_iso, pt, iso, score), rel=1e-9)
@@ -231,7 +231,7 @@ def test_fixed_thresholds_replace_the_batch_quantiles():
 def test_a_model_without_condition_is_a_clear_error(tmp_path, capsys):
     for cls in (ConditionalDiscoPenalty, FlatnessPenalty):
         with pytest.raises(DatrigError, match=r"needs a conditioning variable; got none"):
-            cls().setup(np.zeros(10, np.float32), 2, 2)
+            cls().setup(PenaltySetup(np.zeros(10, np.float32), 2, 2))
         cls.check_model("photon_id", "pt")  # fine
     message = "penalty 'flat' needs a conditioning variable; model photon_energy declares none"
     with pytest.raises(DatrigError, match=message):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from datrig.da.base import PenaltyInputs
+from datrig.da.base import PenaltyInputs, PenaltySetup
 from datrig.da.frt import FrtPenalty, mmd_sq
 
 
@@ -18,7 +18,7 @@ def test_penalty_gradient_reaches_latent_and_decoder():
     latent = torch.randn(64, 8, requires_grad=True)
     domain = torch.tensor([0, 1] * 32)
     pen = FrtPenalty()
-    pen.setup(torch.zeros(0).numpy(), n_latent=8, n_inputs=5)
+    pen.setup(PenaltySetup(torch.zeros(0).numpy(), n_latent=8, n_inputs=5))
     batch = PenaltyInputs(torch.zeros(0), torch.zeros(0), torch.zeros(0), latent + domain[:, None],
                           torch.randn(64, 5), domain)  # fmt: skip
     value = pen(batch)

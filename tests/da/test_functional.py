@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import datrig.da as da
-from datrig.da.base import FullBatch, PenaltyInputs, TrainingEvents
+from datrig.da.base import FullBatch, PenaltyInputs, PenaltySetup, TrainingEvents
 from datrig.da.registry import make_penalty
 from datrig.errors import DatrigError
 
@@ -127,20 +127,20 @@ def test_every_penalty_equals_its_functional_form_on_the_same_batch(batch):
     assert float(make_penalty("disco", max_events=10_000)(b)) == float(da.disco_loss(s, iso, w))
 
     cond = make_penalty("disco_pt", n_bins=4, max_events=10_000)
-    cond.setup(iso.numpy(), 2, 2, pt.numpy())
+    cond.setup(PenaltySetup(iso.numpy(), 2, 2, pt.numpy()))
     ref = da.conditional_disco_loss(s, iso, pt, cond.edges, w, min_events=8)
     assert float(cond(b)) == float(ref)
 
     flat = make_penalty(
         "flat", thresholds=[0.3, 0.5], window=None, ema=None, integral=0.0, cut_space="score"
     )
-    flat.setup(iso.numpy(), 2, 2, pt.numpy())
+    flat.setup(PenaltySetup(iso.numpy(), 2, 2, pt.numpy()))
     bins = da.FlatnessBins(flat.pt_edges, flat.iso_edges)
     assert float(flat(b)) == float(da.flatness_loss(s, iso, pt, bins, [0.3, 0.5], w, tau=0.02))
 
     torch.manual_seed(5)
     adv = make_penalty("adversarial", warmup_epochs=0)
-    adv.setup(iso.numpy(), 2, 2)
+    adv.setup(PenaltySetup(iso.numpy(), 2, 2))
     adv.on_epoch_start(0)
     assert float(adv(b)) == float(da.pivot_loss(adv.adversary, s, iso, adv.edges, w))
 
@@ -148,19 +148,14 @@ def test_every_penalty_equals_its_functional_form_on_the_same_batch(batch):
     latent = torch.randn(len(s), 4)
     domain = (torch.arange(len(s)) % 2).long()
     frt = make_penalty("frt", recon_weight=0.0, max_mmd_events=10_000)
-    frt.setup(iso.numpy(), 4, 2)
+    frt.setup(PenaltySetup(iso.numpy(), 4, 2))
     frt_b = PenaltyInputs(s, iso, w, latent, torch.zeros(len(s), 2), domain, pt)
     assert float(frt(frt_b)) == float(da.mmd_loss(latent[domain == 0], latent[domain == 1]))
 
     label = (batch["rng"].uniform(size=len(s)) < 0.5).astype(np.int64)
     ddt = make_penalty("ddt")
-    ddt.setup(
-        iso.numpy(),
-        4,
-        2,
-        pt.numpy(),
-        TrainingEvents(label, np.zeros_like(label), iso.numpy(), pt.numpy()),
-    )
+    events = TrainingEvents(label, np.zeros_like(label), iso.numpy(), pt.numpy())
+    ddt.setup(PenaltySetup(iso.numpy(), 4, 2, pt.numpy(), events))
     ddt.eval()  # no running update of the fake rate
     task, comp = torch.logit(s.double()).float(), 0.1 * pt / 100
     lab = torch.from_numpy(label)

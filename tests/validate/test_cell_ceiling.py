@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from datrig.errors import DatrigError
+from datrig.train.predictions import RunPredictions
 from datrig.validate.cell_ceiling import (
     Ceiling,
     CeilingSettings,
@@ -17,7 +18,6 @@ from datrig.validate.cell_ceiling import (
     measure_ceiling,
     rejection_with_error,
 )
-from datrig.validate.predictions import RunPredictions
 
 TINY = CeilingSettings(hidden=(8,), epochs=3, batch_size=256, n_train=1200)
 

@@ -9,10 +9,10 @@ import pytest
 
 from datrig.data.reader import read_rows
 from datrig.metrics.energy_bins import ETA_BINS, PT_EDGES, eta_bin, pt_bin
+from datrig.train.predictions import load_predictions
 from datrig.validate.energy_ceiling import CeilingSettings, energy_baselines
 from datrig.validate.energy_mlp import MlpSettings
 from datrig.validate.energy_table import resolution_table, table_markdown
-from datrig.validate.predictions import load_predictions
 from tests.validate.validate_toys import write_run
 
 SMALL = CeilingSettings(n_train=None, mlp=MlpSettings(hidden=(32, 16), epochs=10))

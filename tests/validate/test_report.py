@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datrig.errors import DatrigError
-from datrig.validate.predictions import load_predictions
+from datrig.train.predictions import load_predictions
 from datrig.validate.report import RunColumns, build_report
 from tests.validate.validate_toys import diphoton_runs, energy_runs, photon_id_runs
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from datrig.errors import DatrigError
+from datrig.firmware.run_firmware import firmware_outputs
 from datrig.project.meta import FirmwareProject
 from datrig.provenance import file_sha256
-from datrig.validate.firmware import firmware_outputs
-from datrig.validate.predictions import load_predictions
+from datrig.train.predictions import load_predictions
 from tests.validate.validate_toys import photon_id_runs, real_photon_id_run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datrig.errors import SchemaError
-from datrig.validate.predictions import load_predictions
+from datrig.train.predictions import load_predictions
 from tests.validate.validate_toys import photon_id_runs
 
 

@@ -13,9 +13,8 @@ import h5py
 import numpy as np
 
 from datrig.errors import SchemaError
-from datrig.paths import safe_name
+from datrig.paths import PREDICTIONS_FILE, safe_name
 
-PREDICTIONS_FILE = "predictions_test.h5"
 REQUIRED_DATASETS = ("inputs", "events", "output_float", "output_quant")
 REQUIRED_ATTRS = ("model", "da", "task", "output_kind", "protected")
 REQUIRED_FIELDS = ("label", "domain")
