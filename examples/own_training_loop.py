@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import uproot
 import yaml
-from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
 from brevitas.inject.enum import ScalingImplType
+from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
 from brevitas.quant.fixed_point import (
     Int8ActPerTensorFixedPointMinMaxInit,
     Int8BiasPerTensorFixedPointInternalScaling,

@@ -20,7 +20,7 @@ from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_columns
 from datrig.errors import DatrigError
 from datrig.metrics.energy_bins import eta_bin
-from datrig.project.meta import FirmwareProject
+from datrig.project.protocol import Firmware
 
 CHUNK = 200_000  # photons per emulation step (bounded memory)
 DOMAINS = ("sim", "data")
@@ -59,7 +59,7 @@ class EnergyCalibration:
     bins: list[BinClosure]
 
 
-def energy_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> FirmwareProject:
+def energy_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmware:
     """The run's verified project (``hls_projects/<model>`` when current, else exported into
     ``out_dir/firmware/<method>``); energy regressions only."""
     from datrig.firmware.run_firmware import shipped_or_exported
@@ -82,7 +82,7 @@ def _energy_models() -> list[str]:
 
 
 def resonance_photons(
-    project: FirmwareProject, path: Path, eta_bins: tuple[tuple[float, float], ...]
+    project: Firmware, path: Path, eta_bins: tuple[tuple[float, float], ...]
 ) -> ResonancePhotons:
     """Firmware energies (bit-exact emulator, E = e_raw x correction) of every photon of a
     resonance file, through the project's own input definition."""

@@ -15,7 +15,7 @@ from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_rows
 from datrig.errors import DatrigError
 from datrig.paths import safe_name
-from datrig.project.meta import FirmwareProject
+from datrig.project.protocol import Firmware
 
 CHUNK = 200_000  # candidates per read + emulation step (bounded memory, visible progress)
 
@@ -31,7 +31,7 @@ class MethodCalibration:
     result: Result
 
 
-def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> FirmwareProject:
+def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmware:
     """The run's verified project (``hls_projects/<model>`` when current, else exported into
     ``out_dir/firmware/<method>``); photon-ID runs only."""
     from datrig.firmware.run_firmware import shipped_or_exported
@@ -83,7 +83,7 @@ def _event_files(run_dir: Path, data_dir: Path | None) -> tuple[dict[str, Path],
     return files, split
 
 
-def firmware_sample(project: FirmwareProject, path: Path, split: str | None) -> Sample:
+def firmware_sample(project: Firmware, path: Path, split: str | None) -> Sample:
     """Every candidate of ``path`` (``split``) with the firmware score the emulator computes
     from its raw variables (through the project's own input definition)."""
     events = read_rows(path, split)

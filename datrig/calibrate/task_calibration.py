@@ -32,7 +32,7 @@ from datrig.data.task import TaskConfig
 from datrig.data.taskdata import ensure_task_dataset
 from datrig.errors import DatrigError
 from datrig.faults import pause_point
-from datrig.project.meta import FirmwareProject
+from datrig.project.protocol import Firmware
 from datrig.provenance import sidecar
 from datrig.runtime import hdf5_writing
 
@@ -79,7 +79,7 @@ def task_settings(task: TaskConfig, base: Settings) -> Settings:
 
 
 def task_sample(
-    project: FirmwareProject, data_dir: Path, domain: str, split: str | None
+    project: Firmware, data_dir: Path, domain: str, split: str | None
 ) -> tuple[Sample, dict[str, np.ndarray]]:
     """Candidates of a task dataset's ``domain`` file with their firmware scores."""
     from datrig.data.manifest import dataset_file
@@ -109,7 +109,7 @@ def data_file_task(task: TaskConfig, path: Path) -> TaskConfig:
 
 
 def calibrate_task(
-    project: FirmwareProject,
+    project: Firmware,
     task: TaskConfig,
     method: str,
     data_dir: Path,
@@ -287,7 +287,7 @@ def _markdown(cals: list[TaskCalibration], doc: dict, figures: dict) -> str:
 
 
 def calibrate_task_into(
-    make_entries: Callable[[Path], list[tuple[FirmwareProject, TaskConfig, str, Path, str | None]]],
+    make_entries: Callable[[Path], list[tuple[Firmware, TaskConfig, str, Path, str | None]]],
     data_file: Path | None,
     out: Path,
     settings: Settings,

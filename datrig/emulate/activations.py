@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from datrig.emulate.fixed import check_width, quantize
-from datrig.emulate.ir import FixedType, LayerIR
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import LayerIR
 
 
 def _single(layer: LayerIR, xs: list[Any]) -> Any:

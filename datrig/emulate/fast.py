@@ -17,7 +17,8 @@ import numpy as np
 from datrig.emulate import fastops
 from datrig.emulate.fixed import quantize
 from datrig.emulate.intervals import Interval, dense_sum, plan_cast
-from datrig.emulate.ir import FixedType, LayerIR, Overflow
+from datrig.ir.fixed import FixedType, Overflow
+from datrig.ir.network import LayerIR
 
 Fn = Callable[[list[np.ndarray]], np.ndarray]
 FLOAT32_EXACT_BITS = 24

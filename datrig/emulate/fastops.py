@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 # |values| below this are exact float64 integers with one bit to spare for +-0.5 offsets.
 FLOAT_SAFE_BITS = 51

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 # int64 holds 63 magnitude bits; keep one spare so sums of two values cannot overflow.
 MAX_BITS = 62

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from datrig.emulate.fixed import apply_overflow, check_width, quantize
-from datrig.emulate.ir import FixedType, LayerIR, Overflow
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow
+from datrig.ir.network import LayerIR
 
 # float64 matmul is exact (and BLAS-fast) while every partial sum stays below 2**53.
 _FLOAT_EXACT_BITS = 53

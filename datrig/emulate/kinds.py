@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 from datrig.emulate import activations, fast, kernels
 from datrig.emulate.fast import Builder
-from datrig.emulate.ir import LayerIR
 from datrig.emulate.kernels import Kernel
 from datrig.errors import DatrigError
+from datrig.ir.network import LayerIR
 
 
 @dataclass(frozen=True)

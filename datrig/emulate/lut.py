@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from datrig.emulate.fixed import from_float
-from datrig.emulate.ir import FixedType, Overflow
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow
 
 F32 = np.float32
 

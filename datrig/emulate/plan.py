@@ -14,9 +14,10 @@ import numpy as np
 
 from datrig.emulate import fastops
 from datrig.emulate.intervals import Interval
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
 from datrig.emulate.kernels import Tensor
 from datrig.emulate.kinds import kernel_for, kind_of
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import LayerIR, NetworkIR
 
 Fn = Callable[[list[np.ndarray]], np.ndarray]
 

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from datrig.emulate.fixed import from_float, to_float
-from datrig.emulate.ir import FixedType, NetworkIR
 from datrig.emulate.kernels import Tensor
 from datrig.emulate.kinds import kernel_for
 from datrig.emulate.plan import Step, compile_plan
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import NetworkIR
 
 DEFAULT_CHUNK = 65536  # events per chunk: ~tens of MB for the shipped models
 FAST_CHUNK = 4096  # events per fast-path block: layer outputs stay in the CPU caches

@@ -25,10 +25,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from datrig.emulate.ir import FixedType
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.export.precision import apply_precisions, derive_precisions
-from datrig.project.config import FirmwareConfig
+from datrig.ir.fixed import FixedType
+from datrig.project.config import FirmwareConfig, format_precision
 from datrig.project.meta import CsimInfo
 
 PROJECT_NAME = "myproject"
@@ -47,7 +47,7 @@ def hls_config(qonnx_model: Any, fw: FirmwareConfig) -> dict[str, Any]:
             qonnx_model,
             granularity="name",
             backend=fw.backend,
-            default_precision=fw.default_precision.to_hls4ml(),
+            default_precision=format_precision(fw.default_precision),
             default_reuse_factor=fw.reuse_factor,
         )
     cfg["Model"]["Strategy"] = fw.strategy

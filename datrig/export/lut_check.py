@@ -28,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow
+from datrig.ir.network import LayerIR, NetworkIR
+from datrig.project.config import format_precision
 
 LUT_KINDS = ("softmax", "sigmoid", "tanh")
 # Half-range R of hls4ml's symmetric sigmoid/tanh tables: entry k serves x near 2R(k-N/2)/N.
@@ -104,8 +106,8 @@ def _symmetric_bound(layer: LayerIR) -> LutBound:
     res = _cast_error(table_t.fractional, layer.result_t)
     atol = entry + res
     basis = (
-        f"{layer.kind} table of {n} entries ({table_t.to_hls4ml()}), grid {step:g}: worst entry "
-        f"error {entry:.3g} over its input interval + result cast {res:g}"
+        f"{layer.kind} table of {n} entries ({format_precision(table_t)}), grid {step:g}: "
+        f"worst entry error {entry:.3g} over its input interval + result cast {res:g}"
     )
     return LutBound(layer.name, layer.kind, atol, basis)
 
@@ -132,7 +134,7 @@ def _softmax_bound(layer: LayerIR, input_t: FixedType) -> LutBound:
     if d_max > norm_max and norm_t.overflow is Overflow.WRAP:
         raise DatrigError(
             f"layer {layer.name}: max(x) - x reaches {d_max:g}, beyond inp_norm_t "
-            f"{norm_t.to_hls4ml()} which wraps; widen inp_norm_t's integer bits"
+            f"{format_precision(norm_t)} which wraps; widen inp_norm_t's integer bits"
         )
     d_k = top_bits_value(len(exp_tab), norm_t).astype(np.float64)
     s = float(d_k[1] - d_k[0])
@@ -151,7 +153,8 @@ def _softmax_bound(layer: LayerIR, input_t: FixedType) -> LutBound:
     sum_max = n_out * (1 + r_hi) + eta_sum
     if c >= 1 or sum_max > inv_inp_t.max_mantissa * inv_inp_t.lsb:
         raise DatrigError(
-            f"layer {layer.name}: softmax sum grid {s_inv:g} of inv_inp_t {inv_inp_t.to_hls4ml()} "
+            f"layer {layer.name}: softmax sum grid {s_inv:g} of inv_inp_t "
+            f"{format_precision(inv_inp_t)} "
             "is too coarse (or too narrow) for an error bound; give inv_inp_t more fractional bits"
         )
     reach = v_k >= 1 - c
@@ -163,9 +166,10 @@ def _softmax_bound(layer: LayerIR, input_t: FixedType) -> LutBound:
     lower = (r_hi + r_lo + eta_sum + eta) / (1 + r_hi + eta_sum) + e_max * eta_inv + res
     atol = max(upper, lower)
     basis = (
-        f"stable softmax over {n_out}: exp table {len(exp_tab)} x {exp_t.to_hls4ml()} on a "
+        f"stable softmax over {n_out}: exp table {len(exp_tab)} x {format_precision(exp_t)} on a "
         f"{s:g} grid (relative {r_hi:.3g}, entries {eta_table:.2g}); 1/sum table {len(inv_tab)} "
-        f"x {inv_t.to_hls4ml()} addressed on a {s_inv:g} grid of {inv_inp_t.to_hls4ml()} "
+        f"x {format_precision(inv_t)} addressed on a {s_inv:g} grid of "
+        f"{format_precision(inv_inp_t)} "
         f"(relative up to {s_inv:g}/sum, entries {eta_inv:.2g}); result cast {res:g}"
     )
     return LutBound(layer.name, "softmax", atol, basis)

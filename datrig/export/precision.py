@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 MAX_FRACTION_BITS = 40  # exact representations of float32 constants need at most ~40 here
 PASS_THROUGH = ("Reshape", "Transpose", "Flatten")

@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 
 from datrig.atomic import atomic_dir, destination_lock
-from datrig.emulate.io import save_ir
 from datrig.errors import DatrigError, SchemaError, VerificationError
 from datrig.export import qonnx as qx
 from datrig.export.hls import compile_project, convert, resolved_types
 from datrig.export.qonnx_check import compare_with_qonnx
 from datrig.export.to_ir import network_ir_from_hls4ml
 from datrig.faults import pause_point
+from datrig.ir.io import save_ir
 from datrig.project.config import FirmwareConfig
 from datrig.project.csim import CsimLibrary
 from datrig.project.inputs import InputSpec

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from datrig.emulate.fixed import from_float, to_float
-from datrig.emulate.ir import LayerIR, NetworkIR
 from datrig.errors import DatrigError
 from datrig.export import qonnx as qx
 from datrig.export.lut_check import argmax_agreement, final_lut_layer, lut_bound
+from datrig.ir.network import LayerIR, NetworkIR
+from datrig.project.config import format_precision
 from datrig.project.csim import CsimLibrary
 from datrig.project.verify import Comparison, compare_outputs
 
@@ -40,7 +41,7 @@ def compare_with_qonnx(
     if not qx.feeds_quantizer(reference):
         input_t = ir.layers[0].result_t
         x = to_float(from_float(x, input_t), input_t)
-        grid = input_t.to_hls4ml()
+        grid = format_precision(input_t)
     y_csim = library.predict(x)
     x_ref = qx.to_reference_layout(x, qx.input_shape(reference))
     lut = final_lut_layer(ir)

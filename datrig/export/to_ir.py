@@ -17,8 +17,9 @@ import numpy as np
 
 from datrig.emulate import lut
 from datrig.emulate.fixed import from_float
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
 
 
 def fixed_type(precision: Any, where: str) -> FixedType:

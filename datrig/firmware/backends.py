@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from datrig.emulate.ir import NetworkIR
 from datrig.firmware import rtl_flow, vendor
 from datrig.firmware.report_types import Measurements
+from datrig.ir.network import NetworkIR
 from datrig.project.config import FirmwareConfig
 
 

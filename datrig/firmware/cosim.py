@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from datrig.emulate.fixed import from_float
-from datrig.emulate.ir import NetworkIR
 from datrig.emulate.runner import emulate
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import rtl, rtl_sim, verilator
 from datrig.firmware.rtl import RTLDesign
+from datrig.ir.network import NetworkIR
 from datrig.project.config import FirmwareConfig
 
 TOOLS = ("auto", "verilator", "iverilog")

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from datrig.emulate.ir import NetworkIR
 from datrig.emulate.kinds import kind_of
 from datrig.firmware.report_types import DA_RTL, ESTIMATE_ANALYTIC, Measurements, Source
+from datrig.ir.network import NetworkIR
 
 
 def csd_digits(values: np.ndarray) -> np.ndarray:

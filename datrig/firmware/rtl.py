@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from datrig.emulate.fixed import quantize as quantize_const
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import trace_tables
 from datrig.firmware.trace_cast import UnsupportedLayerError, cast, kif
+from datrig.ir.fixed import FixedType, Overflow
+from datrig.ir.network import LayerIR, NetworkIR
 
 # da4ml's delay model counts one carry-chain adder level as one unit. On UltraScale+ a
 # ~16-bit carry chain plus routing takes roughly 1 ns, so we allow one level per ns of clock

@@ -20,6 +20,7 @@ from datrig.paths import hls_project_dir, safe_name
 from datrig.project.config import FirmwareConfig, config_for_run
 from datrig.project.inputs import calibration_inputs
 from datrig.project.meta import PROJECT, FirmwareProject, project_is_current
+from datrig.project.protocol import Firmware
 from datrig.provenance import file_sha256
 from datrig.train.predictions import RunPredictions
 
@@ -44,7 +45,7 @@ def ensure_run_project(
     seed: int,
     force: bool = False,
     say: Callable[[str], None] | None = None,
-) -> FirmwareProject:
+) -> Firmware:
     """The run's verified project in ``project_dir``: reused if current (and not ``force``),
     else exported from its checkpoint, verified on the run's first test events."""
     from datrig.export.project import export_checkpoint
@@ -65,7 +66,7 @@ def ensure_run_project(
 
 def project_for(
     preds: RunPredictions, project_dir: Path, seed: int, config_path: Path | None = None
-) -> FirmwareProject:
+) -> Firmware:
     """``ensure_run_project`` with the run's own firmware config (or ``config_path``)."""
     fw = config_for_run(preds.model, preds.task_config, config_path)
     return ensure_run_project(preds.run_dir, project_dir, fw, seed=seed)
@@ -73,7 +74,7 @@ def project_for(
 
 def shipped_or_exported(
     preds: RunPredictions, out_dir: Path, seed: int, method: str, stage: str
-) -> FirmwareProject:
+) -> Firmware:
     """``hls_projects/<model>`` when it is current for this run, else the run exported into
     ``out_dir/firmware/<method>`` (reused there while current)."""
     fw = config_for_run(preds.model, preds.task_config)

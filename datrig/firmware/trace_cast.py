@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 _ROUNDING = {Rounding.TRN: "TRN", Rounding.RND: "RND"}
 _OVERFLOW = {Overflow.WRAP: "WRAP", Overflow.SAT: "SAT", Overflow.SAT_SYM: "SAT_SYM"}

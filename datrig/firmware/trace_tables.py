@@ -24,9 +24,10 @@ import numpy as np
 
 from datrig.emulate import activations
 from datrig.emulate.fixed import quantize
-from datrig.emulate.ir import FixedType, LayerIR
 from datrig.emulate.kernels import Tensor
 from datrig.firmware.trace_cast import UnsupportedLayerError, cast
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import LayerIR
 
 # A ROM per lookup: beyond 2**16 entries a table block is no longer a sensible RTL block (and
 # tracing it takes minutes); such a layer keeps the analytic estimate, labelled.

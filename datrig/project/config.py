@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from datrig.emulate.fixed import MAX_BITS
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import SchemaError, short
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 from datrig.paths import firmware_config_path
 from datrig.project.devices import Device, device_for_part
 from datrig.yamlio import load_yaml
@@ -106,11 +106,11 @@ class FirmwareConfig:
         obj = dataclasses.asdict(self)
         obj["rounding"] = self.rounding.name
         obj["overflow"] = self.overflow.name
-        obj["default_precision"] = self.default_precision.to_hls4ml()
+        obj["default_precision"] = format_precision(self.default_precision)
         if self.adder_depth_slack == UNCONSTRAINED_SLACK:
             obj["adder_depth_slack"] = "unconstrained"
         obj["layer_precision"] = {
-            layer: {name: t.to_hls4ml() for name, t in types.items()}
+            layer: {name: format_precision(t) for name, t in types.items()}
             for layer, types in self.layer_precision.items()
         }
         return obj
@@ -180,6 +180,15 @@ def parse_firmware_config(raw: Any, source: str = "<config>") -> FirmwareConfig:
     cfg = FirmwareConfig(**kwargs)
     _validate(cfg, source)
     return cfg
+
+
+def format_precision(t: FixedType) -> str:
+    """A type in this file's (and hls4ml's) precision syntax, e.g. ``fixed<8,3,RND_CONV,SAT>``:
+    the inverse of :func:`parse_precision`, modes always spelled out."""
+    base = "fixed" if t.signed else "ufixed"
+    rnd = t.rounding.value.removeprefix("AP_")
+    ovf = t.overflow.value.removeprefix("AP_")
+    return f"{base}<{t.width},{t.integer},{rnd},{ovf}>"
 
 
 def parse_precision(text: Any, rounding: Rounding, overflow: Overflow, where: str) -> FixedType:

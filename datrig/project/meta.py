@@ -26,8 +26,8 @@ import numpy as np
 
 from datrig.atomic import ArtefactKind, destination_lock, write_json
 from datrig.bounds import MAX_ELEMENTS, check_shape
-from datrig.emulate.ir import NetworkIR
 from datrig.errors import DatrigError, SchemaError, VerificationError, short
+from datrig.ir.network import NetworkIR
 from datrig.paths import resolve_inside, safe_name
 from datrig.project.config import FirmwareConfig, parse_firmware_config
 from datrig.project.csim import CsimLibrary
@@ -198,7 +198,7 @@ class FirmwareProject:
 
     @functools.cached_property
     def ir(self) -> NetworkIR:
-        from datrig.emulate.io import load_ir
+        from datrig.ir.io import load_ir
 
         return load_ir(self.path)
 

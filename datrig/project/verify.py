@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from datrig.emulate.ir import NetworkIR
 from datrig.emulate.runner import emulate
 from datrig.errors import VerificationError
+from datrig.ir.network import NetworkIR
 from datrig.project.csim import CsimLibrary
 
 MAX_TRACE_EVENTS = 16  # mismatching events replayed layer by layer to name the first bad layer

@@ -11,10 +11,11 @@ import pytest
 
 from datrig.emulate import lut
 from datrig.emulate.activations import ceillog2, scaled_index, softmax, top_bits_index
-from datrig.emulate.ir import FixedType, LayerIR, Overflow, Rounding
 from datrig.emulate.kernels import Tensor
 from datrig.emulate.runner import emulate
 from datrig.export.to_ir import network_ir_from_hls4ml
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR
 from tests.emulate.emu_models import SOFTMAX_IMPLEMENTATIONS, activation_net, activation_to_hls
 
 N_EVENTS = 4000
@@ -100,7 +101,7 @@ def test_activation_net_bit_exact_layer_by_layer(activation_model) -> None:
 
 
 def test_ir_roundtrip_keeps_tables(activation_model, tmp_path: Path) -> None:
-    from datrig.emulate.io import load_ir, save_ir
+    from datrig.ir.io import load_ir, save_ir
 
     ir = network_ir_from_hls4ml(activation_model[0])
     save_ir(ir, tmp_path)

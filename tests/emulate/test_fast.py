@@ -9,9 +9,11 @@ import pytest
 from datrig.emulate import fastops
 from datrig.emulate.fixed import _round_shift, apply_overflow, from_float
 from datrig.emulate.intervals import Interval, plan_cast
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.plan import compile_plan
 from datrig.emulate.runner import emulate
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
+from datrig.project.config import format_precision
 
 MODES = [(r, o) for r in Rounding for o in Overflow]
 
@@ -97,7 +99,7 @@ ACCUMULATORS = [
 ]
 
 
-@pytest.mark.parametrize("acc", ACCUMULATORS, ids=[a.to_hls4ml() for a in ACCUMULATORS])
+@pytest.mark.parametrize("acc", ACCUMULATORS, ids=[a.to_hls() for a in ACCUMULATORS])
 @pytest.mark.parametrize(("rounding", "overflow"), MODES[::3], ids=lambda m: getattr(m, "name", m))
 def test_fast_network_equals_stepwise(
     acc: FixedType, rounding: Rounding, overflow: Overflow
@@ -120,7 +122,9 @@ def test_fast_network_equals_stepwise(
 
 def test_plan_uses_native_steps_where_provably_exact() -> None:
     native = {
-        a.to_hls4ml(): compile_plan(_random_dense_net(0, a, FixedType(9, 3), FixedType(10, 4)))
+        format_precision(a): compile_plan(
+            _random_dense_net(0, a, FixedType(9, 3), FixedType(10, 4))
+        )
         for a in ACCUMULATORS
     }
     fc = {k: next(s for s in steps if s.layer.name == "fc").native for k, steps in native.items()}

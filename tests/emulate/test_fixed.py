@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from datrig.emulate.fixed import from_float, quantize, to_float
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 AP_TYPES = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/hls4ml"
 AP_TYPES = AP_TYPES / "templates/vivado/ap_types"
@@ -164,7 +164,7 @@ def ap_fixed_reference(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize("k", range(len(TARGETS)), ids=[t.to_hls4ml() for t in TARGETS])
+@pytest.mark.parametrize("k", range(len(TARGETS)), ids=[t.to_hls() for t in TARGETS])
 def test_bit_exact_against_ap_fixed_headers(ap_fixed_reference, k: int) -> None:
     mant, values, table = ap_fixed_reference
     t = TARGETS[k]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.kernels import Tensor, dense, merge, transpose
 from datrig.emulate.kinds import kernel_for
 from datrig.emulate.runner import emulate
 from datrig.errors import DatrigError
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
 
 T4_2 = FixedType(8, 6)  # 2 fractional bits
 

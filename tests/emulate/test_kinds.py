@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datrig.emulate.ir import FixedType, LayerIR
 from datrig.emulate.kinds import LAYER_KINDS, kernel_for
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import LayerIR
 
 
 def test_every_kind_has_a_reference_kernel_and_a_documented_meaning():

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from datrig.emulate.io import load_ir, save_ir
 from datrig.emulate.runner import emulate
 from datrig.errors import DatrigError
 from datrig.export.to_ir import network_ir_from_hls4ml
+from datrig.ir.io import load_ir, save_ir
 from tests.emulate.emu_models import deepsets, mlp, stress_inputs, to_hls
 
 N_EVENTS = 5000

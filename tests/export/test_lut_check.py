@@ -7,12 +7,13 @@ import pytest
 
 from datrig.emulate import lut
 from datrig.emulate.fixed import from_float, to_float
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.kernels import Tensor
 from datrig.emulate.kinds import kernel_for
 from datrig.errors import DatrigError
 from datrig.export.lut_check import argmax_agreement, final_lut_layer, lut_bound
 from datrig.export.precision import softmax_table_types
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
 
 IN_T = FixedType(16, 5, True, Rounding.RND_CONV, Overflow.SAT)
 RES_T = FixedType(18, 8, True, Rounding.RND_CONV, Overflow.SAT)

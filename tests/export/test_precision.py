@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.emulate.ir import FixedType, Overflow, Rounding
 from datrig.errors import DatrigError
 from datrig.export.precision import exact_type, fraction_bits, is_quantizer_type, to_fixed
+from datrig.ir.fixed import FixedType, Overflow, Rounding
 
 
 def test_fraction_bits() -> None:

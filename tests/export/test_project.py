@@ -161,8 +161,8 @@ def test_verify_reports_tampered_emulator(mlp_project, tmp_path: Path) -> None:
     (traced by the project's own library: no reconversion, no g++)."""
     import shutil
 
-    from datrig.emulate.io import load_ir, save_ir
     from datrig.errors import VerificationError
+    from datrig.ir.io import load_ir, save_ir
     from datrig.project.meta import FirmwareProject
     from datrig.project.verify import seeded_inputs
 

@@ -9,6 +9,7 @@ import pytest
 
 from datrig.errors import DatrigError
 from datrig.export.to_ir import network_ir_from_hls4ml
+from datrig.project.config import format_precision
 from tests.emulate.emu_models import mlp, to_hls
 
 
@@ -27,7 +28,7 @@ def test_layers_types_and_exact_weights(hls_mlp) -> None:
             continue
         hls_w = hls_layer.weights["weight"]
         wt = ir_layer.tensor_types["weight"]
-        assert wt.to_hls4ml().startswith(str(hls_w.type.precision).rsplit(",", 1)[0])
+        assert format_precision(wt).startswith(str(hls_w.type.precision).rsplit(",", 1)[0])
         # Brevitas weights lie on the weight_t grid: mantissas reproduce them exactly.
         np.testing.assert_array_equal(
             np.ldexp(ir_layer.tensors["weight"].astype(float), -wt.fractional), hls_w.data

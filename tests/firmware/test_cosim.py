@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from datrig.emulate.ir import Overflow, Rounding
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import cosim, rtl, rtl_sim, verilator
 from datrig.firmware.rtl_flow import random_input_mantissas
+from datrig.ir.fixed import Overflow, Rounding
 from tests.firmware.test_rtl import _expected, small_mlp
 
 HAS_VERILATOR = verilator.verilator_version() is not None

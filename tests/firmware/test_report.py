@@ -8,8 +8,6 @@ import shutil
 import numpy as np
 import pytest
 
-from datrig.emulate.io import save_ir
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import estimate
 from datrig.firmware.backends import ReportOptions, ReportTarget
@@ -21,6 +19,9 @@ from datrig.firmware.report_types import (
     Measurements,
     Source,
 )
+from datrig.ir.fixed import FixedType
+from datrig.ir.io import save_ir
+from datrig.ir.network import LayerIR, NetworkIR
 from datrig.project.config import FirmwareConfig, TriggerBudget
 
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from datrig.emulate.fixed import to_float
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.runner import emulate
 from datrig.firmware import rtl, rtl_sim, synth
 from datrig.firmware.rtl_flow import random_input_mantissas
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
 
 HAS_IVERILOG = rtl_sim.iverilog_version() is not None
 HAS_YOSYS = shutil.which("yosys") is not None

@@ -12,11 +12,12 @@ import pytest
 
 from datrig.emulate import lut
 from datrig.emulate.fixed import to_float
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR, Overflow, Rounding
 from datrig.emulate.kinds import LAYER_KINDS
 from datrig.emulate.runner import emulate
 from datrig.firmware import cosim, rtl, rtl_sim, synth, trace_tables
 from datrig.firmware.rtl_flow import random_input_mantissas
+from datrig.ir.fixed import FixedType, Overflow, Rounding
+from datrig.ir.network import LayerIR, NetworkIR
 from tests.emulate.emu_models import activation_net, activation_to_hls
 
 HAS_IVERILOG = rtl_sim.iverilog_version() is not None

@@ -57,3 +57,11 @@ def test_validate_command_default_is_firmware(tmp_path, monkeypatch):
     assert entry["firmware"] == entry["quant"]
     assert (out / "firmware" / "none" / "emulator_ir.npz").is_file()
     assert "Float vs firmware, none" in (out / "report.md").read_text()
+
+
+def test_an_hls4ml_project_is_the_firmware_later_stages_use():
+    """validate and calibrate see projects only through the Firmware protocol."""
+    from datrig.project.meta import FirmwareProject
+    from datrig.project.protocol import Firmware
+
+    assert isinstance(FirmwareProject(Path("p"), None), Firmware)

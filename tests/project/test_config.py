@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datrig.emulate.ir import Overflow, Rounding
 from datrig.errors import SchemaError
+from datrig.ir.fixed import Overflow, Rounding
 from datrig.project.config import load_firmware_config, parse_firmware_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "firmware_configs"
@@ -76,7 +76,7 @@ def test_invalid_values_are_refused_at_load(raw: dict, match: str) -> None:
 
 
 def test_precisions_become_fixed_types_once() -> None:
-    from datrig.emulate.ir import FixedType
+    from datrig.ir.fixed import FixedType
 
     cfg = parse_firmware_config(
         {

@@ -1,19 +1,15 @@
-"""Typed intermediate representation of a quantized network as the firmware computes it.
+"""Fixed-point types of the IR: width, integer bits, sign, and explicit rounding and overflow.
 
-Built once from a converted hls4ml model (``datrig.export``), consumed by the emulator
-(``datrig.emulate.runner``) and by the open-source RTL/report path (``datrig.firmware``).
-All numbers are exact: weights are stored as integer mantissas with their fixed-point type,
-so ``value = mantissa * 2**-type.fractional``.
+The modes are always spelled out (``to_hls`` never implies a default), so every cast in the
+emulator, the RTL tracer and the generated C++ names the same arithmetic.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-
-import numpy as np
 
 
 class Rounding(str, Enum):
@@ -78,13 +74,6 @@ class FixedType:
         base = "ap_fixed" if self.signed else "ap_ufixed"
         return f"{base}<{self.width},{self.integer},{self.rounding.value},{self.overflow.value}>"
 
-    def to_hls4ml(self) -> str:
-        """The precision string hls4ml's config accepts, e.g. ``fixed<8,3,RND_CONV,SAT>``."""
-        base = "fixed" if self.signed else "ufixed"
-        rnd = self.rounding.value.removeprefix("AP_")
-        ovf = self.overflow.value.removeprefix("AP_")
-        return f"{base}<{self.width},{self.integer},{rnd},{ovf}>"
-
     @classmethod
     def parse(cls, text: str) -> FixedType:
         """Parse ``ap_fixed<W,I[,Q[,O]]>``, ``fixed<...>``, ``ap_int<W>`` and unsigned forms."""
@@ -124,40 +113,3 @@ class FixedType:
 
 def _prefixed(mode: str) -> str:
     return mode if mode.startswith("AP_") else f"AP_{mode}"
-
-
-@dataclass
-class LayerIR:
-    """One firmware layer: its kind, inputs, output type, constant tensors and attributes.
-
-    ``tensors`` hold integer mantissas (int64) and ``tensor_types`` their fixed-point types;
-    ``types`` the other named types of the layer's arithmetic (``accum_t``, and for softmax
-    ``inv_inp_t``, ``inp_norm_t``); ``attrs`` plain JSON-able attributes (permutation,
-    activation implementation, table sizes).
-    """
-
-    name: str
-    kind: str
-    inputs: list[str]
-    result_t: FixedType
-    shape: tuple[int, ...]
-    attrs: dict[str, Any] = field(default_factory=dict)
-    tensors: dict[str, np.ndarray] = field(default_factory=dict)
-    tensor_types: dict[str, FixedType] = field(default_factory=dict)
-    types: dict[str, FixedType] = field(default_factory=dict)
-
-
-@dataclass
-class NetworkIR:
-    """A whole network in execution order; ``layers[0]`` is the input layer."""
-
-    name: str
-    layers: list[LayerIR]
-    outputs: list[str]
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def layer(self, name: str) -> LayerIR:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(name)

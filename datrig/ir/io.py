@@ -16,8 +16,9 @@ import numpy as np
 
 from datrig.atomic import atomic_path, write_json
 from datrig.bounds import check_shape
-from datrig.emulate.ir import FixedType, LayerIR, NetworkIR
 from datrig.errors import DatrigError, SchemaError, short
+from datrig.ir.fixed import FixedType
+from datrig.ir.network import LayerIR, NetworkIR
 from datrig.provenance import file_sha256
 
 IR_JSON = "emulator_ir.json"
