@@ -6,7 +6,8 @@ import pytest
 
 from datrig.errors import DatrigError
 from datrig.train.checkpoint import load_checkpoint, prepare_inputs
-from datrig.train.loop import predict, train
+from datrig.train.loop import train
+from datrig.train.objective import predict
 
 
 @pytest.mark.parametrize("model", ["photon_id", "photon_id_gnn"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from datrig.errors import DatrigError
-from datrig.train import loop
+from datrig.train import loop, step
 from datrig.train.checkpoint import read_checkpoint
 from datrig.train.loop import train
 
@@ -65,7 +65,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tmp_path, monk
     train(cfg, tmp_path / "straight", progress=False)
 
     calls = {"n": 0}
-    original = loop.Trainer._batch_step
+    original = step.Step.batch
 
     def crash_in_second_epoch(self, *args):
         calls["n"] += 1
@@ -73,13 +73,13 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tmp_path, monk
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(loop.Trainer, "_batch_step", crash_in_second_epoch)
+    monkeypatch.setattr(step.Step, "batch", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", progress=False)
     assert not (tmp_path / "resumed").exists()  # an unfinished run never looks like one
     partial = loop.staging_dir(tmp_path / "resumed") / "checkpoint.pt"
     assert read_checkpoint(partial)["epoch"] == 1
-    monkeypatch.setattr(loop.Trainer, "_batch_step", original)
+    monkeypatch.setattr(step.Step, "batch", original)
     train(cfg, tmp_path / "resumed", resume=True, progress=False)
     a = read_checkpoint(tmp_path / "straight/checkpoint.pt")
     b = read_checkpoint(tmp_path / "resumed/checkpoint.pt")
@@ -120,12 +120,15 @@ def test_data_domain_labels_never_reach_the_loss(tiny_config):
     from datrig.train import dataset as ds
 
     norm = ds.fit_for(trainer.spec, trainer.sim_path, 800)
-    trainer._load_training_data(norm, make_penalty("adversarial"))
-    data = trainer.train.domain == 1
-    assert data.sum() == 800 and trainer.uses_data_domain
-    assert (trainer.train.label[data] == -1).all() and np.isnan(trainer.train.target[data]).all()
-    assert (trainer.weights[data] == 0).all()
-    assert torch.isfinite(torch.from_numpy(np.nan_to_num(trainer.train.target))).all()
+    loaded = step.load_training_data(
+        trainer.spec, trainer.cfg, trainer.sim_path, trainer.data_path, norm,
+        make_penalty("adversarial"),
+    )  # fmt: skip
+    data = loaded.train.domain == 1
+    assert data.sum() == 800 and loaded.uses_data_domain
+    assert (loaded.train.label[data] == -1).all() and np.isnan(loaded.train.target[data]).all()
+    assert (loaded.weights[data] == 0).all()
+    assert torch.isfinite(torch.from_numpy(np.nan_to_num(loaded.train.target))).all()
 
 
 def test_data_changed_during_training_is_an_error(tiny_config, tiny_data, tmp_path, monkeypatch):
