@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from datrig.errors import DatrigError
+from datrig.jsonio import json_text
 from datrig.signals import check_terminated
 
 TMP_PREFIX = ".datrig-tmp-"
@@ -436,47 +437,6 @@ def write_json(dest: str | os.PathLike[str], obj: Any) -> None:
         tmp.write_text(json_text(obj))
 
 
-def json_text(obj: Any) -> str:
-    """The stable JSON text datrig writes (sorted keys, 2-space indent, trailing newline).
-
-    Infinite or undefined numbers (a rejection with no background passing, a dCor of an empty
-    bin) are written as ``null``: standard JSON has no NaN or Infinity.
-    """
-    return (
-        json.dumps(json_safe(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
-        + "\n"
-    )
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every non-finite float (also in numpy arrays) replaced by None."""
-    import math
-
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
 def write_bytes(dest: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_bytes(data)
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

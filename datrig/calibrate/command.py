@@ -19,6 +19,8 @@ from datrig.errors import DatrigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from datrig.validate.peers import PEERS
+
     parser.add_argument(
         "--run",
         nargs="+",
@@ -67,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PEER",
         help="peer methods fitted on each run's training sample and measured on the same "
-        "candidates (default: all of cut_based, gbdt, gbdt_ddt, flat_bdt, flat_bdt_pt; none: "
-        "`--peers` alone)",
+        "candidates "
+        f"(default: all of {', '.join(PEERS)}; none: `--peers` alone)",
     )
     parser.add_argument(
         "--energy",

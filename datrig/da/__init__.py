@@ -7,20 +7,16 @@ points, fitted once by the helpers. See docs/da_library.md for a worked example.
 
 from datrig.da.functional import (
     FlatnessBins,
-    LearnedDDT,
-    PivotAdversary,
-    adversary_step,
     conditional_disco_loss,
-    ddt_loss,
     disco_loss,
     fit_edges,
     fit_flatness_bins,
     fit_working_point,
     flatness_loss,
     mmd_loss,
-    pivot_edges,
-    pivot_loss,
 )
+from datrig.da.learned_ddt import LearnedDDT, ddt_loss
+from datrig.da.pivot import PivotAdversary, adversary_step, pivot_edges, pivot_loss
 
 __all__ = [
     "FlatnessBins",

@@ -17,17 +17,12 @@ import torch
 from torch import nn
 
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
-from datrig.da.functional import (
-    PivotAdversary,
-    adversary_loss,
-    pivot_classes,
-    pivot_edges,
-    pivot_terms,
-)
+from datrig.da.pivot import PivotAdversary, adversary_loss, pivot_classes, pivot_edges, pivot_terms
 
 
 class AdversarialPenalty(Penalty):
     name = "adversarial"
+    plot_color = "tab:red"
     # photon_id 5 -> dCor/2.3 at -21 % rejection@80 % (default data, quantized, sim test)
     default_lam: ClassVar[dict[str, float]] = {
         "photon_id": 5.0,

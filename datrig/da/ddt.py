@@ -45,7 +45,8 @@ import torch
 from torch import nn
 
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup, TrainingEvents
-from datrig.da.functional import mmd_sq, pinball, weighted_pinball, weighted_quantile
+from datrig.da.functional import mmd_sq, weighted_quantile
+from datrig.da.learned_ddt import pinball, weighted_pinball
 from datrig.errors import DatrigError
 from datrig.models.latent import ModelTerms
 
@@ -79,6 +80,7 @@ def fake_rate_at(
 
 class LearnedDdtPenalty(Penalty):
     name = "ddt"
+    plot_color = "tab:brown"
     needs_condition = True
     needs_compensation = True
     uses_domain_events = True

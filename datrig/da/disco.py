@@ -34,6 +34,7 @@ class DiscoPenalty(Penalty):
     """dCor^2(output, protected) over the selected events (the DisCo loss term)."""
 
     name = "disco"
+    plot_color = "tab:blue"
     # lam scan on the default data (toycalo-3, quantized, sim test): photon_id 3 -> dCor/2.4 at
     # -12 % rejection@80 %, 10 -> /4.3 at -36 %, 30 -> /4.8 at -49 %; GNN 3 collapsed the score
     default_lam: ClassVar[dict[str, float]] = {

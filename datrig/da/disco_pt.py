@@ -50,6 +50,7 @@ def required(penalty: Penalty, condition: T | None) -> T:
 
 class ConditionalDiscoPenalty(Penalty):
     name = "disco_pt"
+    plot_color = "tab:purple"
     needs_condition = True
     # photon_id, quantized, on an independent 1M-candidate sample: lam 10 -> R80 12.9 with the
     # ABCD R 1.6-1.8 per pT tercile (none: 3.1-3.9); lam >= 30 collapses the classifier

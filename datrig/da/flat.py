@@ -70,6 +70,7 @@ MIN_TAU = 1e-3  # floor of the adaptive soft-cut width (ties of a quantized scor
 
 class FlatnessPenalty(Penalty):
     name = "flat"
+    plot_color = "tab:orange"
     needs_condition = True
     # photon_id, default data, quantized, judged on an independent 1M-candidate sample: with the
     # defaults (multipliers on, integral 0.005) lam 3 -> ABCD R 0.94-1.08 (sim) and 0.98-1.11

@@ -21,6 +21,7 @@ from datrig.da.functional import mmd_sq
 
 class FrtPenalty(Penalty):
     name = "frt"
+    plot_color = "tab:green"
     uses_domain_events = True
     generic_lam = 1.0
 

@@ -17,22 +17,20 @@ Which loss for which calibration (details: docs/da_library.md):
 * :func:`flatness_loss` - the pass fraction of the working point(s) is the same in every
   (condition, protected) cell: exactly the ABCD factor's assumption, nothing more.
 * :class:`PivotAdversary`, :func:`adversary_step`, :func:`pivot_loss` - a pivot adversary
-  (Louppe, Kagan & Cranmer 2017) with alternating updates.
+  (Louppe, Kagan & Cranmer 2017) with alternating updates (:mod:`datrig.da.pivot`).
 * :func:`mmd_loss` - a kernel MMD between two samples (sim and data latents: domain invariance).
 * :class:`LearnedDDT` and :func:`ddt_loss` - a learned designed decorrelation: a score network
   minus a compensation c(condition, protected) fitted as the background's working-point
-  quantile by the pinball loss.
+  quantile by the pinball loss (:mod:`datrig.da.learned_ddt`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from datrig.errors import DatrigError
 from datrig.metrics.classifier import weighted_quantiles
@@ -400,199 +398,3 @@ def mmd_loss(
         + mean(kernel[n:, n:], wb, wb)
         - 2 * mean(kernel[:n, n:], wa, wb)
     )
-
-
-# --- pivot adversary --------------------------------------------------------------------------
-
-
-class PivotAdversary(nn.Sequential):
-    """A small float MLP predicting the class of the protected variable (its bin among
-    ``edges``, or a binary domain) from the network's output; training-only, never exported."""
-
-    def __init__(self, n_classes: int, hidden: int = 32) -> None:
-        if n_classes < 2:
-            raise DatrigError(f"the adversary needs at least 2 classes, got {n_classes}")
-        super().__init__(
-            nn.Linear(1, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_classes),
-        )
-        self.n_classes = n_classes
-
-
-def pivot_edges(protected: object, n_bins: int = 10) -> torch.Tensor:
-    """Class edges for the adversary: 0.5 for a binary (0/1) variable, else equal-population
-    quantile edges (duplicates dropped)."""
-    p = protected if isinstance(protected, np.ndarray) else _vector("protected", protected)
-    p = p.detach().numpy() if isinstance(p, torch.Tensor) else p
-    values = np.unique(p)
-    if len(values) <= 2 and set(values.tolist()) <= {0.0, 1.0}:
-        return torch.tensor([0.5])
-    qs = np.quantile(p, np.linspace(0, 1, n_bins + 1)[1:-1])
-    return torch.tensor(np.unique(qs), dtype=torch.float32)
-
-
-def pivot_classes(protected: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    return torch.bucketize(protected.reshape(-1).float(), edges)
-
-
-def adversary_loss(
-    adversary: nn.Module, output: torch.Tensor, target: torch.Tensor, w: torch.Tensor
-) -> torch.Tensor:
-    """Weighted cross-entropy of the adversary's class prediction (its own training loss)."""
-    logits = adversary(output.reshape(-1, 1).float())
-    return (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum()
-
-
-def _pivot_args(adversary, output, protected, edges, weights):
-    if not isinstance(adversary, nn.Module):
-        raise DatrigError("adversary must be a torch module (e.g. datrig.da.PivotAdversary)")
-    s = _vector("output", output)
-    p = _vector("protected", protected, len(s))
-    e = _edges(edges, "edges (the adversary's class edges, see pivot_edges)")
-    if getattr(adversary, "n_classes", len(e) + 1) != len(e) + 1:
-        raise DatrigError(f"{len(e)} edges make {len(e) + 1} classes; the adversary has "
-                          f"{adversary.n_classes}")  # fmt: skip
-    return s, pivot_classes(p, e), _weights(weights, s.float()).float(), len(e) + 1
-
-
-def adversary_step(
-    adversary: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    output: torch.Tensor,
-    protected: object,
-    edges: object,
-    weights: object = None,
-    steps: int = 1,
-) -> float:
-    """Train the adversary ``steps`` times on the detached ``output`` (alternating updates);
-    returns its last loss."""
-    s, target, w, _ = _pivot_args(adversary, output, protected, edges, weights)
-    loss = torch.zeros(())
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = adversary_loss(adversary, s.detach(), target, w)
-        loss.backward()
-        optimizer.step()
-    return float(loss.detach())
-
-
-def pivot_terms(
-    adversary: nn.Module, output: torch.Tensor, target: torch.Tensor, w: torch.Tensor, n: int
-) -> torch.Tensor:
-    """H(prior) - CE(adversary): the trainer's per-batch core of :func:`pivot_loss`."""
-    prior = torch.bincount(target, weights=w, minlength=n) / w.sum()
-    entropy = -(prior[prior > 0] * prior[prior > 0].log()).sum()
-    return entropy - adversary_loss(adversary, output, target, w)
-
-
-def pivot_loss(
-    adversary: nn.Module,
-    output: torch.Tensor,
-    protected: object,
-    edges: object,
-    weights: object = None,
-) -> torch.Tensor:
-    """The model's penalty against the adversary: H(prior) - CE(adversary), an estimate of the
-    information the output carries about the protected variable (>= 0 when the adversary is
-    optimal); minimise it (times a strength) with the task loss."""
-    s, target, w, n = _pivot_args(adversary, output, protected, edges, weights)
-    return pivot_terms(adversary, s, target, w, n)
-
-
-# --- learned designed decorrelation --------------------------------------------------------------
-
-
-def pinball(u: torch.Tensor, tau: float) -> torch.Tensor:
-    """Mean quantile (pinball) loss of residuals ``u``; minimised when ``tau`` of them are < 0."""
-    return torch.maximum(tau * u, (tau - 1) * u).mean()
-
-
-def weighted_pinball(u: torch.Tensor, tau: float, w: torch.Tensor) -> torch.Tensor:
-    return (torch.maximum(tau * u, (tau - 1) * u) * w).sum() / w.sum()
-
-
-def ddt_loss(
-    score: object, compensation: torch.Tensor, background_pass: float, weights: object = None
-) -> torch.Tensor:
-    """Pinball loss that makes ``compensation`` the (1 - ``background_pass``) quantile of the
-    (detached) ``score`` among the background events given, at each value of what the
-    compensation reads: ``score - compensation >= 0`` then passes ``background_pass`` of the
-    background everywhere, a designed decorrelation (Dolen et al. 2016) learned smoothly."""
-    if not 0.0 < background_pass < 1.0:
-        raise DatrigError(f"background_pass must be in (0, 1), got {background_pass}")
-    s = _vector("score", score)
-    c = _vector("compensation", compensation, len(s))
-    u = s.detach() - c
-    if weights is None:
-        return pinball(u, 1.0 - background_pass)
-    return weighted_pinball(u, 1.0 - background_pass, _weights(weights, u))
-
-
-class LearnedDDT(nn.Module):
-    """Wraps a user's score network with a compensation network c(condition, protected): the
-    deployed output is ``score(x) - c(condition, protected)``, and the score never reads the
-    protected variable. :meth:`loss` adds :func:`ddt_loss` on the background to the user's
-    task loss on the score. ``background_pass`` is the background's pass fraction at the
-    working point: fit it with :func:`fit_working_point` on the signal and count the
-    background above it (or keep the trainer's running estimate, :meth:`update_pass`)."""
-
-    def __init__(
-        self,
-        score_net: nn.Module,
-        compensation_net: nn.Module | None = None,
-        background_pass: float = 0.1,
-        hidden: int = 16,
-    ) -> None:
-        super().__init__()
-        if not 0.0 < background_pass < 1.0:
-            raise DatrigError(f"background_pass must be in (0, 1), got {background_pass}")
-        self.score_net = score_net
-        self.compensation_net = compensation_net or nn.Sequential(
-            nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, 1),
-        )  # fmt: skip
-        self.background_pass = background_pass
-
-    def compensation(self, condition: torch.Tensor, protected: torch.Tensor) -> torch.Tensor:
-        c = _vector("condition", condition).float()
-        p = _vector("protected", protected, len(c)).float()
-        return self.compensation_net(torch.stack([c, p], dim=1)).reshape(-1)
-
-    def forward(
-        self, x: torch.Tensor, condition: torch.Tensor, protected: torch.Tensor
-    ) -> torch.Tensor:
-        return self.score_net(x).reshape(-1) - self.compensation(condition, protected)
-
-    def update_pass(self, output: torch.Tensor, label: torch.Tensor, efficiency: float) -> None:
-        """Move ``background_pass`` to the background's pass fraction at the cut that keeps
-        ``efficiency`` of the signal (label 1) events given."""
-        out = _vector("output", output).detach()
-        lab = _vector("label", label, len(out))
-        cut = fit_working_point(out[lab == 1], efficiency)
-        rate = float((out[lab == 0] >= cut).double().mean())
-        self.background_pass = min(max(rate, 1e-4), 1 - 1e-4)
-
-    def loss(
-        self,
-        x: torch.Tensor,
-        condition: torch.Tensor,
-        protected: torch.Tensor,
-        label: torch.Tensor,
-        task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-        weights: object = None,
-    ) -> torch.Tensor:
-        """``task_loss(score, label)`` plus the compensation's pinball loss on the background
-        (label 0); the task never sees the compensation and the pinball never moves the score."""
-        score = self.score_net(x).reshape(-1)
-        lab = _vector("label", label, len(score))
-        comp = self.compensation(condition, protected)
-        background = lab == 0
-        if int(background.sum()) < 2:
-            raise DatrigError("the batch holds fewer than 2 background (label 0) events")
-        w = None if weights is None else _vector("weights", weights, len(score))[background]
-        return task_loss(score, lab) + ddt_loss(
-            score[background], comp[background], self.background_pass, w
-        )

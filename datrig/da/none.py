@@ -9,6 +9,7 @@ from datrig.da.base import Penalty, PenaltyInputs
 
 class NoPenalty(Penalty):
     name = "none"
+    plot_color = "tab:gray"
     generic_lam = 0.0
     penalises = False
 

@@ -82,6 +82,7 @@ class PeakPenalty(Penalty):
     |eta| categories (see the module docstring)."""
 
     name = "peak"
+    plot_color = "tab:pink"
     output_kinds = ("energy_correction",)
     # lam scan on the default data (photon_energy, 3 seeds): see README, "DA that helps the
     # scale"

@@ -23,6 +23,8 @@ WEAK_AUC = 0.6  # below this a photon ID is not worth deploying (a single shower
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from datrig.models.registry import get_model_spec
+
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", choices=sorted(MODELS), help="a shipped model to train")
     who.add_argument(
@@ -52,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=non_negative_float,
         default=None,
         help="strength of the EBOPs firmware-cost term, relative to the task loss (with learned "
-        "bits: the model's default, photon_id 0.03; else 0)",
+        "bits: the model's default, e.g. photon_id "
+        f"{get_model_spec('photon_id').default_resource_lam:g}; else 0)",
     )
     parser.add_argument(
         "--penalty-option",

@@ -24,6 +24,7 @@ from datrig.validate.report import RunColumns, build_report
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from datrig.da.registry import PENALTIES
+    from datrig.validate.peers import PEERS
 
     parser.add_argument("--model", required=True, help="model name, e.g. photon_id")
     parser.add_argument(
@@ -63,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PEER",
         help="photon ID: peer methods fitted on the runs' training sample and measured on the "
-        "same events (default: all of cut_based, gbdt, gbdt_ddt, flat_bdt, flat_bdt_pt; none: "
-        "`--peers` alone)",
+        "same events "
+        f"(default: all of {', '.join(PEERS)}; none: `--peers` alone)",
     )
 
 

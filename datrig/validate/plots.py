@@ -19,20 +19,17 @@ from datrig.atomic import atomic_path
 
 COLUMN_STYLE = {"float": "-", "firmware": "--", "quant": ":"}
 COLUMN_MARKER = {"float": "o", "firmware": "s", "quant": "^", "estimate": "D"}
-METHOD_COLORS = {
-    "none": "tab:gray",
-    "disco": "tab:blue",
-    "adversarial": "tab:red",
-    "frt": "tab:green",
-    "disco_pt": "tab:purple",
-    "flat": "tab:orange",
-}
 DPI = 110
 X_MIN_ROC = 0.3  # signal efficiencies below this are not working points anyone uses
 
 
 def method_color(method: str, index: int) -> str:
-    return METHOD_COLORS.get(method, f"C{(index + 4) % 10}")
+    """A penalty's own colour (``Penalty.plot_color``); peers and others by position."""
+    from datrig.da.registry import PENALTIES
+
+    penalty = PENALTIES.get(method)
+    color = penalty.plot_color if penalty is not None else None
+    return color or f"C{(index + 4) % 10}"
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 4.8):

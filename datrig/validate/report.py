@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from datrig.atomic import atomic_path, json_safe, write_json
+from datrig.atomic import atomic_path, write_json
 from datrig.data.schema import SHOWER_SHAPES
 from datrig.errors import DatrigError
+from datrig.jsonio import json_safe
 from datrig.metrics import classifier as m
 from datrig.metrics import decorrelation as dm
 from datrig.provenance import sidecar

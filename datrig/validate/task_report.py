@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from datrig.atomic import atomic_path, json_safe, write_json
+from datrig.atomic import atomic_path, write_json
+from datrig.jsonio import json_safe
 from datrig.provenance import sidecar
 from datrig.train.dataset import regression_columns
 from datrig.train.metrics import abcd_gap, run_metrics
