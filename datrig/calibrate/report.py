@@ -17,14 +17,19 @@ from datrig.provenance import sidecar
 from datrig.runtime import hdf5_writing
 from datrig.validate.plane import PlanePoint, plane_table, plot_plane
 
-PLANE_TEXT = """\
-Networks: the runs' firmware scores. Peers (fitted on the simulated events of the runs'
-training sample, never on data): `cut_based` rectangular cuts (score: the smallest margin past
-the cuts), `gbdt` gradient boosting on the same inputs without decorrelation, `gbdt_ddt` that score
-thresholded per (pT, isolation) cell on the validation split's fakes, `flat_bdt` and
-`flat_bdt_pt` hep_ml's uniform boosting with BinFlatnessLoss in isolation (fl 300) or isolation
-x pT (fl 1000). R per pT tercile of the simulated fakes, R data with the toy's truth labels,
-statistical (Poisson) errors. Peer scores per candidate: `per_event.h5` `peers/<name>/`."""
+
+def plane_text() -> str:
+    """What the plane compares, the peers described by their registry entries."""
+    from datrig.validate.peers import PEERS
+
+    peers = "; ".join(f"`{p.name}`: {p.description}" for p in PEERS.values())
+    return (
+        "Networks: the runs' firmware scores. Peers (fitted on the simulated events of the "
+        f"runs' training sample, never on data): {peers}. R per pT tercile of the simulated "
+        "fakes, R data with the toy's truth labels, statistical (Poisson) errors. Peer scores "
+        "per candidate: `per_event.h5` `peers/<name>/`."
+    )
+
 
 MARKER = "calibrate.json"  # the calibration artefact's marker (datrig.calibrate.artefact)
 
@@ -166,7 +171,7 @@ def _markdown(
     skipped: dict[str, str],
 ) -> str:
     lines = ["# datrig calibration: ABCD fake yield and photon ID efficiency", "", CONVENTIONS]
-    lines += ["## Every method on the same candidates", "", PLANE_TEXT, ""]
+    lines += ["## Every method on the same candidates", "", plane_text(), ""]
     lines += [f"- {name}: not measured ({why})" for name, why in skipped.items()]
     lines += ["C, D in the control band (the calibration's regions):", ""]
     lines += plane_table(planes["control_band"])
