@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--slacks",
         type=slack_list,
-        help="adder depth slacks for --clocks, e.g. -1,0,2 (default: the config's)",
+        help="adder depth slacks for --clocks, e.g. unconstrained,0,2 (default: the config's)",
     )
 
 
@@ -75,13 +75,20 @@ def mhz_list(text: str) -> list[float]:
 
 
 def slack_list(text: str) -> list[int]:
-    """Comma-separated adder depth slacks, each -1 (unconstrained) to 16."""
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like -1,0,2, got {text!r}") from None
-    if not values or len(values) > 8 or any(not -1 <= v <= 16 for v in values):
-        raise argparse.ArgumentTypeError("give 1 to 8 depth slacks, each from -1 to 16")
+    """Comma-separated adder depth slacks: ``unconstrained`` (as in the firmware YAML) or 0
+    to 16 extra levels."""
+    values = []
+    for item in (v.strip() for v in text.split(",")):
+        if item == "unconstrained":
+            values.append(-1)
+        elif item.isdigit() and int(item) <= 16:
+            values.append(int(item))
+        elif item:
+            raise argparse.ArgumentTypeError(
+                f"depth slack {item!r}: use 'unconstrained' or an integer from 0 to 16"
+            )
+    if not values or len(values) > 8:
+        raise argparse.ArgumentTypeError("give 1 to 8 depth slacks, e.g. unconstrained,0,2")
     return values
 
 
