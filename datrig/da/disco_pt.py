@@ -15,37 +15,16 @@ of the bin (O(n^2) memory per bin, as :class:`~datrig.da.disco.DiscoPenalty`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
-from datrig.da.functional import bin_index, conditional_disco_terms
+from datrig.da.conditional import bin_of, quantile_edges, required
+from datrig.da.functional import conditional_disco_terms
 from datrig.da.schedule import WarmupSchedule
-from datrig.errors import DatrigError
 
-T = TypeVar("T")
 MIN_EVENTS = 8  # fewer: dCor^2 of the bin is dominated by its O(1/n) bias
-
-
-def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """The ``n_bins - 1`` inner equal-population edges of ``values`` (float32, duplicates kept
-    so the bin count is fixed; a duplicated edge gives an empty bin, which is skipped)."""
-    if len(values) == 0:
-        raise DatrigError("a conditional penalty needs training events of the penalised subset")
-    return np.quantile(values, np.linspace(0, 1, n_bins + 1)[1:-1]).astype(np.float32)
-
-
-bin_of = bin_index  # the trainer's name for the public helper
-
-
-def required(penalty: Penalty, condition: T | None) -> T:
-    """``condition`` (training values or a batch's), or a clear error if the trainer gave none
-    (the trainer checks the model first, see :meth:`Penalty.check_model`)."""
-    if condition is None:
-        raise DatrigError(f"penalty {penalty.name!r} needs a conditioning variable; got none")
-    return condition
 
 
 class ConditionalDiscoPenalty(Penalty):

@@ -60,7 +60,7 @@ import numpy as np
 import torch
 
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup
-from datrig.da.disco_pt import bin_of, quantile_edges, required
+from datrig.da.conditional import bin_of, quantile_edges, required
 from datrig.da.functional import LOGIT_EPS, FlatnessBins, flatness_deviations
 from datrig.da.schedule import WarmupSchedule
 from datrig.errors import DatrigError
