@@ -13,9 +13,9 @@ import pytest
 from benchmarks.results import per_second, size
 from datrig.metrics import classifier as m
 from datrig.metrics import decorrelation as dm
+from datrig.train.predictions import load_predictions
 from datrig.validate.cutbased import tune_cuts
 from datrig.validate.evaluate import evaluate_photon_id
-from datrig.validate.predictions import load_predictions
 from tests.validate.validate_toys import photon_events, photon_id_runs
 
 N_EVENTS = size(200_000, 20_000)  # 100k sim + 100k data

@@ -254,7 +254,7 @@ def pick(out: Path, model: str, trial: str) -> int:
     from datrig.paths import RUNS_DIR, hls_project_dir, safe_name
     from datrig.project.meta import PROJECT, FirmwareProject
     from datrig.safefs import copy_tree
-    from datrig.train.loop import RUN
+    from datrig.train.lifecycle import RUN
 
     trials = out / "trials"
     known = sorted(p.name for p in trials.iterdir() if p.is_dir()) if trials.is_dir() else []

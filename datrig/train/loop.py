@@ -32,13 +32,13 @@ from datrig.runtime import configure_torch, seed_everything
 from datrig.train import dataset as ds
 from datrig.train.config import TrainConfig
 from datrig.train.evaluation import evaluate_and_write
-from datrig.train.lifecycle import PARTIAL, RUN, RunFolder, staging_dir
+from datrig.train.lifecycle import PARTIAL, RunFolder
 from datrig.train.objective import subset
 from datrig.train.outputs import plot_curves
 from datrig.train.resource import check_not_collapsed, param_groups
 from datrig.train.step import Step, TrainingDiverged, load_training_data
 
-__all__ = ["PARTIAL", "RUN", "Trainer", "TrainingDiverged", "staging_dir", "train"]
+__all__ = ["Trainer", "train"]
 
 
 class Trainer:

@@ -1,6 +1,6 @@
 """Runs as cached artefacts: the resolved config of a run, and training only what is missing.
 
-A run folder is current when it is a complete run (:data:`datrig.train.loop.RUN`) whose
+A run folder is current when it is a complete run (:data:`datrig.train.lifecycle.RUN`) whose
 ``config.json`` holds exactly the config this invocation would train with; ``datrig hls``,
 ``datrig validate`` and the scans all ask :func:`ensure_run`, so a run is trained once.
 """
@@ -15,7 +15,8 @@ from datrig.da.registry import penalty_class
 from datrig.models.registry import resolve_spec
 from datrig.quant.config import QuantConfig
 from datrig.train.config import TrainConfig
-from datrig.train.loop import RUN, train
+from datrig.train.lifecycle import RUN
+from datrig.train.loop import train
 
 
 def resolve_quant(

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from datrig.errors import DatrigError
-from datrig.train import loop, step
+from datrig.train import lifecycle, loop, step
 from datrig.train.checkpoint import read_checkpoint
 from datrig.train.loop import train
 
@@ -77,7 +77,7 @@ def test_resume_after_interrupt_equals_uninterrupted(tiny_config, tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         train(cfg, tmp_path / "resumed", progress=False)
     assert not (tmp_path / "resumed").exists()  # an unfinished run never looks like one
-    partial = loop.staging_dir(tmp_path / "resumed") / "checkpoint.pt"
+    partial = lifecycle.staging_dir(tmp_path / "resumed") / "checkpoint.pt"
     assert read_checkpoint(partial)["epoch"] == 1
     monkeypatch.setattr(step.Step, "batch", original)
     train(cfg, tmp_path / "resumed", resume=True, progress=False)
