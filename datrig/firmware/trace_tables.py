@@ -125,12 +125,23 @@ def _top_bits_symbol(v: Any, t: FixedType, n: int) -> Any:
     return v.quantize(k, i, frac, "WRAP", "TRN")
 
 
+def _require_tables(layer: LayerIR, names: tuple[str, ...]) -> None:
+    """A table layer carries its tables (built at export); without them there is no ROM."""
+    missing = [n for n in names if n not in layer.tensors or n not in layer.tensor_types]
+    if missing:
+        raise UnsupportedLayerError(
+            f"layer {layer.name} ({layer.kind}) has no {', '.join(missing)} in its IR; "
+            "re-export the project"
+        )
+
+
 def _mantissas(values: np.ndarray, frac: int) -> np.ndarray:
     return np.round(np.ldexp(values, frac)).astype(np.int64)
 
 
 def _unary_table(layer: LayerIR, inputs: list[Any], span: int) -> Any:
     """sigmoid/tanh: ``table[int(x * N / span) + N / 2]`` cast to the result type."""
+    _require_tables(layer, ("table",))
     x = inputs[0]
     n = len(layer.tensors["table"])
     kernel = activations.sigmoid if layer.kind == "sigmoid" else activations.tanh
@@ -270,8 +281,9 @@ def _softmax_legacy_row(layer: LayerIR, x: Any, row: list[Any]) -> list[Any]:
 
 def trace_softmax(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     """Softmax over the last axis, each implementation as the emulator computes it."""
+    _require_tables(layer, ("exp_table", "inv_table"))
     x = inputs[0]
-    impl = layer.attrs["implementation"]
+    impl = layer.attrs.get("implementation")
     if impl not in ("latency", "stable", "legacy"):
         raise UnsupportedLayerError(f"layer {layer.name}: softmax implementation {impl!r}")
     rows = x._vars.reshape(-1, x._vars.shape[-1])

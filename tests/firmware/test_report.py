@@ -124,7 +124,8 @@ def test_analytic_estimate_report(tmp_path):
 def test_unsupported_layer_falls_back_to_estimate(tmp_path):
     ir = tiny_mlp()
     ir.layers[2] = LayerIR("r0", "sigmoid", ["fc0"], FixedType(6, 3, False), (3,))
-    # The emulator has no sigmoid either, but the estimate needs no emulation.
+    # A sigmoid without its table (a stale or hand-made IR): no ROM to trace, so the report
+    # falls back to the analytic estimate and says why; the estimate needs no emulation.
     rep = build_report(target(tmp_path, ir), prefer="rtl", options=ReportOptions(synth=False))
     assert rep.get("lut").source.kind == ESTIMATE_ANALYTIC
     assert any("r0 (sigmoid)" in n for n in rep.notes)
