@@ -75,3 +75,33 @@ def learning_rate(text: str) -> float:
     if value > MAX_LEARNING_RATE:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_LEARNING_RATE:g}, got {text}")
     return value
+
+
+def mhz_list(text: str) -> list[float]:
+    """Comma-separated clock frequencies in MHz, each in (0, 2000]."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected MHz values like 200,240,360, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not values or len(values) > 16 or any(not 0 < v <= 2000 for v in values):
+        raise argparse.ArgumentTypeError("give 1 to 16 clocks, each in (0, 2000] MHz")
+    return values
+
+
+def slack_list(text: str) -> list[int]:
+    """Comma-separated adder depth slacks: ``unconstrained`` (as in the firmware YAML) or 0
+    to 16 extra levels."""
+    values = []
+    for item in (v.strip() for v in text.split(",")):
+        if item == "unconstrained":
+            values.append(-1)
+        elif item.isdigit() and int(item) <= 16:
+            values.append(int(item))
+        elif item:
+            raise argparse.ArgumentTypeError(
+                f"depth slack {item!r}: use 'unconstrained' or an integer from 0 to 16"
+            )
+    if not values or len(values) > 8:
+        raise argparse.ArgumentTypeError("give 1 to 8 depth slacks, e.g. unconstrained,0,2")
+    return values

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datrig.argtypes import non_negative_int, positive_int
+from datrig.argtypes import mhz_list, non_negative_int, positive_int, slack_list
 from datrig.firmware.backends import PREFER, ReportOptions
 from datrig.firmware.cosim import TOOLS
 
@@ -60,36 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=slack_list,
         help="adder depth slacks for --clocks, e.g. unconstrained,0,2 (default: the config's)",
     )
-
-
-def mhz_list(text: str) -> list[float]:
-    """Comma-separated clock frequencies in MHz, each in (0, 2000]."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        msg = f"expected MHz values like 200,240,360, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not values or len(values) > 16 or any(not 0 < v <= 2000 for v in values):
-        raise argparse.ArgumentTypeError("give 1 to 16 clocks, each in (0, 2000] MHz")
-    return values
-
-
-def slack_list(text: str) -> list[int]:
-    """Comma-separated adder depth slacks: ``unconstrained`` (as in the firmware YAML) or 0
-    to 16 extra levels."""
-    values = []
-    for item in (v.strip() for v in text.split(",")):
-        if item == "unconstrained":
-            values.append(-1)
-        elif item.isdigit() and int(item) <= 16:
-            values.append(int(item))
-        elif item:
-            raise argparse.ArgumentTypeError(
-                f"depth slack {item!r}: use 'unconstrained' or an integer from 0 to 16"
-            )
-    if not values or len(values) > 8:
-        raise argparse.ArgumentTypeError("give 1 to 8 depth slacks, e.g. unconstrained,0,2")
-    return values
 
 
 def _frontier(args: argparse.Namespace, target: ReportTarget) -> list[FrontierPoint]:

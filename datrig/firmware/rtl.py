@@ -25,7 +25,7 @@ import numpy as np
 from datrig.emulate.fixed import quantize as quantize_const
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.firmware import trace_tables
-from datrig.firmware.trace_cast import UnsupportedLayerError, cast, kif
+from datrig.firmware.trace_cast import UnsupportedLayerError, cast, kif, symbols
 from datrig.ir.fixed import FixedType, Overflow
 from datrig.ir.network import LayerIR, NetworkIR
 
@@ -213,35 +213,24 @@ def _trace_leaky_relu(layer: LayerIR, inputs: list[Any], in_types: list[FixedTyp
             flat.append(n)
         else:
             flat.append(v.msb_mux(n, p))
-    return _like(x, flat)
-
-
-def _like(x: Any, flat: list[Any]) -> Any:
-    from da4ml.trace import FixedVariableArray
-
-    data = np.empty(len(flat), dtype=object)
-    data[:] = flat
-    return FixedVariableArray(data.reshape(x._vars.shape), x.solver_options, hwconf=x.hwconf)
+    return symbols(x, flat)
 
 
 def _trace_merge(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
     """kernels.merge: the exact element-wise operation (or concatenation), then the cast."""
     op = layer.attrs["op"]
     if op == "concatenate":
-        from da4ml.trace import FixedVariableArray
-
         axis = int(layer.attrs["axis"])
         parts = [cast(x, layer.result_t, layer.name)._vars for x in inputs]
         data = np.concatenate(parts, axis=axis)
-        x = inputs[0]
-        return FixedVariableArray(data, x.solver_options, hwconf=x.hwconf)
+        return symbols(inputs[0], data.ravel(), data.shape)
     if len(inputs) != 2:
         raise UnsupportedLayerError(f"merge layer {layer.name} expects 2 inputs")
     a, b = inputs
     if op in ("maximum", "minimum"):
         pick = "max_of" if op == "maximum" else "min_of"
         flat = [getattr(u, pick)(v) for u, v in zip(a._vars.ravel(), b._vars.ravel(), strict=True)]
-        y = _like(a, flat)
+        y = symbols(a, flat)
     else:
         ops = {
             "add": lambda: a + b,

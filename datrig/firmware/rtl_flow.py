@@ -54,16 +54,20 @@ def rtl_measurements(
     n_events: int,
     run_sim: bool = True,
     sim_tool: str = "auto",
+    estimate_if_untraceable: bool = True,
 ) -> Measurements:
     """da4ml trace -> interpreter check -> Verilog -> RTL co-simulation (bit-exact, Verilator
     or iverilog) -> yosys; without ``run_sim``/``run_synth`` the latency and resources come
-    from da4ml's own models."""
+    from da4ml's own models. A network the tracer refuses gets the analytic estimate, or with
+    ``estimate_if_untraceable=False`` the tracer's :class:`UnsupportedLayerError`."""
     from datrig.emulate.fixed import to_float
     from datrig.emulate.runner import emulate
 
     try:
         traced = rtl.trace_network(ir, depth_slack=fw.adder_depth_slack)
     except rtl.UnsupportedLayerError as exc:
+        if not estimate_if_untraceable:
+            raise
         meas = analytic(ir, fw)
         meas.notes.insert(
             0, f"RTL path not possible ({exc}); falling back to the analytic estimate"

@@ -59,8 +59,9 @@ def ensure_run_project(
         say("Brevitas -> QONNX -> hls4ml, compiling the C-simulation ...")
     calib = calibration_inputs(run_dir, fw.verification.n_events)
     result = export_checkpoint(checkpoint, project_dir, fw, calib_inputs=calib, seed=seed)
-    for comparison in result.comparisons if say else []:
-        say(comparison.message())
+    if say:
+        for comparison in result.comparisons:
+            say(comparison.message())
     return FirmwareProject.load(project_dir)
 
 

@@ -22,6 +22,17 @@ class UnsupportedLayerError(DatrigError):
     """A layer (or rounding/overflow mode) the da4ml tracer cannot reproduce bit-exactly."""
 
 
+def symbols(like: Any, flat: Any, shape: tuple[int, ...] | None = None) -> Any:
+    """da4ml symbols ``flat`` (one per element, row-major) as an array shaped like ``like``
+    (or ``shape``), with ``like``'s solver options and hardware config."""
+    from da4ml.trace import FixedVariableArray
+
+    data = np.empty(len(flat), dtype=object)
+    data[:] = list(flat)
+    shape = like._vars.shape if shape is None else shape
+    return FixedVariableArray(data.reshape(shape), like.solver_options, hwconf=like.hwconf)
+
+
 def kif(t: FixedType) -> tuple[int, int, int]:
     """da4ml's (keep_negative, integer bits without sign, fractional bits)."""
     return int(t.signed), t.integer - int(t.signed), t.fractional
@@ -50,10 +61,7 @@ def cast(x: Any, t: FixedType, where: str) -> Any:
     k, i, f = kif(t)
     rounding = "TRN"
     if t.rounding is Rounding.RND_CONV:
-        from da4ml.trace import FixedVariableArray
-
-        flat = np.array([_round_conv(v, f) for v in x._vars.ravel()], dtype=object)
-        x = FixedVariableArray(flat.reshape(x._vars.shape), x.solver_options, hwconf=x.hwconf)
+        x = symbols(x, [_round_conv(v, f) for v in x._vars.ravel()])
     else:
         rounding = _ROUNDING[t.rounding]
     return x.quantize(k, i, f, _OVERFLOW[t.overflow], rounding)

@@ -25,7 +25,7 @@ import numpy as np
 from datrig.emulate import activations
 from datrig.emulate.fixed import quantize
 from datrig.emulate.kernels import Tensor
-from datrig.firmware.trace_cast import UnsupportedLayerError, cast
+from datrig.firmware.trace_cast import UnsupportedLayerError, cast, symbols
 from datrig.ir.fixed import FixedType
 from datrig.ir.network import LayerIR
 
@@ -34,16 +34,8 @@ from datrig.ir.network import LayerIR
 MAX_TABLE_ENTRIES = 1 << 16
 
 
-def _array(like: Any, flat: list[Any], shape: tuple[int, ...]) -> Any:
-    from da4ml.trace import FixedVariableArray
-
-    data = np.empty(len(flat), dtype=object)
-    data[:] = flat
-    return FixedVariableArray(data.reshape(shape), like.solver_options, hwconf=like.hwconf)
-
-
 def _cast_one(v: Any, like: Any, t: FixedType, where: str) -> Any:
-    return cast(_array(like, [v], (1,)), t, where)._vars[0]
+    return cast(symbols(like, [v], (1,)), t, where)._vars[0]
 
 
 def _grid(v: Any, where: str) -> np.ndarray:
@@ -156,7 +148,7 @@ def _unary_table(layer: LayerIR, inputs: list[Any], span: int) -> Any:
         _lookup(_scaled_index_symbol(v, n, span, n // 2), entries, layer.name)
         for v in x._vars.ravel()
     ]
-    return cast(_array(x, flat, x._vars.shape), res_t, layer.name)
+    return cast(symbols(x, flat, x._vars.shape), res_t, layer.name)
 
 
 def trace_sigmoid(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) -> Any:
@@ -293,5 +285,5 @@ def trace_softmax(layer: LayerIR, inputs: list[Any], in_types: list[FixedType]) 
             flat += _softmax_legacy_row(layer, x, list(row))
         else:
             flat += _softmax_row(layer, x, list(row), in_types[0])
-    out = _array(x, flat, x._vars.shape)
+    out = symbols(x, flat, x._vars.shape)
     return out if impl == "legacy" else cast(out, layer.result_t, layer.name)

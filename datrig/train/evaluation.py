@@ -22,6 +22,7 @@ from datrig.train.config import TrainConfig
 from datrig.train.lifecycle import RUN
 from datrig.train.metrics import abcd_gap, run_metrics
 from datrig.train.objective import predict
+from datrig.train.outputs import write_predictions
 from datrig.train.step import Step
 
 
@@ -83,8 +84,6 @@ def evaluate_and_write(
         "protected": spec.protected,
         **({"task_config": json.dumps(cfg.task, sort_keys=True)} if cfg.task else {}),
     }
-    from datrig.train.outputs import write_predictions
-
     write_predictions(predictions_path(work_dir), x, rows, out_float, out_quant, attrs)
     write_json(work_dir / "metrics.json", metrics)
     write_json(work_dir / RUN.marker, provenance)  # last: marks the run complete

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from datrig.errors import SchemaError
-from datrig.paths import PREDICTIONS_FILE, safe_name
+from datrig.paths import PREDICTIONS_FILE, predictions_path, safe_name
 
 REQUIRED_DATASETS = ("inputs", "events", "output_float", "output_quant")
 REQUIRED_ATTRS = ("model", "da", "task", "output_kind", "protected")
@@ -53,7 +53,7 @@ class RunPredictions:
 def load_predictions(run_dir: str | Path) -> RunPredictions:
     """Load and validate ``run_dir/predictions_test.h5``."""
     run_dir = Path(run_dir)
-    path = run_dir / PREDICTIONS_FILE
+    path = predictions_path(run_dir)
     if not path.is_file():
         raise SchemaError(
             f"{path} not found: {run_dir} is not a finished QAT run; run `datrig qat` first"

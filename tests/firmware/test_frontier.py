@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from datrig.argtypes import mhz_list, slack_list
 from datrig.firmware import frontier
-from datrig.firmware.report_command import mhz_list, slack_list
 from datrig.project.config import FirmwareConfig
 from tests.firmware.test_rtl import small_mlp
 
@@ -35,6 +35,19 @@ def test_faster_clock_costs_cycles_and_registers(tmp_path):
     assert [p["clock_mhz"] for p in saved["points"]] == [200.0, 360.0]
     table = (tmp_path / frontier.FRONTIER_MD).read_text()
     assert "| 360 | 0 | 3 |" in table and "timing closure is not checked" in table
+
+
+def test_an_untraceable_network_is_refused_not_estimated():
+    """A frontier of analytic estimates would measure nothing: the tracer's reason instead."""
+    from datrig.firmware.rtl import UnsupportedLayerError
+    from datrig.ir.fixed import FixedType
+    from datrig.ir.network import LayerIR
+
+    ir = small_mlp([4, 3, 1])
+    ir.layers.insert(2, LayerIR("s", "sigmoid", ["fc0"], FixedType(8, 1), (3,)))
+    ir.layers[3].inputs = ["s"]
+    with pytest.raises(UnsupportedLayerError, match=r"s \(sigmoid\) has no table"):
+        frontier.measure_point(ir, FirmwareConfig(), 200.0, 0, synth=False, seed=1, n_events=10)
 
 
 def test_clock_and_slack_lists_are_checked():

@@ -16,6 +16,7 @@ from datrig.emulate.kinds import LAYER_KINDS
 from datrig.emulate.runner import emulate
 from datrig.firmware import cosim, rtl, rtl_sim, synth, trace_tables
 from datrig.firmware.rtl_flow import random_input_mantissas
+from datrig.firmware.trace_cast import symbols
 from datrig.ir.fixed import FixedType, Overflow, Rounding
 from datrig.ir.network import LayerIR, NetworkIR
 from tests.emulate.emu_models import activation_net, activation_to_hls
@@ -157,7 +158,7 @@ def test_shift_add_product_is_exact_and_shallow():
     tree = trace_tables.shift_add_product(a, b)
     assert float(tree.latency) <= 1 + np.ceil(np.log2(11)) + 1
     assert float((a * b).latency) > float(tree.latency)
-    comb = comb_trace(x, trace_tables._array(xq, [tree], (1,)))
+    comb = comb_trace(x, symbols(xq, [tree], (1,)))
     rng = np.random.default_rng(0)
     v = np.stack([rng.integers(-128, 128, 5000) / 8, rng.integers(0, 2048, 5000) / 64], axis=1)
     got = np.asarray(comb.predict(v, n_threads=1)).ravel()
