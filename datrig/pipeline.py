@@ -99,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     _say("data", f"{data_dir}")
     run_path = ensure_run(args, Path(data_dir))
     project = hls_project_dir(args.model)
+    if get_model_spec(args.model).trees is not None:
+        return _run_trees(args, run_path, project, fw, data_dir, start)
     ensure_run_project(
         run_path, project, fw, seed=args.seed, force=args.force, say=lambda m: _say("export", m)
     )
@@ -131,3 +133,37 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     return 0 if report.passed else 1
+
+
+def _run_trees(args, run_path: Path, project: Path, fw, data_dir: Path, start: float) -> int:
+    """The tree-ensemble chain: conifer project (C-sim = emulator), then the VHDL measured."""
+    from datrig.firmware.tree_flow import ensure_tree_project, measure, write_tree_report
+
+    firmware = ensure_tree_project(
+        run_path, project, fw, seed=args.seed, force=args.force, say=lambda m: _say("export", m)
+    )
+    report = measure(
+        firmware, fw, run_path, n_events=args.events, seed=args.seed,
+        synth=not args.no_synth, say=lambda m: _say("report", m),
+    )  # fmt: skip
+    md_path = write_tree_report(report, project)
+    r = report["resources"] or {}
+    print(
+        "\n".join(
+            [
+                f"datrig hls: done in {time.monotonic() - start:.0f} s",
+                f"  data       {data_dir}",
+                f"  run        {run_path}  (ensemble.json, metrics.json, predictions_test.h5)",
+                f"  project    {project}  (conifer HLS + VHDL, ensemble.json)",
+                f"  report     {md_path}",
+                f"  measured   {report['latency_ns']:g} ns ({report['latency_cycles']} clocks), "
+                f"II {report['ii']}, {r.get('lut', '?')} LUT, {r.get('ff', '?')} FF, "
+                f"{r.get('dsp', '?')} DSP",
+                f"  verified   {report['verification']['rtl_vs_emulator']['n_mismatch']} of "
+                f"{report['verification']['rtl_vs_emulator']['n_events']:,} RTL outputs differ "
+                "from the emulator (C-sim likewise)",
+                f"  budget     {'PASS' if report['pass'] else 'FAIL'}",
+            ]
+        )
+    )
+    return 0 if report["pass"] else 1

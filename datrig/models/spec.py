@@ -16,6 +16,7 @@ from torch import nn
 
 from datrig.data.features import Feature, get_cell_builder
 from datrig.errors import DatrigError
+from datrig.models.trees import TreeSettings
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class ModelSpec:
     # widths of a compensation branch (datrig.models.compensated): the output becomes
     # s(inputs without `protected`) - c(condition, protected); () for a plain network
     compensation_hidden: tuple[int, ...] = ()
+    # a tree ensemble instead of a network (datrig.models.trees): trained by
+    # datrig.train.trees, exported with conifer; ``build`` is then never called
+    trees: TreeSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -243,6 +243,14 @@ class Trainer:
         return metrics
 
 
+def _say(message: str) -> None:
+    print(f"qat: {message}", file=sys.stderr, flush=True)
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
 def train(
     cfg: TrainConfig,
     out_dir: Path,
@@ -250,5 +258,11 @@ def train(
     progress: bool = True,
     force: bool = False,
 ) -> dict:
-    """Train (or resume) one run and write all artefacts; returns the metrics dict."""
+    """Train (or resume) one run and write all artefacts; returns the metrics dict. A tree
+    ensemble is grown instead (:mod:`datrig.train.trees`; nothing to resume)."""
+    spec = resolve_spec(cfg.model, cfg.task)
+    if spec.trees is not None:
+        from datrig.train.trees import train_ensemble
+
+        return train_ensemble(cfg, spec, out_dir, force=force, say=_quiet if not progress else _say)
     return Trainer(cfg, out_dir, resume=resume, progress=progress, force=force).run()

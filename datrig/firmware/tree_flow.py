@@ -1,0 +1,141 @@
+"""``datrig hls`` for a tree ensemble: the verified conifer project, then its VHDL measured.
+
+The VHDL (conifer's trees and adder tree, datrig's map block) is simulated with GHDL on the
+run's test events and on seeded inputs over the whole grid, compared with the emulator bit for
+bit; latency and II are read off the simulation's clock counter, LUT/FF/DSP/BRAM off yosys's
+mapping of ``ghdl --synth``'s netlist. ``report.{json,md}`` hold every number and the budget.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datrig.atomic import write_bytes, write_json
+from datrig.emulate.trees import emulate_mantissas
+from datrig.export.tree_export import ensemble_is_current, export_ensemble, seeded_mantissas
+from datrig.firmware.vhdl_flow import simulate, synthesise
+from datrig.project.config import FirmwareConfig
+from datrig.project.devices import device_for_part
+from datrig.project.trees import TreeProject, compare
+from datrig.train.predictions import load_predictions
+
+
+def ensure_tree_project(
+    run_dir: Path,
+    project_dir: Path,
+    fw: FirmwareConfig,
+    *,
+    seed: int,
+    force: bool = False,
+    say: Callable[[str], None] = lambda m: None,
+) -> TreeProject:
+    if not force and ensemble_is_current(project_dir, run_dir, fw):
+        say(f"up to date: {project_dir}")
+        return TreeProject.load(project_dir)
+    say("tree ensemble -> conifer HLS C++ and VHDL, compiling the C-simulation ...")
+    project = export_ensemble(
+        run_dir, project_dir, fw, seed=seed, n_events=fw.verification.n_events
+    )
+    say(_message(project))
+    return project
+
+
+def _message(project: TreeProject) -> str:
+    c = project.meta["verification"]["emulator_vs_csim"]
+    return f"emulator vs conifer C-sim: {c['n_mismatch']} of {c['n_events']:,} events differ"
+
+
+def measure(
+    project: TreeProject,
+    fw: FirmwareConfig,
+    run_dir: Path,
+    *,
+    n_events: int,
+    seed: int,
+    synth: bool = True,
+    say: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """RTL simulation (GHDL) against the emulator, yosys resources, and the budget."""
+    ir = project.ir
+    preds = load_predictions(run_dir)
+    events = project.mantissas(preds.inputs[: n_events // 2])
+    x = np.concatenate([events, seeded_mantissas(ir, n_events - len(events), seed)])
+    say(f"GHDL: the VHDL on {len(x):,} events ({len(events):,} test, the rest seeded) ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        run = simulate(project.path / "vhdl", x, ir.input_type.width, ir.output_type.width,
+                       Path(tmp) / "sim")  # fmt: skip
+        rtl = compare("rtl_vs_emulator (GHDL)", run.outputs, emulate_mantissas(ir, x))
+        csim = compare("csim_vs_emulator", project.csim_mantissas(x), emulate_mantissas(ir, x))
+        say(f"{rtl.n_mismatch} of {rtl.n_events:,} RTL outputs differ; latency "
+            f"{run.latency_cycles} clocks, II {run.ii}")  # fmt: skip
+        resources = None
+        if synth:
+            say("ghdl --synth + yosys synth_xilinx ...")
+            res = synthesise(project.path / "vhdl", device_for_part(fw.part).yosys_family,
+                             Path(tmp) / "synth")  # fmt: skip
+            resources = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram": res.bram}
+    latency_ns = run.latency_cycles * fw.clock_period_ns
+    b = fw.budget
+    checks = {
+        "verified": rtl.ok and csim.ok,
+        "latency_ns": latency_ns <= b.latency_ns,
+        "ii": run.ii <= b.ii,
+    }
+    if resources is not None:
+        checks.update({k: resources[k] <= getattr(b, k) for k in ("lut", "ff", "dsp", "bram")})
+    return {
+        "model": ir.name,
+        "kind": "tree ensemble (conifer VHDL, datrig map block)",
+        "trees": len(ir.trees),
+        "max_depth": ir.max_depth,
+        "threshold_map": None if ir.threshold_map is None else list(ir.threshold_map.shape),
+        "clock_period_ns": fw.clock_period_ns,
+        "latency_cycles": run.latency_cycles,
+        "latency_ns": latency_ns,
+        "ii": run.ii,
+        "resources": resources,
+        "resources_source": "yosys synth_xilinx of ghdl --synth" if resources else None,
+        "budget": {
+            "latency_ns": b.latency_ns,
+            "ii": b.ii,
+            "lut": b.lut,
+            "ff": b.ff,
+            "dsp": b.dsp,
+            "bram": b.bram,
+        },
+        "verification": {"rtl_vs_emulator": rtl.to_json(), "csim_vs_emulator": csim.to_json()},
+        "checks": checks,
+        "pass": all(checks.values()),
+    }
+
+
+def write_tree_report(report: dict[str, Any], project_dir: Path) -> Path:
+    write_json(project_dir / "report.json", report)
+    r, b = report["resources"] or {}, report["budget"]
+    lines = [
+        f"# {report['model']}: {report['kind']}",
+        "",
+        f"{report['trees']} trees of depth {report['max_depth']}"
+        + (f", threshold map {report['threshold_map']}" if report["threshold_map"] else ""),
+        "",
+        "| quantity | measured | budget | ok |",
+        "|---|---|---|---|",
+        f"| latency | {report['latency_ns']:g} ns ({report['latency_cycles']} clocks) | "
+        f"{b['latency_ns']:g} ns | {report['checks']['latency_ns']} |",
+        f"| II | {report['ii']} | {b['ii']} | {report['checks']['ii']} |",
+    ]
+    for key in ("lut", "ff", "dsp", "bram"):
+        if key in r:
+            lines.append(f"| {key.upper()} | {r[key]:,} | {b[key]:,} | {report['checks'][key]} |")
+    for c in report["verification"].values():
+        lines.append("")
+        lines.append(f"- {c['name']}: {c['n_mismatch']} of {c['n_events']:,} events differ")
+    lines += ["", f"**{'PASS' if report['pass'] else 'FAIL'}**", ""]
+    md = project_dir / "report.md"
+    write_bytes(md, "\n".join(lines).encode())
+    return md

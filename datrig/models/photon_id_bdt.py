@@ -1,0 +1,40 @@
+"""photon_id_bdt: the photon ID as a boosted decision tree ensemble in firmware (conifer).
+
+The trees read the shower shapes, pT and |eta| (never isolation, like every photon-ID score);
+with ``--da ddt`` a threshold table over (pT, isolation) cells follows the score in firmware,
+a designed decorrelation fitted on events the trees did not see (:mod:`datrig.da.threshold_map`).
+Trees and depth are sized to the trigger budget: conifer's VHDL registers every tree level
+and every adder level, so latency = input + depth + ceil(log2(trees + 1)) + output clocks.
+"""
+
+from __future__ import annotations
+
+from datrig.data.features import Feature
+from datrig.data.schema import SHOWER_SHAPES
+from datrig.models.spec import ModelSpec
+from datrig.models.trees import TreeSettings, no_network
+
+PHOTON_ID_BDT = ModelSpec(
+    name="photon_id_bdt",
+    kind="photons",
+    inputs=(
+        *(Feature(s) for s in SHOWER_SHAPES),
+        Feature("pt", "log"),
+        Feature("eta", "abs"),
+        Feature("iso_calo"),
+    ),
+    task="classification",
+    target="label",
+    protected="iso_calo",
+    extra_protected=("iso_track",),
+    condition="pt",
+    penalty_subset="fakes",
+    penalised="score",
+    output_kind="logit",
+    family="photon_id",
+    build=no_network,
+    hidden=(),
+    shipped_da="ddt",
+    default_n_train=180_000,
+    trees=TreeSettings(n_trees=15, max_depth=3),
+)
