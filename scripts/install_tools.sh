@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Install the open-source RTL tools (iverilog, verilator, yosys) when we can; never fail the build.
+# Install the open-source RTL tools (iverilog, verilator, yosys, ghdl) when we can; never fail the build.
 set -u
 need=()
-for t in iverilog verilator yosys; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
+for t in iverilog verilator yosys ghdl; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "datrig: installing open-source RTL tools: ${need[*]}"

@@ -33,6 +33,7 @@ from datrig.ir.fixed import FixedType
 from datrig.ir.trees import EnsembleIR
 
 PROJECT_NAME = "datrig_bdt"
+TESTBENCH = "DatrigTestbench.vhd"
 VHDL_ORDER = (
     "Constants.vhd", "Types.vhd", "Split.vhd", "Tree.vhd", "AddReduce.vhd", "Arrays0.vhd",
     "BDT.vhd", "BDTTop.vhd", "DatrigTop.vhd",
@@ -209,7 +210,8 @@ void datrig_top(input_arr_t x, output_t &y) {{
 
 
 _CSIM_MAIN = """// Written by datrig: the C-simulation driver. Reads n_events x n_features input
-// mantissas (int64, little endian) and writes one output mantissa (int64) per event; raw bits in and
+// mantissas (int64, little endian) and writes one output mantissa (int64) per event;
+// raw bits in and
 // out, so no float conversion (and no rounding mode) is involved.
 #include <cstdint>
 #include <cstdio>
@@ -297,7 +299,7 @@ def write_vhdl(ir: EnsembleIR, out: Path, part: str) -> Path:
         model = conifer.model.make_model(_transposed(ensemble_dict(ir)), cfg)
         model.write()
     (out / "firmware" / "DatrigTop.vhd").write_text(_datrig_top_vhdl(ir, common))
-    (out / "firmware" / "DatrigTestbench.vhd").write_text(_TESTBENCH_VHDL)
+    (out / "firmware" / TESTBENCH).write_text(TESTBENCH_VHDL)
     return out
 
 
@@ -349,7 +351,8 @@ def _datrig_top_vhdl(ir: EnsembleIR, common: FixedType) -> str:
   end process;"""
         threshold = f"thr({latency - 1})"
     return f"""-- Written by datrig: narrow input ports widened into conifer's common type,
--- conifer's BDT, and (with a designed decorrelation) the threshold map after the score; one output register.
+-- conifer's BDT, and (with a designed decorrelation) the threshold map after the score;
+-- one output register.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -391,21 +394,23 @@ end rtl;
 """
 
 
-_TESTBENCH_VHDL = """-- Written by datrig: one event per clock from in.txt (one line of input mantissas
+TESTBENCH_VHDL = """-- Written by datrig: one event per clock from in.txt (input mantissas
 -- per event), every valid output written to out.txt as "cycle value" (latency and II from it).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 use std.textio.all;
-use work.Constants.all;
 
 entity DatrigTestbench is
-  generic(W_IN : integer; W_OUT : integer; N_EVENTS : integer; DRAIN : integer := 64);
+  generic(
+    N_FEATURES : integer; W_IN : integer; W_OUT : integer; N_EVENTS : integer;
+    DRAIN : integer := 64
+  );
 end DatrigTestbench;
 
 architecture sim of DatrigTestbench is
   signal clk : std_logic := '0';
-  signal X_in : std_logic_vector(nFeatures * W_IN - 1 downto 0) := (others => '0');
+  signal X_in : std_logic_vector(N_FEATURES * W_IN - 1 downto 0) := (others => '0');
   signal X_vld_in : std_logic := '0';
   signal y_out : std_logic_vector(W_OUT - 1 downto 0);
   signal y_vld_out : std_logic;
@@ -422,7 +427,7 @@ begin
   begin
     for e in 0 to N_EVENTS - 1 loop
       readline(fin, l);
-      for i in 0 to nFeatures - 1 loop
+      for i in 0 to N_FEATURES - 1 loop
         read(l, v);
         X_in((i + 1) * W_IN - 1 downto i * W_IN) <= std_logic_vector(to_signed(v, W_IN));
       end loop;

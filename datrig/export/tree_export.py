@@ -17,6 +17,7 @@ import numpy as np
 from datrig.atomic import atomic_dir, write_json
 from datrig.errors import VerificationError
 from datrig.export.conifer_export import compile_csim, write_hls, write_vhdl
+from datrig.export.tree_vhdl import write_shallow_vhdl
 from datrig.ir.trees import EnsembleIR
 from datrig.project.config import FirmwareConfig
 from datrig.project.meta import PROJECT_FILE
@@ -57,6 +58,7 @@ def export_ensemble(
         write_hls(ir, tmp / "hls", fw.part, fw.clock_period_ns)
         compile_csim(tmp / "hls")
         write_vhdl(ir, tmp / "vhdl", fw.part)
+        write_shallow_vhdl(ir, tmp / "vhdl_pipelined" / "firmware")
         record = {
             **sidecar(stage="export-trees", seed=seed),
             "model": ir.name,

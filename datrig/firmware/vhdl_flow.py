@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from datrig.errors import DatrigError, ToolMissingError
-from datrig.export.conifer_export import VHDL_ORDER
+from datrig.export.conifer_export import TESTBENCH, VHDL_ORDER
 from datrig.firmware.synth import count_cells, summarise
 
 STD = "--std=08"
@@ -40,12 +40,12 @@ def require_ghdl() -> str:
     return ghdl
 
 
-def _sources(vhdl_dir: Path) -> list[str]:
+def _sources(vhdl_dir: Path, files: tuple[str, ...]) -> list[str]:
     firmware = vhdl_dir / "firmware"
-    missing = [f for f in VHDL_ORDER if not (firmware / f).is_file()]
+    missing = [f for f in files if not (firmware / f).is_file()]
     if missing:
         raise DatrigError(f"{vhdl_dir} lacks {', '.join(missing)}; re-export the project")
-    return [str((firmware / f).resolve()) for f in VHDL_ORDER]
+    return [str((firmware / f).resolve()) for f in files]
 
 
 def _run(cmd: list[str], cwd: Path, what: str, timeout: float) -> subprocess.CompletedProcess:
@@ -64,16 +64,24 @@ def _run(cmd: list[str], cwd: Path, what: str, timeout: float) -> subprocess.Com
 
 
 def simulate(
-    vhdl_dir: Path, x: np.ndarray, w_in: int, w_out: int, work: Path, timeout: float = 3600.0
+    vhdl_dir: Path,
+    x: np.ndarray,
+    w_in: int,
+    w_out: int,
+    work: Path,
+    files: tuple[str, ...] = VHDL_ORDER,
+    timeout: float = 3600.0,
 ) -> VhdlRun:
-    """GHDL simulation of DatrigTop on input mantissas ``x`` (events, features) in ``work``."""
+    """GHDL simulation of DatrigTop (the design in ``files``, in order) on input mantissas
+    ``x`` (events, features) in ``work``."""
     ghdl = require_ghdl()
     work.mkdir(parents=True, exist_ok=True)
-    sources = [*_sources(vhdl_dir), str((vhdl_dir / "firmware" / "DatrigTestbench.vhd").resolve())]
+    sources = _sources(vhdl_dir, (*files, TESTBENCH))
     np.savetxt(work / "in.txt", np.asarray(x, dtype=np.int64), fmt="%d", delimiter=" ")
     _run([ghdl, "-a", STD, *sources], work, "ghdl analysis", timeout)
     _run([ghdl, "-e", STD, "DatrigTestbench"], work, "ghdl elaboration", timeout)
-    generics = [f"-gW_IN={w_in}", f"-gW_OUT={w_out}", f"-gN_EVENTS={len(x)}"]
+    generics = [f"-gN_FEATURES={x.shape[1]}", f"-gW_IN={w_in}", f"-gW_OUT={w_out}"]
+    generics.append(f"-gN_EVENTS={len(x)}")
     _run([ghdl, "-r", STD, "DatrigTestbench", *generics], work, "ghdl simulation", timeout)
     table = np.loadtxt(work / "out.txt", dtype=np.int64, ndmin=2)
     if table.shape[0] != len(x):
@@ -92,7 +100,13 @@ class VhdlResources:
     cells: dict[str, int]
 
 
-def synthesise(vhdl_dir: Path, family: str, work: Path, timeout: float = 1800.0) -> VhdlResources:
+def synthesise(
+    vhdl_dir: Path,
+    family: str,
+    work: Path,
+    files: tuple[str, ...] = VHDL_ORDER,
+    timeout: float = 1800.0,
+) -> VhdlResources:
     """``ghdl --synth`` to Verilog, then yosys ``synth_xilinx`` (no DSP inference: the
     design is comparators, multiplexers and adders)."""
     ghdl = require_ghdl()
@@ -100,7 +114,7 @@ def synthesise(vhdl_dir: Path, family: str, work: Path, timeout: float = 1800.0)
         raise ToolMissingError("yosys not found; install it (`make tools`, apt-get install yosys)")
     work.mkdir(parents=True, exist_ok=True)
     proc = _run(
-        [ghdl, "--synth", STD, "--out=verilog", *_sources(vhdl_dir), "-e", "DatrigTop"],
+        [ghdl, "--synth", STD, "--out=verilog", *_sources(vhdl_dir, files), "-e", "DatrigTop"],
         work, "ghdl --synth", timeout,
     )  # fmt: skip
     (work / "DatrigTop.v").write_text(proc.stdout)

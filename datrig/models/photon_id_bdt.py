@@ -36,5 +36,5 @@ PHOTON_ID_BDT = ModelSpec(
     hidden=(),
     shipped_da="ddt",
     default_n_train=180_000,
-    trees=TreeSettings(n_trees=15, max_depth=3),
+    trees=TreeSettings(n_trees=60, max_depth=4),
 )
