@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from datrig.firmware.backends import ReportOptions
     from datrig.firmware.report import build_report, report_target, summary_lines, write_report
     from datrig.firmware.run_firmware import ensure_run_project
-    from datrig.models.registry import get_model_spec
+    from datrig.models.registry import get_model_spec, resolve_spec
     from datrig.paths import DEFAULT_DATA_DIR, hls_project_dir, predictions_path
     from datrig.project.config import config_for_model, config_for_run
     from datrig.project.meta import FirmwareProject
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     _say("data", f"{data_dir}")
     run_path = ensure_run(args, Path(data_dir))
     project = hls_project_dir(args.model)
-    if get_model_spec(args.model).trees is not None:
+    if resolve_spec(args.model, args.task_config).trees is not None:
         return _run_trees(args, run_path, project, fw, data_dir, start)
     ensure_run_project(
         run_path, project, fw, seed=args.seed, force=args.force, say=lambda m: _say("export", m)

@@ -17,7 +17,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from datrig.cli import main
-from datrig.models.registry import MODELS, get_model_spec
+from datrig.models.registry import get_model_spec, network_models
 
 # Stated tolerances, float twin vs emulated firmware (the quantization cost of a small model).
 AUC_TOLERANCE = 0.01
@@ -61,7 +61,7 @@ def _run_hls(model, tiny_data, workdir, monkeypatch):
     return run, project
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", network_models())
 def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
     from datrig.emulate.runner import emulate
     from datrig.project.meta import FirmwareProject
@@ -103,7 +103,7 @@ def test_float_vs_emulated_firmware(model, tiny_data, workdir, monkeypatch):
 
 @pytest.mark.tools
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", network_models())
 def test_rtl_cosimulation_of_the_exported_model(model, tiny_data, workdir, monkeypatch, capsys):
     """The DA-RTL of every shipped kind of model (the GNN included) equals the emulator on
     10,000 events: the run's test events topped up with seeded inputs beyond the input range."""
@@ -179,3 +179,33 @@ def test_make_hls_photon_id_gnn_meets_its_budget_and_beats_the_cut_based_id(tmp_
     firmware = FirmwareProject.load(project).emulate(inputs).reshape(-1)
     sim = events["domain"] == 0
     assert working_point(firmware[sim], events["label"][sim], 0.8).rejection >= 12.1
+
+
+@pytest.mark.tools
+@pytest.mark.skipif(shutil.which("ghdl") is None, reason="ghdl not installed")
+def test_hls_of_the_bdt_verifies_and_measures_both_vhdl_designs(
+    tiny_data, workdir, monkeypatch, capsys
+):
+    """`datrig hls --model photon_id_bdt` (a smaller ensemble): conifer's C-sim and both VHDL
+    designs equal the emulator, latency from GHDL, and a second run redoes nothing."""
+    import dataclasses
+
+    from datrig.models import registry
+    from datrig.models.trees import TreeSettings
+
+    spec = dataclasses.replace(
+        registry.MODELS["photon_id_bdt"], trees=TreeSettings(n_trees=10, max_depth=3)
+    )
+    monkeypatch.setitem(registry.MODELS, "photon_id_bdt", spec)
+    monkeypatch.chdir(workdir)
+    args = ["hls", "--model", "photon_id_bdt", "--data", str(tiny_data), "--events", "4000"]
+    args += ["--n-train", "7200", "--no-synth", "--seed", "3"]
+    assert main(args) == 0
+    report = json.loads((workdir / "hls_projects" / "photon_id_bdt" / "report.json").read_text())
+    assert report["deployed"] == "pipelined" and report["latency_cycles"] == 4
+    assert report["designs"]["conifer"]["latency_cycles"] == 3 + 4 + 4 + 1
+    assert all(d["rtl_vs_emulator"]["n_mismatch"] == 0 for d in report["designs"].values())
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "[qat] up to date" in err and "[export] up to date" in err

@@ -114,3 +114,26 @@ def test_a_task_runs_from_training_to_a_calibration_of_unlabelled_data(ntuples):
     with h5py.File(d / "cal/per_event.h5") as fh:
         assert "label" not in fh["none/data"]  # nothing of the data's truth is kept
         assert len(fh["none/data/entry"]) == 20000
+
+
+def test_a_task_bdt_goes_to_verified_firmware(ntuples):
+    """`model: {kind: bdt}`: trees grown on the user's weighted ROOT samples, the DDT map
+    fitted with signed weights, conifer's C-sim and both VHDL designs equal to the emulator."""
+    task = TASK.replace(
+        "model: {epochs: 3, batch_size: 512}", "model: {kind: bdt, trees: 8, depth: 3}"
+    ).replace("name: my_photon_id", "name: my_photon_bdt")
+    (ntuples / "task_bdt.yml").write_text(task)
+    proc = subprocess.run(
+        [sys.executable, "-m", "datrig.cli", "hls", "--task", "task_bdt.yml", "--no-synth",
+         "--events", "3000", "--seed", "2"],
+        cwd=ntuples, capture_output=True, text=True, check=False, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    report = json.loads((ntuples / "hls_projects" / "my_photon_bdt" / "report.json").read_text())
+    assert report["trees"] == 8 and report["threshold_map"] is not None
+    for name, design in report["designs"].items():
+        assert design["rtl_vs_emulator"]["n_mismatch"] == 0, name
+    assert report["verification"]["csim_vs_emulator"]["n_mismatch"] == 0
+    metrics = json.loads((ntuples / "runs" / "my_photon_bdt" / "ddt" / "metrics.json").read_text())
+    assert metrics["quant"]["sim"]["auc"] > 0.8

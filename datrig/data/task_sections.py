@@ -34,8 +34,11 @@ class InputDef:
 
 @dataclass(frozen=True)
 class ModelSection:
-    """How the task's network is trained (unset: datrig's defaults for a task)."""
+    """How the task's network (or tree ensemble) is trained (unset: datrig's defaults)."""
 
+    kind: str = "network"  # or "bdt": a boosted tree ensemble, exported with conifer
+    trees: int = 60  # bdt: number of trees ...
+    depth: int = 4  # ... and their depth
     hidden: tuple[int, ...] = (32, 16)
     compensation_hidden: tuple[int, ...] = (8, 4)
     bits: int | str = 8
@@ -200,8 +203,12 @@ def parse_section(cls: type, raw: Any, name: str, bad) -> Any:
         elif key == "penalty":
             if not isinstance(value, str):
                 raise bad(f"{where} must be a penalty name")
-        elif key in ("act_rounding", "lr_schedule"):
-            allowed = ("round", "floor") if key == "act_rounding" else ("constant", "cosine")
+        elif key in ("act_rounding", "lr_schedule", "kind"):
+            allowed = {
+                "act_rounding": ("round", "floor"),
+                "lr_schedule": ("constant", "cosine"),
+                "kind": ("network", "bdt"),
+            }[key]
             if value not in allowed:
                 raise bad(f"{where} must be one of {', '.join(allowed)}")
         elif key == "gap" or key in ("lam", "resource_lam", "n_train"):

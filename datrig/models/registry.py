@@ -15,6 +15,11 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+def network_models() -> list[str]:
+    """The shipped models that are networks (QAT, QONNX, hls4ml); the rest are tree ensembles."""
+    return [name for name, spec in MODELS.items() if spec.trees is None]
+
+
 def get_model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]

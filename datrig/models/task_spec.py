@@ -16,6 +16,7 @@ from datrig.data.task import TaskConfig
 from datrig.models.compensated import build_id_mlp
 from datrig.models.mlp import build_mlp
 from datrig.models.spec import ModelSpec
+from datrig.models.trees import TreeSettings, no_network
 
 
 def spec_for_task(task: TaskConfig) -> ModelSpec:
@@ -31,6 +32,12 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
                 names.append(column)
     m = task.model
     shipped = "ddt" if calibrated else ("none" if task.protected is None else "disco")
+    trees = None
+    if m.kind == "bdt":  # the map after the score is the trees' DDT; no network penalty
+        shipped = "ddt" if calibrated else "none"
+        trees = TreeSettings(
+            n_trees=m.trees, max_depth=m.depth, efficiency=task.calibration.efficiency
+        )
     return ModelSpec(
         name=task.name,
         kind="task",  # type: ignore[arg-type]
@@ -42,7 +49,7 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
         penalised="score" if classification else "energy",
         output_kind="logit" if classification else "energy_correction",
         family="photon_id" if classification else "energy",
-        build=build_id_mlp if classification else build_mlp,
+        build=no_network if trees else (build_id_mlp if classification else build_mlp),
         hidden=tuple(m.hidden),
         shipped_da=m.penalty or shipped,
         condition=task.condition,
@@ -55,6 +62,7 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
         default_bits=m.bits,  # type: ignore[arg-type]
         default_resource_lam=0.1 if m.resource_lam is None else m.resource_lam,
         default_act_rounding=m.act_rounding,
-        compensation_hidden=tuple(m.compensation_hidden) if calibrated else (),
+        compensation_hidden=tuple(m.compensation_hidden) if calibrated and not trees else (),
+        trees=trees,
         extra={"task": task.to_json(), "reference": task.reference},
     )

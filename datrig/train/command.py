@@ -178,13 +178,15 @@ def prepare_task(args: argparse.Namespace) -> Path:
     from datrig.da.registry import penalty_class
 
     penalty = penalty_class(args.da)
-    if not penalty.applies_to_model(spec):
+    if spec.trees is not None:  # a tree ensemble takes none or ddt (checked by its trainer)
+        pass
+    elif not penalty.applies_to_model(spec):
         raise DatrigError(
             f"penalty {args.da!r} does not apply to task {task.name} (it needs "
             f"{'a condition' if penalty.needs_condition else 'another kind of output'}); "
             "choose another --da"
         )
-    if penalty.needs_data_domain(spec) and "data" not in task.sources:
+    if spec.trees is None and penalty.needs_data_domain(spec) and "data" not in task.sources:
         raise DatrigError(
             f"penalty {args.da!r} needs unlabelled data events, but task {task.name} has no "
             "data source (sources: data:); add one or choose another --da"

@@ -35,6 +35,7 @@ from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
 from datrig.ir.fixed import FixedType, Overflow, Rounding
 from datrig.ir.trees import EnsembleIR, ThresholdMapIR, TreeIR, quantize
+from datrig.metrics.classifier import weighted_quantiles
 from datrig.models.spec import ModelSpec
 from datrig.models.trees import TreeSettings
 from datrig.paths import predictions_path
@@ -47,7 +48,7 @@ from datrig.train.outputs import write_predictions
 
 ENSEMBLE_FILE = "ensemble.json"
 TREE_VARIANTS = ("none", "ddt")
-ISO_QUANTILE = 0.9  # the ABCD isolation cut: this quantile of the simulated photons
+ISO_QUANTILE = 0.9  # the toy's ABCD isolation cut: this quantile of the simulated photons
 
 
 def range_normalisation(norm: Normalisation, z: np.ndarray, coverage: float) -> Normalisation:
@@ -99,6 +100,27 @@ def _trees_of(model: Any, lsb_in: float, lsb_score: float, t_in: FixedType) -> l
             value.append(0)
         trees.append(TreeIR(*(tuple(a) for a in (feature, threshold, left, right, value))))
     return trees
+
+
+def ensemble_from_sklearn(
+    model: Any,
+    name: str,
+    features: list[str],
+    t_in: FixedType,
+    score_fractional: int,
+    columns: list[int] | None = None,
+) -> EnsembleIR:
+    """A fitted scikit-learn histogram gradient boosting (one output) as an integer ensemble:
+    thresholds floored onto the input grid (exact for inputs on it), leaves and baseline
+    rounded (half to even) onto 2^-score_fractional, the score type sized so that nothing
+    overflows. ``columns``: which input each model column is (default: all, in order)."""
+    columns = list(range(len(features))) if columns is None else columns
+    lsb_s = 2.0**-score_fractional
+    trees = [_reindex(t, columns) for t in _trees_of(model, t_in.lsb, lsb_s, t_in)]
+    init = int(np.rint(_baseline(model) / lsb_s))
+    probe = EnsembleIR(name, tuple(features), t_in, t_in, t_in, init, tuple(trees))
+    t_score = score_type(probe.score_bound(), score_fractional)
+    return EnsembleIR(name, tuple(features), t_in, t_score, t_score, init, tuple(trees))
 
 
 def _fit_model(spec: ModelSpec, x: np.ndarray, target: np.ndarray, w: np.ndarray, seed: int):
@@ -168,16 +190,9 @@ class EnsembleTrainer:
         target = train.label if spec.task == "classification" else train.target
         say(f"growing {s.n_trees} trees of depth {s.max_depth} on {len(xq):,} events ...")
         model = _fit_model(spec, xq[:, score_cols], target, train.weight, cfg.seed)
-        lsb_s = 2.0**-s.score_fractional
-        trees = _trees_of(model, lsb_in, lsb_s, t_in)
-        # the trees read the score columns; in the IR they index the full input vector
-        trees = [_reindex(t, score_cols) for t in trees]
-        init = int(np.rint(_baseline(model) / lsb_s))
-        probe = EnsembleIR(spec.name, tuple(spec.feature_names), t_in, t_in, t_in, init,
-                           tuple(trees))  # fmt: skip
-        t_score = score_type(probe.score_bound(), s.score_fractional)
-        ir = EnsembleIR(spec.name, tuple(spec.feature_names), t_in, t_score, t_score, init,
-                        tuple(trees))  # fmt: skip
+        ir = ensemble_from_sklearn(model, spec.name, spec.feature_names, t_in,
+                                   s.score_fractional, score_cols)  # fmt: skip
+        t_score = ir.score_type
         info: dict[str, Any] = {"input_type": t_in.to_hls(), "score_type": t_score.to_hls()}
         if cfg.da == "ddt":
             ir, info["threshold_map"] = self._with_map(ir, norm)
@@ -195,19 +210,31 @@ class EnsembleTrainer:
         names = spec.feature_names
         ci, pi = names.index(spec.condition), names.index(spec.protected)
         bkg = val.label == 0
-        iso_cut = float(np.quantile(val.protected[val.label == 1], ISO_QUANTILE))
+        quantile = ISO_QUANTILE
+        if self.cfg.task is not None:
+            quantile = float(self.cfg.task.get("calibration", {}).get("isolated_quantile", 0.9))
+        sig = val.label == 1
+        iso_cut = weighted_quantiles(val.protected[sig], [quantile], val.weight[sig])[0]
         gap = abcd_gap(self.cfg.task)
         abcd = norm.apply(_one_feature(norm, pi, [iso_cut, iso_cut + gap]))[:, pi]
         abcd_int = np.ceil(abcd / ir.input_type.lsb)  # x >= e on integers
-        cond_edges = population_edges(xv[bkg, ci], s.map_condition_bins, val.weight[bkg])
-        prot_edges = population_edges(
-            xv[bkg, pi], s.map_protected_bins, val.weight[bkg], extra=tuple(abcd_int)
-        )
-        tmap = fit_threshold_map(
-            score, xv[:, ci], xv[:, pi], val.label,
-            condition_edges=cond_edges, protected_edges=prot_edges,
-            efficiency=s.efficiency, weights=val.weight,
-        )  # fmt: skip
+        tmap = None
+        for n_cond, n_prot in _coarser(s.map_condition_bins, s.map_protected_bins):
+            cond_edges = population_edges(xv[bkg, ci], n_cond, val.weight[bkg])
+            prot_edges = population_edges(
+                xv[bkg, pi], n_prot, val.weight[bkg], extra=tuple(abcd_int)
+            )
+            try:
+                tmap = fit_threshold_map(
+                    score, xv[:, ci], xv[:, pi], val.label,
+                    condition_edges=cond_edges, protected_edges=prot_edges,
+                    efficiency=s.efficiency, weights=val.weight,
+                )  # fmt: skip
+                break
+            except DatrigError as exc:  # too few background events in a cell: coarser bins
+                reason = str(exc)
+        if tmap is None:
+            raise DatrigError(f"no threshold map fits the validation events: {reason}")
         table = np.ceil(tmap.thresholds).astype(np.int64)  # s >= c on integers
         bound = ir.score_bound() + int(np.abs(table).max())
         t_out = score_type(bound, s.score_fractional)
@@ -287,6 +314,15 @@ class EnsembleTrainer:
                 ir.output_type.lsb
             )
         return np.asarray(raw, dtype=np.float64)
+
+
+def _coarser(n_cond: int, n_prot: int):
+    """The map's bin counts from the configured ones down to 1 x 1, protected bins first:
+    small samples get a coarser map rather than a failure (the shape is recorded)."""
+    for c in range(n_cond, 0, -1):
+        for p in range(n_prot, 0, -1):
+            if c == n_cond or p == 1:
+                yield c, p
 
 
 def _reindex(tree: TreeIR, columns: list[int]) -> TreeIR:

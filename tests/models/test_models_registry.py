@@ -12,7 +12,14 @@ from datrig.models import registry
 def test_models_and_their_columns_exist_in_the_schema():
     from datrig.da.registry import PENALTIES
 
-    assert set(registry.MODELS) == {"photon_id", "photon_energy", "diphoton", "photon_id_gnn"}
+    assert set(registry.MODELS) == {
+        "photon_id",
+        "photon_energy",
+        "diphoton",
+        "photon_id_gnn",
+        "photon_id_bdt",
+    }
+    assert "photon_id_bdt" not in registry.network_models()
     for spec in registry.MODELS.values():
         fields = PHOTON_FIELDS if spec.kind == "photons" else DIPHOTON_FIELDS
         if spec.inputs != "cells":

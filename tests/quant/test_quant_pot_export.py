@@ -7,7 +7,7 @@ import onnx
 import pytest
 import torch
 
-from datrig.models.registry import MODELS
+from datrig.models.registry import MODELS, network_models
 from datrig.quant.config import QuantConfig
 from datrig.quant.pot import is_power_of_two, non_pot_quant_nodes
 
@@ -32,7 +32,7 @@ def _model_config(name: str) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(network_models()))
 def test_exported_quant_nodes_are_power_of_two(name, tmp_path):
     from brevitas.export import export_qonnx
 
