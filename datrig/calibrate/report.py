@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,17 @@ def _markdown(
             f"| {s['closure_corrected_max_abs_dev']:.3f} "
             f"| {s['sf_measured_over_truth_max_abs_dev']:.4f} |"
         )
+    lines += ["", "## Firmware cost (each method's project report)", ""]
+    lines += ["| method | latency | LUT | FF | DSP |", "|---|---|---|---|---|"]
+    for cal in results:
+        cost = firmware_cost(cal.project)
+        if cost is None:
+            lines.append(f"| {cal.method} | not measured (`datrig report` on its project) |||| ")
+            continue
+        lines.append(
+            f"| {cal.method} | {cost['latency_ns']:g} ns | {cost['lut']:,} | {cost['ff']:,} "
+            f"| {cost['dsp']} |"
+        )
     for cal in results:
         for binning in ("pt", "pt_eta", "cluster"):
             lines += ["", f"## {cal.method}: {binning} bins", ""]
@@ -214,6 +226,30 @@ def _markdown(
     lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures]
     lines += ["", "Per-candidate firmware scores, regions and bins: `per_event.h5`.", ""]
     return "\n".join(lines)
+
+
+def firmware_cost(project: Path) -> dict[str, Any] | None:
+    """Latency and resources from a project's ``report.json`` (a network's or a tree
+    ensemble's), or None when the project has not been measured."""
+    try:
+        doc = json.loads((Path(project) / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    try:
+        if "quantities" in doc:  # a network's report
+            q = doc["quantities"]
+            values = {k: q[k]["value"] for k in ("latency_ns", "lut", "ff", "dsp")}
+        else:  # a tree ensemble's
+            r = doc["resources"] or {}
+            values = {
+                "latency_ns": doc["latency_ns"],
+                **{k: r.get(k) for k in ("lut", "ff", "dsp")},
+            }
+    except (KeyError, TypeError):
+        return None
+    if any(not isinstance(v, (int, float)) for v in values.values()):
+        return None
+    return {k: int(v) if k != "latency_ns" else float(v) for k, v in values.items()}
 
 
 def project_record(project: Path, out: Path) -> dict[str, str]:

@@ -16,15 +16,23 @@ from pathlib import Path
 import numpy as np
 
 from datrig.errors import DatrigError
+from datrig.export.tree_export import ensemble_is_current
 from datrig.paths import hls_project_dir, safe_name
 from datrig.project.config import FirmwareConfig, config_for_run
 from datrig.project.inputs import calibration_inputs
 from datrig.project.meta import PROJECT, FirmwareProject, project_is_current
 from datrig.project.protocol import Firmware
+from datrig.project.trees import TREE_PROJECT, TreeProject
 from datrig.provenance import file_sha256
 from datrig.train.predictions import RunPredictions
+from datrig.train.trees import ENSEMBLE_FILE
 
 CHECKPOINT = "checkpoint.pt"
+
+
+def is_tree_run(run_dir: str | Path) -> bool:
+    """A tree ensemble's run (its model is ``ensemble.json``, not a checkpoint)."""
+    return (Path(run_dir) / ENSEMBLE_FILE).is_file()
 
 
 def run_checkpoint(run_dir: Path) -> Path:
@@ -47,9 +55,16 @@ def ensure_run_project(
     say: Callable[[str], None] | None = None,
 ) -> Firmware:
     """The run's verified project in ``project_dir``: reused if current (and not ``force``),
-    else exported from its checkpoint, verified on the run's first test events."""
+    else exported from its checkpoint, verified on the run's first test events. A tree
+    ensemble's run (``ensemble.json``) gets its conifer project instead."""
     from datrig.export.project import export_checkpoint
 
+    if is_tree_run(run_dir):
+        from datrig.firmware.tree_flow import ensure_tree_project
+
+        return ensure_tree_project(
+            run_dir, project_dir, fw, seed=seed, force=force, say=say or (lambda m: None)
+        )
     checkpoint = run_checkpoint(run_dir)
     if not force and project_is_current(project_dir, file_sha256(checkpoint), fw):
         if say:
@@ -80,6 +95,8 @@ def shipped_or_exported(
     ``out_dir/firmware/<method>`` (reused there while current)."""
     fw = config_for_run(preds.model, preds.task_config)
     shipped = hls_project_dir(preds.model)
+    if is_tree_run(preds.run_dir) and ensemble_is_current(shipped, Path(preds.run_dir), fw):
+        return TreeProject.load(shipped)
     checkpoint = Path(preds.run_dir) / CHECKPOINT
     if checkpoint.is_file() and project_is_current(shipped, file_sha256(checkpoint), fw):
         return FirmwareProject.load(shipped)
@@ -102,7 +119,16 @@ def firmware_outputs(
     the firmware's outputs. With ``reuse_project`` the given project is used as is (after
     checking it was made from this run's checkpoint); otherwise it is exported if stale.
     """
-    if reuse_project:
+    if reuse_project and is_tree_run(preds.run_dir):
+        if not ensemble_is_current(project_dir, Path(preds.run_dir), config_for_run(
+            preds.model, preds.task_config, config_path
+        )):  # fmt: skip
+            raise DatrigError(
+                f"{project_dir} was not exported from {preds.run_dir}'s ensemble; re-export "
+                "it or drop --project"
+            )
+        project: Firmware = TreeProject.load(project_dir)
+    elif reuse_project:
         project = FirmwareProject.load(project_dir)
         checkpoint = Path(preds.run_dir) / CHECKPOINT
         if checkpoint.is_file() and project.meta.source.sha256 != file_sha256(checkpoint):
@@ -129,5 +155,6 @@ def keep_projects(old: Path, new: Path, names: list[str] | None = None) -> None:
     if not old.is_dir() or old.is_symlink():
         return
     for project in sorted(old.iterdir()) if names is None else [old / n for n in names]:
-        if PROJECT.owns(project) and foreign_contents(project) == []:
+        owned = PROJECT.owns(project) or TREE_PROJECT.owns(project)
+        if owned and foreign_contents(project) == []:
             copy_tree(project, new / project.name)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datrig.errors import DatrigError
 from datrig.models.diphoton import DIPHOTON
 from datrig.models.photon_energy import PHOTON_ENERGY
+from datrig.models.photon_energy_bdt import PHOTON_ENERGY_BDT
 from datrig.models.photon_id import PHOTON_ID
 from datrig.models.photon_id_bdt import PHOTON_ID_BDT
 from datrig.models.photon_id_gnn import PHOTON_ID_GNN
 from datrig.models.spec import ModelSpec
 
 MODELS: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (PHOTON_ID, PHOTON_ENERGY, DIPHOTON, PHOTON_ID_GNN, PHOTON_ID_BDT)
+    spec.name: spec
+    for spec in (
+        PHOTON_ID,
+        PHOTON_ENERGY,
+        DIPHOTON,
+        PHOTON_ID_GNN,
+        PHOTON_ID_BDT,
+        PHOTON_ENERGY_BDT,
+    )
 }
 
 
