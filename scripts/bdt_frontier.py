@@ -40,6 +40,10 @@ VARIANTS = {
     "bits10": {"input_width": 10},
     "map3x3": {"map_condition_bins": 3, "map_protected_bins": 3},
     "map9x9": {"map_condition_bins": 9, "map_protected_bins": 9},
+    "map_all": {"map_events": "train+validation"},
+    "map_all_trees120": {"map_events": "train+validation", "n_trees": 120},
+    "map_all_depth5": {"map_events": "train+validation", "max_depth": 5},
+    "map_all_trees120_depth5": {"map_events": "train+validation", "n_trees": 120, "max_depth": 5},
 }
 
 

@@ -209,3 +209,8 @@ def test_hls_of_the_bdt_verifies_and_measures_both_vhdl_designs(
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "[qat] up to date" in err and "[export] up to date" in err
+    assert main(["verify", "--model", "photon_id_bdt", "--rtl", "--events", "6000"]) == 0
+    out = capsys.readouterr().out
+    assert "test events of runs/photon_id_bdt/ddt" in out and "seeded inputs" in out
+    for what in ("conifer C-sim", "pipelined VHDL, GHDL", "conifer VHDL, GHDL"):
+        assert f"({what}): 0 of 6,000 events differ bit for bit" in out, out

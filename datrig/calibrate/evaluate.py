@@ -42,17 +42,21 @@ def run_project(run_dir: Path, out_dir: Path, seed: int, method: str) -> Firmwar
     if resolve_spec(preds.model, preds.task_config).family != "photon_id":
         raise DatrigError(
             f"{run_dir} is a {preds.model} run; calibrate measures photon-ID calibrations "
-            "(photon_id, photon_id_gnn)"
+            "(photon_id, photon_id_gnn, photon_id_bdt)"
         )
     return shipped_or_exported(preds, out_dir, seed, method, "calibrate")
 
 
 def method_names(run_dirs: list[Path]) -> list[str]:
     """One name per run, unique (``none``, ``none-2``, ...): its DA method, which also names
-    its results and its firmware folder, so a name read from a run must be a plain name."""
+    its results and its firmware folder, so a name read from a run must be a plain name.
+    Runs of several models (a network beside a BDT) are named ``<model>-<da>``."""
     names: list[str] = []
+    models = {_run_model(Path(r)) for r in run_dirs}
     for run_dir in run_dirs:
         base = _method_name(Path(run_dir))
+        if len(models) > 1:
+            base = f"{_run_model(Path(run_dir))}-{base}"
         name, k = base, 1
         while name in names:
             k += 1
@@ -68,6 +72,14 @@ def _method_name(run_dir: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         return re.sub(r"[^A-Za-z0-9_-]", "_", run_dir.name) or "run"
     return safe_name(da, f"{config}: da")
+
+
+def _run_model(run_dir: Path) -> str:
+    try:
+        model = json.loads((run_dir / "config.json").read_text())["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "run"
+    return safe_name(model, f"{run_dir / 'config.json'}: model")
 
 
 def _event_files(run_dir: Path, data_dir: Path | None) -> tuple[dict[str, Path], str | None]:

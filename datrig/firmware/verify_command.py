@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from datrig.paths import hls_project_dir as _project_dir
+    from datrig.project.trees import is_tree_project
+
+    if is_tree_project(args.project or _project_dir(args.model)):
+        return _verify_trees(args)
     if not args.rtl:
         return csim_verify.run(args)
     from datrig.errors import VerificationError
@@ -61,3 +66,52 @@ def run(args: argparse.Namespace) -> int:
     if not result.ok:
         raise VerificationError(result.message())
     return 0
+
+
+def _verify_trees(args: argparse.Namespace) -> int:
+    """A tree ensemble: emulator vs conifer's C-simulation on ``--events`` events (the run's
+    test events, then seeded inputs over the whole grid); with ``--rtl`` also both VHDL
+    designs in GHDL. Exit 1 when anything differs."""
+    import numpy as np
+
+    from datrig.emulate.trees import emulate_mantissas
+    from datrig.export.tree_export import seeded_mantissas
+    from datrig.firmware.tree_flow import DESIGNS
+    from datrig.firmware.vhdl_flow import simulate
+    from datrig.models.registry import MODELS, get_model_spec
+    from datrig.paths import hls_project_dir, predictions_path, run_dir
+    from datrig.project.trees import TreeProject, compare
+    from datrig.safefs import scratch_dir
+
+    project = TreeProject.load(args.project or hls_project_dir(args.model))
+    ir, n = project.ir, args.events or csim_verify.DEFAULT_EVENTS
+    parts, what = [], []
+    if args.input is not None:
+        parts.append(project.mantissas(project.read_inputs(args.input, n, args.split)))
+        what.append(f"{len(parts[0]):,} events of {args.input}")
+    elif args.model in MODELS:
+        preds = predictions_path(
+            run_dir(args.model, args.da or get_model_spec(args.model).shipped_da)
+        )
+        if preds.is_file():
+            parts.append(project.mantissas(project.read_inputs(preds, n)))
+            what.append(f"{len(parts[0]):,} test events of {preds}")
+    rest = n - sum(len(p) for p in parts)
+    if rest > 0 and args.input is None:
+        parts.append(seeded_mantissas(ir, rest, args.seed))
+        what.append(f"{rest:,} seeded inputs over the whole input grid (seed {args.seed})")
+    x = np.concatenate(parts)
+    print(f"inputs: {' + '.join(what)}", flush=True)
+    want = emulate_mantissas(ir, x)
+    checks = [compare("emulator_vs_csim (conifer C-sim)", project.csim_mantissas(x), want)]
+    if args.rtl:
+        with scratch_dir("verify-trees") as tmp:
+            for name, (folder, files) in DESIGNS.items():
+                run = simulate(project.path / folder, x, ir.input_type.width,
+                               ir.output_type.width, Path(tmp) / name, files=files)  # fmt: skip
+                checks.append(compare(f"rtl_vs_emulator ({name} VHDL, GHDL)", run.outputs, want))
+                print(f"{name}: latency {run.latency_cycles} clocks, II {run.ii}", flush=True)
+    for c in checks:
+        first = f" (first: event {c.first_event})" if c.first_event is not None else ""
+        print(f"{c.name}: {c.n_mismatch} of {c.n_events:,} events differ bit for bit{first}")
+    return 0 if all(c.ok for c in checks) else 1

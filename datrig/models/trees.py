@@ -30,10 +30,15 @@ class TreeSettings:
     map_condition_bins: int = 6
     map_protected_bins: int = 6
     efficiency: float = 0.8  # the working point the map's thresholds keep for the signal
+    # the events the map is fitted on: the validation split (never seen by the trees), or
+    # the training split too (4x the events per cell, at the trees' overfitting bias)
+    map_events: str = "validation"
 
     def __post_init__(self) -> None:
         if self.n_trees < 1 or self.max_depth < 1 or not 2 <= self.input_width <= 32:
             raise DatrigError("trees: n_trees, max_depth >= 1 and 2 <= input_width <= 32")
+        if self.map_events not in ("validation", "train+validation"):
+            raise DatrigError("trees: map_events is validation or train+validation")
         if not 0.5 < self.input_coverage <= 1.0 or not 0 <= self.score_fractional <= 24:
             raise DatrigError("trees: input_coverage in (0.5, 1], score_fractional in [0, 24]")
 

@@ -128,7 +128,10 @@ def ensure_run(
     if run_is_current(out, cfg) and not force:
         say(f"up to date: {out}")
         return out
-    say(f"training {cfg.model} with --da {cfg.da} (lam={cfg.lam:g}) into {out}")
+    if resolve_spec(cfg.model, cfg.task).trees is not None:
+        say(f"growing the {cfg.model} tree ensemble with --da {cfg.da} into {out}")
+    else:
+        say(f"training {cfg.model} with --da {cfg.da} (lam={cfg.lam:g}) into {out}")
     train(cfg, out, resume=False, progress=progress)
     return out
 

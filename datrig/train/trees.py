@@ -205,6 +205,9 @@ class EnsembleTrainer:
 
         spec, s = self.spec, self.settings
         val = ds.load_events(spec, self.files["sim"], "val", norm)
+        if s.map_events == "train+validation":  # 4x the events; the trees' bias is measured
+            train = ds.load_events(spec, self.files["sim"], "train", norm, self.cfg.n_train)
+            val = ds.EventArrays.concat([train, val])
         xv = quantize(val.inputs, ir.input_type)
         score = emulate_mantissas(ir, xv).astype(np.float64)
         names = spec.feature_names

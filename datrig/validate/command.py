@@ -114,6 +114,14 @@ def method_runs(model: str, data_dir: Path | None, seed: int, seeds: int = 1) ->
     return runs
 
 
+def _same_family(model: str, other: str) -> bool:
+    """A shipped model validated beside another of its family (photon_id_bdt beside
+    photon_id: the firmware BDT next to the firmware network, on the same figures)."""
+    from datrig.models.registry import MODELS
+
+    return model in MODELS and other in MODELS and MODELS[model].family == MODELS[other].family
+
+
 def run(args: argparse.Namespace) -> int:
     from datrig.validate.peers import resolve_peers
 
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         columns = []
         for run_dir in tqdm(run_dirs, desc="validate", unit="run", file=sys.stderr):
             preds = load_predictions(run_dir)
-            if preds.model != args.model:
+            if preds.model != args.model and not _same_family(preds.model, args.model):
                 raise DatrigError(
                     f"{run_dir} is a run of model {preds.model!r}, not {args.model!r}; "
                     "pass --model to match or drop that run"
@@ -147,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
             if not args.no_firmware:
                 from datrig.firmware.run_firmware import firmware_outputs
 
-                project = tmp / FIRMWARE_DIR / preds.da  # da: checked as a name at load
+                folder = preds.da if preds.model == args.model else f"{preds.model}-{preds.da}"
+                project = tmp / FIRMWARE_DIR / folder  # both checked as names at load
                 firmware = firmware_outputs(preds, project, seed=args.seed)
             columns.append(RunColumns(preds, firmware))
         if any(c.preds.task_config is not None for c in columns):  # runs of a task
