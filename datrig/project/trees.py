@@ -27,6 +27,7 @@ from datrig.data.features import Normalisation
 from datrig.emulate.trees import emulate
 from datrig.errors import DatrigError, SchemaError
 from datrig.ir.trees import EnsembleIR, quantize
+from datrig.paths import resolve_inside
 from datrig.project.meta import PROJECT_FILE
 from datrig.project.verify import Comparison
 
@@ -118,7 +119,7 @@ class TreeProject:
         return emulate(self.ir, self.mantissas(inputs))
 
     def csim_mantissas(self, x: np.ndarray) -> np.ndarray:
-        exe = self.path / CSIM_EXE
+        exe = resolve_inside(self.path, CSIM_EXE, "the C-simulation")  # no link leads out
         if not exe.is_file():
             raise DatrigError(f"{exe} is missing: the project is damaged; re-export it")
         with tempfile.TemporaryDirectory() as tmp:
