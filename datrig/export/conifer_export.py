@@ -303,6 +303,21 @@ def write_vhdl(ir: EnsembleIR, out: Path, part: str) -> Path:
     return out
 
 
+def top_entity(n_features: int, w_in: int, w_out: int) -> str:
+    """The ports every datrig BDT design has (the testbench and yosys flow rely on them):
+    the features' mantissas side by side, a valid bit, the output mantissa, its valid bit."""
+    return f"""entity DatrigTop is
+  port(
+    clk : in std_logic;
+    X_in : in std_logic_vector({n_features * w_in - 1} downto 0);
+    X_vld_in : in std_logic;
+    y_out : out std_logic_vector({w_out - 1} downto 0);
+    y_vld_out : out std_logic
+  );
+end DatrigTop;
+"""
+
+
 def _vhdl_ints(values) -> str:
     return (
         "(" + ", ".join(str(int(v)) for v in values) + ")"
@@ -359,16 +374,7 @@ use ieee.numeric_std.all;
 use work.Constants.all;
 use work.Types.all;
 
-entity DatrigTop is
-  port(
-    clk : in std_logic;
-    X_in : in std_logic_vector({n * w_in - 1} downto 0);
-    X_vld_in : in std_logic;
-    y_out : out std_logic_vector({w_out - 1} downto 0);
-    y_vld_out : out std_logic
-  );
-end DatrigTop;
-
+{top_entity(n, w_in, w_out)}
 architecture rtl of DatrigTop is
   signal X : txArray(0 to nFeatures - 1);
   signal X_vld : boolean;

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from datrig.export.conifer_export import TESTBENCH, TESTBENCH_VHDL
+from datrig.export.conifer_export import TESTBENCH, TESTBENCH_VHDL, top_entity
 from datrig.ir.trees import EnsembleIR, TreeIR
 
 ADDER_LEVELS_PER_STAGE = 2  # two carry-chain adders per 5 ns clock
@@ -132,16 +132,7 @@ library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 
-entity DatrigTop is
-  port(
-    clk : in std_logic;
-    X_in : in std_logic_vector({n_in * w_in - 1} downto 0);
-    X_vld_in : in std_logic;
-    y_out : out std_logic_vector({w - 1} downto 0);
-    y_vld_out : out std_logic
-  );
-end DatrigTop;
-
+{top_entity(n_in, w_in, w)}
 architecture rtl of DatrigTop is
   constant W : integer := {w};
   type sArr is array(natural range <>) of signed(W - 1 downto 0);

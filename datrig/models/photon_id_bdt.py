@@ -10,33 +10,20 @@ every level (depth + 5 + ceil(log2(trees + 1)) clocks) and is measured beside it
 
 from __future__ import annotations
 
-from datrig.data.features import Feature
-from datrig.data.schema import SHOWER_SHAPES
-from datrig.models.spec import ModelSpec
+import dataclasses
+
+from datrig.models.photon_id import PHOTON_ID
 from datrig.models.trees import TreeSettings, no_network
 
-PHOTON_ID_BDT = ModelSpec(
+PHOTON_ID_BDT = dataclasses.replace(
+    PHOTON_ID,  # the same inputs, target, protected variable and condition
     name="photon_id_bdt",
-    kind="photons",
-    inputs=(
-        *(Feature(s) for s in SHOWER_SHAPES),
-        Feature("pt", "log"),
-        Feature("eta", "abs"),
-        Feature("iso_calo"),
-    ),
-    task="classification",
-    target="label",
-    protected="iso_calo",
-    extra_protected=("iso_track",),
-    condition="pt",
-    penalty_subset="fakes",
-    penalised="score",
-    output_kind="logit",
-    family="photon_id",
     build=no_network,
     hidden=(),
+    compensation_hidden=(),
     shipped_da="ddt",
-    default_n_train=180_000,
+    default_bits=8,
+    default_resource_lam=0.0,
     # 120 trees of depth 4 (6 clocks), the map fitted on the train and validation splits: the
     # only setting of the measured frontier (docs/trees.md) that closes within 0.1 in sim and
     # data and keeps R80 >= 10 on all three 300k training samples (judged on 1M)

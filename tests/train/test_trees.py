@@ -13,15 +13,6 @@ from datrig.models import registry
 from datrig.models.trees import TreeSettings
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    from datrig.sim.simulate import simulate
-
-    out = tmp_path_factory.mktemp("bdt_data")
-    simulate(out, 16000, 16000, seed=5, progress=False)
-    return out
-
-
 @pytest.fixture
 def small_bdt(monkeypatch):
     spec = dataclasses.replace(
@@ -30,14 +21,14 @@ def small_bdt(monkeypatch):
     monkeypatch.setitem(registry.MODELS, "photon_id_bdt", spec)
 
 
-def _qat(toy, out, da="ddt", seed="4"):
-    return main(["qat", "--model", "photon_id_bdt", "--da", da, "--data", str(toy),
+def _qat(data, out, da="ddt", seed="4"):
+    return main(["qat", "--model", "photon_id_bdt", "--da", da, "--data", str(data),
                  "--out", str(out), "--seed", seed, "--quiet"])  # fmt: skip
 
 
-def test_same_seed_same_bytes_and_a_complete_run(toy, tmp_path, small_bdt):
-    assert _qat(toy, tmp_path / "a") == 0
-    assert _qat(toy, tmp_path / "b") == 0
+def test_same_seed_same_bytes_and_a_complete_run(tiny_data, tmp_path, small_bdt):
+    assert _qat(tiny_data, tmp_path / "a") == 0
+    assert _qat(tiny_data, tmp_path / "b") == 0
     for name in ("ensemble.json", "normalisation.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     run = tmp_path / "a"
@@ -52,7 +43,7 @@ def test_same_seed_same_bytes_and_a_complete_run(toy, tmp_path, small_bdt):
     assert metrics["firmware_types"]["threshold_map"]["background_pass"] > 0
 
 
-def test_a_network_penalty_is_refused_in_one_line(toy, tmp_path, small_bdt, capsys):
-    assert _qat(toy, tmp_path / "c", da="disco") != 0
+def test_a_network_penalty_is_refused_in_one_line(tiny_data, tmp_path, small_bdt, capsys):
+    assert _qat(tiny_data, tmp_path / "c", da="disco") != 0
     err = capsys.readouterr().err
     assert "tree ensemble takes none or ddt" in err and "Traceback" not in err
