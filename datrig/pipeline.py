@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-synth", action="store_true", help="skip RTL synthesis in the report")
     parser.add_argument(
+        "--conifer-synth",
+        action="store_true",
+        help="tree ensembles: also synthesise conifer's own VHDL (measured beside the deployed "
+        "design; ~3 min for 120 trees)",
+    )
+    parser.add_argument(
         "--report-source",
         choices=PREFER,
         default="auto",
@@ -145,6 +151,7 @@ def _run_trees(args, run_path: Path, project: Path, fw, data_dir: Path, start: f
     report = measure(
         firmware, fw, run_path, n_events=args.events, seed=args.seed,
         synth=not args.no_synth, say=lambda m: _say("report", m),
+        synth_conifer=args.conifer_synth and not args.no_synth,
     )  # fmt: skip
     md_path = write_tree_report(report, project)
     r = report["resources"] or {}

@@ -69,8 +69,11 @@ def measure(
     seed: int,
     synth: bool = True,
     say: Callable[[str], None] = lambda m: None,
+    synth_conifer: bool = False,
 ) -> dict[str, Any]:
-    """RTL simulation (GHDL) against the emulator, yosys resources, and the budget."""
+    """RTL simulation (GHDL) of both designs against the emulator, yosys resources of the
+    deployed one (and of conifer's with ``synth_conifer``: minutes for a large ensemble),
+    and the budget."""
     ir = project.ir
     preds = load_predictions(run_dir)
     events = project.mantissas(preds.inputs[: n_events // 2])
@@ -87,7 +90,7 @@ def measure(
             say(f"{name}: {rtl.n_mismatch} of {rtl.n_events:,} RTL outputs differ; latency "
                 f"{run.latency_cycles} clocks, II {run.ii}")  # fmt: skip
             resources = None
-            if synth:
+            if synth and (name == DEPLOYED or synth_conifer):
                 say(f"{name}: ghdl --synth + yosys synth_xilinx ...")
                 family = device_for_part(fw.part).yosys_family
                 res = synthesise(project.path / folder, family, Path(tmp) / name / "synth",
