@@ -28,18 +28,15 @@ def fitted_ensemble(
     n_trees: int = 12, depth: int = 3, width: int = 8, seed: int = 1, regression: bool = False
 ) -> tuple[EnsembleIR, np.ndarray, np.ndarray, np.ndarray]:
     """(ensemble on ap_fixed<width,1>, input mantissas, labels, weights)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    from datrig.train.trees import ensemble_from_sklearn
+    from datrig.models.trees import TreeSettings
+    from datrig.train.tree_learners import fit_histgb, quantize_ensemble
 
     x, label, w = synthetic_task(20_000, seed)
     t_in = FixedType(width, 1, True, Rounding.RND_CONV, Overflow.SAT)
     xq = quantize(x, t_in)
-    kind = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
     target = x[:, 0] * 2 + label if regression else label
-    model = kind(max_iter=n_trees, max_depth=depth, max_leaf_nodes=None, learning_rate=0.3,
-                 early_stopping=False, random_state=seed)  # fmt: skip
-    model.fit(xq * t_in.lsb, target, sample_weight=np.clip(w, 0, None))
+    settings = TreeSettings(n_trees=n_trees, max_depth=depth, min_samples_leaf=20)
+    fitted = fit_histgb(xq * t_in.lsb, target, w, settings, seed, regression=regression)
     names = [f"f{i}" for i in range(N_FEATURES)]
-    ir = ensemble_from_sklearn(model, "synthetic", names, t_in, 6)
+    ir = quantize_ensemble(fitted, "synthetic", names, t_in, 6)
     return ir, xq, label, w

@@ -22,7 +22,6 @@ needs non-negative hessians); the map and every metric use the signed weights.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
 from datrig.ir.fixed import FixedType, Overflow, Rounding
-from datrig.ir.trees import EnsembleIR, ThresholdMapIR, TreeIR, quantize
+from datrig.ir.trees import EnsembleIR, ThresholdMapIR, quantize
 from datrig.metrics.classifier import weighted_quantiles
 from datrig.models.spec import ModelSpec
 from datrig.models.trees import TreeSettings
@@ -45,9 +44,16 @@ from datrig.train.config import TrainConfig
 from datrig.train.lifecycle import PARTIAL, RUN, RunFolder
 from datrig.train.metrics import abcd_gap, run_metrics
 from datrig.train.outputs import write_predictions
+from datrig.train.tree_learners import (
+    FittedEnsemble,
+    fit_histgb,
+    fit_uniform,
+    quantize_ensemble,
+    score_type,
+)
 
 ENSEMBLE_FILE = "ensemble.json"
-TREE_VARIANTS = ("none", "ddt")
+TREE_VARIANTS = ("none", "ddt", "flat")  # flat: hep_ml's uniform boosting
 ISO_QUANTILE = 0.9  # the toy's ABCD isolation cut: this quantile of the simulated photons
 
 
@@ -70,88 +76,6 @@ def input_type(settings: TreeSettings) -> FixedType:
     return FixedType(settings.input_width, 1, True, Rounding.RND_CONV, Overflow.SAT)
 
 
-def score_type(bound: int, fractional: int) -> FixedType:
-    """Signed type with LSB 2^-fractional and room for +-bound mantissas (no overflow)."""
-    width = max(2, int(bound).bit_length() + 1)
-    return FixedType(width, width - fractional, True, Rounding.RND_CONV, Overflow.WRAP)
-
-
-def _trees_of(model: Any, lsb_in: float, lsb_score: float, t_in: FixedType) -> list[TreeIR]:
-    """sklearn's fitted predictors as integer trees (children renumbered after parents)."""
-    trees = []
-    for (predictor,) in model._predictors:
-        nodes = predictor.nodes
-        order, remap = [0], {}
-        for node in order:  # breadth first: every child after its parent
-            if not nodes["is_leaf"][node]:
-                order += [int(nodes["left"][node]), int(nodes["right"][node])]
-        remap = {old: new for new, old in enumerate(order)}
-        feature, threshold, left, right, value = [], [], [], [], []
-        for old in order:
-            if nodes["is_leaf"][old]:
-                feature.append(-1), threshold.append(0), left.append(-1), right.append(-1)
-                value.append(int(np.rint(nodes["value"][old] / lsb_score)))
-                continue
-            t = math.floor(float(nodes["num_threshold"][old]) / lsb_in)
-            feature.append(int(nodes["feature_idx"][old]))
-            threshold.append(int(np.clip(t, t_in.min_mantissa, t_in.max_mantissa)))
-            left.append(remap[int(nodes["left"][old])])
-            right.append(remap[int(nodes["right"][old])])
-            value.append(0)
-        trees.append(TreeIR(*(tuple(a) for a in (feature, threshold, left, right, value))))
-    return trees
-
-
-def ensemble_from_sklearn(
-    model: Any,
-    name: str,
-    features: list[str],
-    t_in: FixedType,
-    score_fractional: int,
-    columns: list[int] | None = None,
-) -> EnsembleIR:
-    """A fitted scikit-learn histogram gradient boosting (one output) as an integer ensemble:
-    thresholds floored onto the input grid (exact for inputs on it), leaves and baseline
-    rounded (half to even) onto 2^-score_fractional, the score type sized so that nothing
-    overflows. ``columns``: which input each model column is (default: all, in order)."""
-    columns = list(range(len(features))) if columns is None else columns
-    lsb_s = 2.0**-score_fractional
-    trees = [_reindex(t, columns) for t in _trees_of(model, t_in.lsb, lsb_s, t_in)]
-    init = int(np.rint(_baseline(model) / lsb_s))
-    probe = EnsembleIR(name, tuple(features), t_in, t_in, t_in, init, tuple(trees))
-    t_score = score_type(probe.score_bound(), score_fractional)
-    return EnsembleIR(name, tuple(features), t_in, t_score, t_score, init, tuple(trees))
-
-
-def _fit_model(spec: ModelSpec, x: np.ndarray, target: np.ndarray, w: np.ndarray, seed: int):
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
-    s = spec.trees
-    assert s is not None
-    common = dict(
-        max_iter=s.n_trees,
-        max_depth=s.max_depth,
-        max_leaf_nodes=None,
-        learning_rate=s.learning_rate,
-        min_samples_leaf=s.min_samples_leaf,
-        max_bins=255,
-        early_stopping=False,
-        random_state=seed,
-    )
-    if spec.task == "classification":
-        model = HistGradientBoostingClassifier(**common)
-    else:
-        model = HistGradientBoostingRegressor(**common)
-    with threadpool_limits(limits=1, user_api="openmp"):  # deterministic, 2 shared cores
-        model.fit(x, target, sample_weight=np.clip(w, 0.0, None))
-    return model
-
-
-def _baseline(model: Any) -> float:
-    return float(np.asarray(model._baseline_prediction).reshape(-1)[0])
-
-
 class EnsembleTrainer:
     """One tree-ensemble run of ``cfg`` into ``out_dir``."""
 
@@ -165,6 +89,8 @@ class EnsembleTrainer:
             )
         if cfg.da == "ddt" and (spec.condition is None or spec.task != "classification"):
             raise DatrigError("--da ddt needs a classifier with a condition variable (e.g. pT)")
+        if cfg.da == "flat" and (spec.task != "classification" or spec.protected == "domain"):
+            raise DatrigError("--da flat needs a classifier with a protected variable")
         self.cfg, self.spec, self.settings = cfg, spec, spec.trees
         self.folder = RunFolder(Path(out_dir), resume=False, force=force)
         data_dir = Path(cfg.data_dir)
@@ -189,9 +115,14 @@ class EnsembleTrainer:
         score_cols = self._score_columns()
         target = train.label if spec.task == "classification" else train.target
         say(f"growing {s.n_trees} trees of depth {s.max_depth} on {len(xq):,} events ...")
-        model = _fit_model(spec, xq[:, score_cols], target, train.weight, cfg.seed)
-        ir = ensemble_from_sklearn(model, spec.name, spec.feature_names, t_in,
-                                   s.score_fractional, score_cols)  # fmt: skip
+        if cfg.da == "flat":
+            model = fit_uniform(xq[:, score_cols], target, train.weight, train.protected, s,
+                                cfg.seed)  # fmt: skip
+        else:
+            model = fit_histgb(xq[:, score_cols], target, train.weight, s, cfg.seed,
+                               regression=spec.task == "regression")  # fmt: skip
+        ir = quantize_ensemble(model, spec.name, spec.feature_names, t_in, s.score_fractional,
+                               score_cols)  # fmt: skip
         t_score = ir.score_type
         info: dict[str, Any] = {"input_type": t_in.to_hls(), "score_type": t_score.to_hls()}
         if cfg.da == "ddt":
@@ -302,14 +233,13 @@ class EnsembleTrainer:
         self.folder.swap_in()
         return metrics
 
-    def _float_output(self, model: Any, x: np.ndarray, ir: EnsembleIR, norm: Any) -> np.ndarray:
-        """The float ensemble (sklearn, on the grid's inputs, no leaf rounding) with the
-        map's float thresholds: what quantizing the leaves and the map costs is their gap."""
-        from threadpoolctl import threadpool_limits
-
+    def _float_output(
+        self, model: FittedEnsemble, x: np.ndarray, ir: EnsembleIR, norm: Any
+    ) -> np.ndarray:
+        """The library's float ensemble on the grid's inputs (no leaf rounding) with the map:
+        what rounding the leaves costs is the gap to the firmware's output."""
         xg = quantize(x, ir.input_type).astype(np.float64) * ir.input_type.lsb
-        with threadpool_limits(limits=1, user_api="openmp"):
-            raw = model._raw_predict(xg[:, self._score_columns()])[:, 0]
+        raw = model.raw(xg[:, self._score_columns()])
         if ir.threshold_map is not None:
             from datrig.emulate.trees import map_thresholds
 
@@ -326,11 +256,6 @@ def _coarser(n_cond: int, n_prot: int):
         for p in range(n_prot, 0, -1):
             if c == n_cond or p == 1:
                 yield c, p
-
-
-def _reindex(tree: TreeIR, columns: list[int]) -> TreeIR:
-    feature = tuple(columns[f] if f >= 0 else -1 for f in tree.feature)
-    return TreeIR(feature, tree.threshold, tree.left, tree.right, tree.value)
 
 
 def _one_feature(norm: Any, index: int, values: list[float]) -> np.ndarray:

@@ -33,15 +33,20 @@ def test_emulator_equals_a_walk_of_the_trees(regression):
 
 
 def test_emulator_tracks_the_float_ensemble():
-    """Leaves on 2^-6 cost at most half an LSB per tree against scikit-learn's raw score."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """Leaves on 2^-6 cost at most half an LSB per tree against the library's float score."""
+    from datrig.ir.fixed import FixedType, Overflow, Rounding
+    from datrig.ir.trees import quantize
+    from datrig.models.trees import TreeSettings
+    from datrig.train.tree_learners import fit_histgb, quantize_ensemble
+    from tests.ensemble_models import synthetic_task
 
-    ir, xq, label, w = fitted_ensemble(n_trees=10)
-    model = HistGradientBoostingClassifier(max_iter=10, max_depth=3, max_leaf_nodes=None,
-                                           learning_rate=0.3, early_stopping=False,
-                                           random_state=1)  # fmt: skip
-    model.fit(xq * ir.input_type.lsb, label, sample_weight=np.clip(w, 0, None))
-    raw = model.decision_function(xq[:3000] * ir.input_type.lsb)
+    x, label, w = synthetic_task(20_000, 1)
+    t_in = FixedType(8, 1, True, Rounding.RND_CONV, Overflow.SAT)
+    xq = quantize(x, t_in)
+    fitted = fit_histgb(xq * t_in.lsb, label, w, TreeSettings(10, 3, min_samples_leaf=20), 1,
+                        regression=False)  # fmt: skip
+    ir = quantize_ensemble(fitted, "t", [f"f{i}" for i in range(x.shape[1])], t_in, 6)
+    raw = fitted.raw(xq[:3000] * t_in.lsb)
     emu = emulate(ir, xq[:3000])[:, 0]
     assert np.abs(emu - raw).max() <= (len(ir.trees) + 1) * ir.score_type.lsb / 2
 

@@ -47,3 +47,11 @@ def test_a_network_penalty_is_refused_in_one_line(tiny_data, tmp_path, small_bdt
     assert _qat(tiny_data, tmp_path / "c", da="disco") != 0
     err = capsys.readouterr().err
     assert "tree ensemble takes none or ddt" in err and "Traceback" not in err
+
+
+def test_uniform_boosting_runs_as_a_tree_variant(tiny_data, tmp_path, small_bdt):
+    assert _qat(tiny_data, tmp_path / "flat", da="flat") == 0
+    ir = json.loads((tmp_path / "flat" / "ensemble.json").read_text())
+    assert len(ir["trees"]) == 6 and ir["threshold_map"] is None
+    iso = ir["features"].index("iso_calo")
+    assert all(iso not in t["feature"] for t in ir["trees"])  # the trees never read isolation
