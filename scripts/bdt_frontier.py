@@ -25,13 +25,15 @@ from datrig.data.reader import read_rows
 from datrig.emulate.trees import emulate
 from datrig.ir.trees import EnsembleIR, quantize
 from datrig.models.registry import MODELS
+from datrig.models.trees import TreeSettings
 from datrig.train.runs import resolve_config
 from datrig.train.trees import EnsembleTrainer
 from datrig.validate.plane import plane_point
 
-DEFAULT = MODELS["photon_id_bdt"].trees
+BASE = TreeSettings(n_trees=60, max_depth=4)  # the frontier's reference point (docs: "before")
 VARIANTS = {
-    "shipped": {},
+    "before": {},
+    "shipped": {"shipped": True},  # MODELS["photon_id_bdt"]
     "trees30": {"n_trees": 30},
     "trees120": {"n_trees": 120},
     "depth3": {"max_depth": 3},
@@ -44,6 +46,8 @@ VARIANTS = {
     "map_all_trees120": {"map_events": "train+validation", "n_trees": 120},
     "map_all_depth5": {"map_events": "train+validation", "max_depth": 5},
     "map_all_trees120_depth5": {"map_events": "train+validation", "n_trees": 120, "max_depth": 5},
+    "none": {"da": "none", "shipped": True},  # the shipped ensemble without decorrelation
+    "uniform": {"da": "flat", "shipped": True},  # hep_ml's uniform boosting, no map
 }
 
 
@@ -67,15 +71,18 @@ def main() -> None:
     args = parser.parse_args()
     points = []
     for name in args.variants:
-        settings = dataclasses.replace(DEFAULT, **VARIANTS[name])
+        change = dict(VARIANTS[name])
+        da = change.pop("da", "ddt")
+        shipped = MODELS["photon_id_bdt"].trees
+        settings = shipped if change.pop("shipped", False) else dataclasses.replace(BASE, **change)
         spec = dataclasses.replace(MODELS["photon_id_bdt"], trees=settings)
         for data in args.train:
-            cfg = resolve_config("photon_id_bdt", "ddt", data, args.seed)
+            cfg = resolve_config("photon_id_bdt", da, data, args.seed)
             with tempfile.TemporaryDirectory() as tmp:
                 trainer = EnsembleTrainer(cfg, spec, Path(tmp) / "run", force=False)
                 ir, norm, _, info = trainer.build(say=lambda m: None)
             figures = evaluate(ir, norm, args.eval)
-            point = {"variant": name, "train": str(data), **dataclasses.asdict(settings),
+            point = {"variant": name, "da": da, "train": str(data), **dataclasses.asdict(settings),
                      "map": info.get("threshold_map"), **figures}  # fmt: skip
             points.append(point)
             print(

@@ -61,9 +61,7 @@ def main() -> None:
         e_raw, e_true = cols["e_raw"][photons], cols["e_true"][photons]
         out[domain] = {"raw": figures(e_raw, e_true)}
         x_std = norm.network_inputs(path, None, None)[photons]
-        out[domain]["standard float regression"] = figures(
-            e_raw * standard.predict(x_std), e_true
-        )
+        out[domain]["standard float regression"] = figures(e_raw * standard.predict(x_std), e_true)
         for name, project in projects.items():
             x = project.read_inputs(path)[photons]
             out[domain][name] = figures(e_raw * project.emulate(x)[:, 0], e_true)
