@@ -21,6 +21,7 @@ from datrig.calibrate.report import MARKER, write_calibration
 from datrig.faults import pause_point
 from datrig.firmware.run_firmware import keep_projects
 from datrig.provenance import sidecar
+from datrig.train.runs import model_file
 
 CALIBRATION = ArtefactKind("calibration", MARKER, "calibrate")
 FIRMWARE_DIR = "firmware"  # projects exported for runs without a current one
@@ -57,7 +58,7 @@ def calibrate_energy_into(
         keep_projects(out / FIRMWARE_DIR, tmp / FIRMWARE_DIR, [method])
         cal = evaluate_energy_run(run_dir, method, data_dir, tmp, settings)
         report = write_energy_calibration(cal, tmp, out)
-        inputs = {f"{method}/checkpoint": Path(run_dir) / "checkpoint.pt"}
+        inputs = {f"{method}/model": model_file(run_dir)}
         write_json(tmp / MARKER, sidecar(stage="calibrate", seed=settings.seed, inputs=inputs))
         pause_point("calibrate:before-swap")
     return report

@@ -16,6 +16,7 @@ from pathlib import Path
 from datrig.argtypes import fraction, non_negative_int, positive_int
 from datrig.calibrate.analysis import Settings
 from datrig.errors import DatrigError
+from datrig.train.runs import model_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = (
             {"project": args.project / "datrig_project.json"}
             if args.project
-            else {f"run{k}/checkpoint": Path(r) / "checkpoint.pt" for k, r in enumerate(args.run)}
+            else {f"run{k}/model": model_file(r) for k, r in enumerate(args.run)}
         )
         report = calibrate_task_into(
             lambda staging: _task_entries(args, staging, settings), data_file, out, settings,

@@ -16,6 +16,7 @@ from datrig.calibrate.plots import plot_closure_pulls, plot_r_vs_pt, plot_scale_
 from datrig.faults import pause_point
 from datrig.provenance import sidecar
 from datrig.runtime import hdf5_writing
+from datrig.train.runs import model_file
 from datrig.validate.plane import PlanePoint, plane_table, plot_plane
 
 
@@ -121,7 +122,7 @@ def write_calibration(
     report = out / "report.md"
     with atomic_path(report) as tmp:
         tmp.write_text(_markdown(results, doc, figures, planes, peer_set.skipped))
-    inputs = {f"{c.method}/checkpoint": c.run_dir / "checkpoint.pt" for c in results}
+    inputs = {f"{c.method}/model": model_file(c.run_dir) for c in results}
     write_json(out / MARKER, sidecar(stage="calibrate", seed=seed, inputs=inputs))  # last
     return final / report.name
 

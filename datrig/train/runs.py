@@ -151,3 +151,10 @@ def run_identity(run_dir: str | Path) -> tuple[str, dict | None]:
     if task is not None and not isinstance(task, dict):
         raise DatrigError(f"{path}: task is not a task record")
     return model, task
+
+
+def model_file(run_dir: str | Path) -> Path:
+    """The file a run's model is in: a network's ``checkpoint.pt`` or a tree ensemble's
+    ``ensemble.json`` (what a calibration records the sha256 of)."""
+    ensemble = Path(run_dir) / "ensemble.json"
+    return ensemble if ensemble.is_file() else Path(run_dir) / "checkpoint.pt"
