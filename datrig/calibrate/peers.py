@@ -83,7 +83,7 @@ def plane_points(
         score = np.concatenate([cal.samples["sim"].score, cal.samples["data"].score])
         points.append(
             plane_point(
-                cal.method, "network", score, _events(cal), efficiency, settings.id_efficiency
+                cal.method, "firmware", score, _events(cal), efficiency, settings.id_efficiency
             )
         )
     for peer in peers:

@@ -26,9 +26,9 @@ def plane_text() -> str:
 
     peers = "; ".join(f"`{p.name}`: {p.description}" for p in PEERS.values())
     return (
-        "Networks: the runs' firmware scores. Peers (fitted on the simulated events of the "
-        f"runs' training sample, never on data): {peers}. R per pT tercile of the simulated "
-        "fakes, R data with the toy's truth labels, statistical (Poisson) errors. Peer scores "
+        "Runs (networks and tree ensembles): their firmware scores. Peers (fitted on the "
+        f"simulated events of the runs' training sample, never on data): {peers}. R per pT "
+        "tercile of the simulated fakes, R data with the toy's truth labels, statistical (Poisson) errors. Peer scores "
         "per candidate: `per_event.h5` `peers/<name>/`."
     )
 

@@ -36,7 +36,7 @@ class PlanePoint:
     """One method's figures; per-tercile lists, then the all-pT value."""
 
     method: str
-    kind: str  # "network" or "peer"
+    kind: str  # "firmware" (a run: network or tree ensemble) or "peer"
     rejection80_sim: float
     rejection80_data: float
     r_sim: list[float]
@@ -139,7 +139,7 @@ def plot_plane(points: Sequence[PlanePoint], path: Path, title: str) -> Path:
     for p in points:
         errors = np.asarray(p.r_data_err, dtype=np.float64)
         err = float(errors[np.isfinite(errors)].max()) if np.isfinite(errors).any() else 0.0
-        style = {"network": ("o", "tab:blue"), "peer": ("s", "tab:gray")}.get(
+        style = {"firmware": ("o", "tab:blue"), "peer": ("s", "tab:gray")}.get(
             p.kind, ("^", "tab:red")
         )
         ax.errorbar(p.max_abs_dev_data, p.rejection80_sim, xerr=err, fmt=style[0],
@@ -164,7 +164,7 @@ def seed_spread(points: Sequence[PlanePoint]) -> dict[str, str]:
     deviation of R80 and the range of R per pT tercile in both domains."""
     groups: dict[str, list[PlanePoint]] = {}
     for p in points:
-        if p.kind == "network":
+        if p.kind == "firmware":
             groups.setdefault(p.method.split("-seed")[0], []).append(p)
     out = {}
     for name, group in groups.items():

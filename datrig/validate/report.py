@@ -257,7 +257,7 @@ def photon_id_plane(
         return {}, ""
     points = []
     for key, run in methods.items():
-        points.append(plane_point(key, "network", _plane_output(run), first.events))
+        points.append(plane_point(key, "firmware", _plane_output(run), first.events))
     lines = ["", f"### {first.model}: every method on the same test events", ""]
     skipped: dict[str, str] = {}
     if peers:

@@ -81,7 +81,7 @@ def test_plane_point_abcd_factor_hand_computed():
         i += n
     fakes["pt"] = np.random.default_rng(0).permutation(np.linspace(20, 80, len(fakes)))
     events = np.concatenate([photons, fakes])
-    point = plane_point("hand", "network", events["score"], events)
+    point = plane_point("hand", "firmware", events["score"], events)
     assert point.r_all_sim == pytest.approx(4 * 12 / (6 * 8))
     assert point.rejection80_sim == pytest.approx(30 / 10)
     assert "hand" in "\n".join(plane_table([point]))
@@ -90,7 +90,7 @@ def test_plane_point_abcd_factor_hand_computed():
 def test_seed_spread_groups_the_seeds_of_one_method():
     ev = np.concatenate([_events(20000, 3), _events(20000, 4, domain=1)])
     points = [
-        plane_point(name, "network", ev["score"] + shift, ev)
+        plane_point(name, "firmware", ev["score"] + shift, ev)
         for name, shift in (("ddt", 0.0), ("ddt-seed2", 0.1), ("ddt-seed3", -0.1))
     ]
     spread = seed_spread(points)
