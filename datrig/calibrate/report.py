@@ -28,8 +28,8 @@ def plane_text() -> str:
     return (
         "Runs (networks and tree ensembles): their firmware scores. Peers (fitted on the "
         f"simulated events of the runs' training sample, never on data): {peers}. R per pT "
-        "tercile of the simulated fakes, R data with the toy's truth labels, statistical (Poisson) errors. Peer scores "
-        "per candidate: `per_event.h5` `peers/<name>/`."
+        "tercile of the simulated fakes, R data with the toy's truth labels, statistical "
+        "(Poisson) errors. Peer scores per candidate: `per_event.h5` `peers/<name>/`."
     )
 
 
