@@ -76,7 +76,7 @@ class ArtefactKind:
     def owns(self, folder: Path) -> bool:
         try:
             doc = json.loads((folder / self.marker).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # a crafted marker is not ours
             return False
         return isinstance(doc, dict) and doc.get(self.key) == self.value
 

@@ -1,5 +1,5 @@
-"""A tree ensemble to firmware with conifer: its HLS C++ and its VHDL, plus datrig's
-threshold-map block, testbenches and builds.
+"""A tree ensemble to conifer's HLS C++, with datrig's threshold-map block and C-sim driver
+(its VHDL: :mod:`datrig.export.conifer_vhdl`).
 
 conifer (pinned in pyproject) writes the trees; datrig hands it values already on the grids
 (:mod:`datrig.ir.trees`), so no conversion inside conifer can round anything, and it writes
@@ -29,15 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from datrig.errors import DatrigError, ToolMissingError
-from datrig.ir.fixed import FixedType
 from datrig.ir.trees import EnsembleIR
 
 PROJECT_NAME = "datrig_bdt"
-TESTBENCH = "DatrigTestbench.vhd"
-VHDL_ORDER = (
-    "Constants.vhd", "Types.vhd", "Split.vhd", "Tree.vhd", "AddReduce.vhd", "Arrays0.vhd",
-    "BDT.vhd", "BDTTop.vhd", "DatrigTop.vhd",
-)  # fmt: skip
 
 
 def ap_types_dir() -> Path:
@@ -48,13 +42,6 @@ def ap_types_dir() -> Path:
     if not (path / "ap_fixed.h").is_file():
         raise ToolMissingError(f"ap_types headers not found in {path}; reinstall hls4ml")
     return path
-
-
-def common_type(ir: EnsembleIR) -> FixedType:
-    """One type holding inputs, thresholds and scores (conifer's VHDL needs one)."""
-    frac = max(ir.input_type.fractional, ir.score_type.fractional)
-    integer = max(ir.input_type.integer, ir.score_type.integer)
-    return FixedType(frac + integer, integer, True)
 
 
 def ensemble_dict(ir: EnsembleIR) -> dict:
@@ -79,7 +66,7 @@ def ensemble_dict(ir: EnsembleIR) -> dict:
         "n_trees": len(ir.trees),
         "n_features": ir.n_features,
         "n_classes": 2,
-        "trees": [trees],
+        "trees": [[t] for t in trees],  # conifer's trees[tree][class]
         "init_predict": [ir.init * lsc],
         "norm": 1,
         "library": "sklearn",
@@ -89,7 +76,7 @@ def ensemble_dict(ir: EnsembleIR) -> dict:
 
 
 @contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
+def inside_scratch(folder: Path) -> Iterator[None]:
     """conifer compiles helpers into the working directory with ``python3 -m pybind11``: run
     it inside a scratch folder, with this interpreter's folder first on PATH."""
     old, path = Path.cwd(), os.environ.get("PATH", "")
@@ -100,11 +87,6 @@ def _inside(folder: Path) -> Iterator[None]:
     finally:
         os.chdir(old)
         os.environ["PATH"] = path
-
-
-def _transposed(ensemble: dict) -> dict:
-    """conifer expects ``trees[tree][class]``."""
-    return {**ensemble, "trees": [[t] for t in ensemble["trees"][0]]}
 
 
 def write_hls(ir: EnsembleIR, out: Path, part: str, clock_ns: float) -> Path:
@@ -123,8 +105,8 @@ def write_hls(ir: EnsembleIR, out: Path, part: str, clock_ns: float) -> Path:
         "clock_period": clock_ns,
         "unroll": True,
     }
-    with tempfile.TemporaryDirectory() as scratch, _inside(Path(scratch)):
-        model = conifer.model.make_model(_transposed(ensemble_dict(ir)), cfg)
+    with tempfile.TemporaryDirectory() as scratch, inside_scratch(Path(scratch)):
+        model = conifer.model.make_model(ensemble_dict(ir), cfg)
         model.write()
     (out / "firmware" / "datrig_top.h").write_text(_top_header(ir))
     (out / "firmware" / "datrig_top.cpp").write_text(_top_cpp(ir))
@@ -264,207 +246,3 @@ def _conifer_hls_stream() -> Path:
     import conifer
 
     return Path(conifer.__file__).parent / "external" / "hls"
-
-
-def reduce_stages(n: int) -> int:
-    """Registered adder levels of conifer's ``AddReduce`` on ``n`` values."""
-    return 0 if n <= 1 else 1 if n == 2 else 1 + reduce_stages((n + 1) // 2)
-
-
-def bdt_latency(ir: EnsembleIR) -> int:
-    """Clocks from conifer's ``X_vld`` to ``y_vld``: its tree pipeline (``maxdepth + 3``
-    valid stages, the score one later) and the adder tree over the trees and the init
-    (measured in GHDL; the testbench's latency check keeps this honest)."""
-    return ir.max_depth + 4 + reduce_stages(len(ir.trees) + 1)
-
-
-def write_vhdl(ir: EnsembleIR, out: Path, part: str) -> Path:
-    """conifer's VHDL in ``out/firmware`` (one common type) plus DatrigTop and its testbench."""
-    import conifer
-
-    common = common_type(ir)
-    cfg = {
-        "backend": "vhdl",
-        "output_dir": str(out),
-        "project_name": PROJECT_NAME,
-        "precision": f"ap_fixed<{common.width},{common.integer}>",
-        "xilinx_part": part,
-        "clock_period": 5.0,
-    }
-    os.environ.setdefault("XILINX_AP_INCLUDE", str(ap_types_dir()))
-    from conifer.backends.vhdl import set_simulator
-
-    set_simulator("ghdl")
-    with tempfile.TemporaryDirectory() as scratch, _inside(Path(scratch)):
-        model = conifer.model.make_model(_transposed(ensemble_dict(ir)), cfg)
-        model.write()
-    (out / "firmware" / "DatrigTop.vhd").write_text(_datrig_top_vhdl(ir, common))
-    (out / "firmware" / TESTBENCH).write_text(TESTBENCH_VHDL)
-    return out
-
-
-def top_entity(n_features: int, w_in: int, w_out: int) -> str:
-    """The ports every datrig BDT design has (the testbench and yosys flow rely on them):
-    the features' mantissas side by side, a valid bit, the output mantissa, its valid bit."""
-    return f"""entity DatrigTop is
-  port(
-    clk : in std_logic;
-    X_in : in std_logic_vector({n_features * w_in - 1} downto 0);
-    X_vld_in : in std_logic;
-    y_out : out std_logic_vector({w_out - 1} downto 0);
-    y_vld_out : out std_logic
-  );
-end DatrigTop;
-"""
-
-
-def _vhdl_ints(values) -> str:
-    return (
-        "(" + ", ".join(str(int(v)) for v in values) + ")"
-        if len(values) > 1
-        else (f"(0 => {int(values[0])})")
-    )
-
-
-def _datrig_top_vhdl(ir: EnsembleIR, common: FixedType) -> str:
-    n, w_in, w_out = ir.n_features, ir.input_type.width, ir.output_type.width
-    shift_in = common.fractional - ir.input_type.fractional
-    shift_out = common.fractional - ir.output_type.fractional
-    latency = bdt_latency(ir)
-    m = ir.threshold_map
-    if m is None:
-        map_decl, map_logic, threshold = "", "", f"to_signed(0, {w_out})"
-    else:
-        rows, cols = m.shape
-        flat = [v for row in m.table for v in row]
-        map_decl = f"""
-  type intArr is array(natural range <>) of integer;
-  constant condEdges : intArr := {_vhdl_ints(list(m.condition_edges) or [0])};
-  constant protEdges : intArr := {_vhdl_ints(list(m.protected_edges) or [0])};
-  constant mapTable : intArr := {_vhdl_ints(flat)};
-  type thrArr is array(0 to {latency - 1}) of signed({w_out - 1} downto 0);
-  signal thr : thrArr := (others => (others => '0'));"""
-        map_logic = f"""
-  -- the threshold map: bins of the condition and the protected input, a constant table,
-  -- looked up with the inputs and delayed to meet the score ({latency} clocks)
-  MapLookup : process(clk)
-    variable r, c : integer;
-  begin
-    if rising_edge(clk) then
-      r := 0; c := 0;
-      for i in 0 to {rows - 2} loop
-        if signed(X_in({(m.condition + 1) * w_in - 1} downto {m.condition * w_in}))
-            >= condEdges(i) then r := r + 1; end if;
-      end loop;
-      for i in 0 to {cols - 2} loop
-        if signed(X_in({(m.protected + 1) * w_in - 1} downto {m.protected * w_in}))
-            >= protEdges(i) then c := c + 1; end if;
-      end loop;
-      thr(0) <= to_signed(mapTable(r * {cols} + c), {w_out});
-      thr(1 to {latency - 1}) <= thr(0 to {latency - 2});
-    end if;
-  end process;"""
-        threshold = f"thr({latency - 1})"
-    return f"""-- Written by datrig: narrow input ports widened into conifer's common type,
--- conifer's BDT, and (with a designed decorrelation) the threshold map after the score;
--- one output register.
-library ieee;
-use ieee.std_logic_1164.all;
-use ieee.numeric_std.all;
-use work.Constants.all;
-use work.Types.all;
-
-{top_entity(n, w_in, w_out)}
-architecture rtl of DatrigTop is
-  signal X : txArray(0 to nFeatures - 1);
-  signal X_vld : boolean;
-  signal y : tyArray(0 to nClasses - 1);
-  signal y_vld : boolArray(0 to nClasses - 1);{map_decl}
-begin
-  Widen : for i in 0 to {n - 1} generate
-    X(i) <= shift_left(resize(signed(X_in((i + 1) * {w_in} - 1 downto i * {w_in})),
-                              tx'length), {shift_in});
-  end generate;
-  X_vld <= X_vld_in = '1';
-
-  UUT : entity work.BDTTop port map(clk, X, X_vld, y, y_vld);
-{map_logic}
-  Output : process(clk)
-  begin
-    if rising_edge(clk) then
-      y_out <= std_logic_vector(resize(shift_right(y(0), {shift_out}), {w_out}) - {threshold});
-      if y_vld(0) then y_vld_out <= '1'; else y_vld_out <= '0'; end if;
-    end if;
-  end process;
-end rtl;
-"""
-
-
-TESTBENCH_VHDL = """-- Written by datrig: one event per clock from in.txt (input mantissas
--- per event), every valid output written to out.txt as "cycle value" (latency and II from it).
-library ieee;
-use ieee.std_logic_1164.all;
-use ieee.numeric_std.all;
-use std.textio.all;
-
-entity DatrigTestbench is
-  generic(
-    N_FEATURES : integer; W_IN : integer; W_OUT : integer; N_EVENTS : integer;
-    DRAIN : integer := 64
-  );
-end DatrigTestbench;
-
-architecture sim of DatrigTestbench is
-  signal clk : std_logic := '0';
-  signal X_in : std_logic_vector(N_FEATURES * W_IN - 1 downto 0) := (others => '0');
-  signal X_vld_in : std_logic := '0';
-  signal y_out : std_logic_vector(W_OUT - 1 downto 0);
-  signal y_vld_out : std_logic;
-  signal cycle : integer := 0;
-  signal done : boolean := false;
-begin
-  clk <= not clk after 2.5 ns when not done;
-  UUT : entity work.DatrigTop port map(clk, X_in, X_vld_in, y_out, y_vld_out);
-
-  Drive : process
-    file fin : text open read_mode is "in.txt";
-    variable l : line;
-    variable v : integer;
-  begin
-    for e in 0 to N_EVENTS - 1 loop
-      readline(fin, l);
-      for i in 0 to N_FEATURES - 1 loop
-        read(l, v);
-        X_in((i + 1) * W_IN - 1 downto i * W_IN) <= std_logic_vector(to_signed(v, W_IN));
-      end loop;
-      X_vld_in <= '1';
-      wait until rising_edge(clk);
-    end loop;
-    X_vld_in <= '0';
-    for k in 0 to DRAIN loop
-      wait until rising_edge(clk);
-    end loop;
-    done <= true;
-    wait;
-  end process;
-
-  Count : process(clk)
-  begin
-    if rising_edge(clk) then
-      cycle <= cycle + 1;
-    end if;
-  end process;
-
-  Capture : process(clk)
-    file fout : text open write_mode is "out.txt";
-    variable l : line;
-  begin
-    if rising_edge(clk) and y_vld_out = '1' then
-      write(l, cycle);
-      write(l, string'(" "));
-      write(l, to_integer(signed(y_out)));
-      writeline(fout, l);
-    end if;
-  end process;
-end sim;
-"""

@@ -16,7 +16,8 @@ import numpy as np
 
 from datrig.atomic import atomic_dir, write_json
 from datrig.errors import VerificationError
-from datrig.export.conifer_export import compile_csim, write_hls, write_vhdl
+from datrig.export.conifer_export import compile_csim, write_hls
+from datrig.export.conifer_vhdl import write_vhdl
 from datrig.export.tree_vhdl import write_shallow_vhdl
 from datrig.ir.trees import EnsembleIR
 from datrig.project.config import FirmwareConfig

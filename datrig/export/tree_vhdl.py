@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from datrig.export.conifer_export import TESTBENCH, TESTBENCH_VHDL, top_entity
+from datrig.export.conifer_vhdl import TESTBENCH, TESTBENCH_VHDL, top_entity
 from datrig.ir.trees import EnsembleIR, TreeIR
 
 ADDER_LEVELS_PER_STAGE = 2  # two carry-chain adders per 5 ns clock

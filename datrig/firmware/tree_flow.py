@@ -17,7 +17,7 @@ import numpy as np
 
 from datrig.atomic import write_bytes, write_json
 from datrig.emulate.trees import emulate_mantissas
-from datrig.export.conifer_export import VHDL_ORDER
+from datrig.export.conifer_vhdl import VHDL_ORDER
 from datrig.export.tree_export import ensemble_is_current, export_ensemble, seeded_mantissas
 from datrig.export.tree_vhdl import SHALLOW_FILE
 from datrig.firmware.vhdl_flow import simulate, synthesise

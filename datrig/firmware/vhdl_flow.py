@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from datrig.errors import DatrigError, ToolMissingError
-from datrig.export.conifer_export import TESTBENCH, VHDL_ORDER
+from datrig.export.conifer_vhdl import TESTBENCH, VHDL_ORDER
 from datrig.firmware.synth import count_cells, summarise
 
 STD = "--std=08"

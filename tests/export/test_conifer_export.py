@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from datrig.emulate.trees import emulate_mantissas
-from datrig.export.conifer_export import bdt_latency, compile_csim, write_hls, write_vhdl
+from datrig.export.conifer_export import compile_csim, write_hls
+from datrig.export.conifer_vhdl import bdt_latency, write_vhdl
 from datrig.export.tree_vhdl import SHALLOW_FILE, shallow_latency, write_shallow_vhdl
 from datrig.ir.trees import EnsembleIR, ThresholdMapIR
 from datrig.project.trees import TreeProject, compare
