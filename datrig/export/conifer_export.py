@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from datrig.errors import DatrigError, ToolMissingError
+from datrig.export.hls import require_compiler
 from datrig.ir.trees import EnsembleIR
 
 PROJECT_NAME = "datrig_bdt"
@@ -226,9 +226,7 @@ int main(int argc, char **argv) {
 
 def compile_csim(hls_dir: Path) -> Path:
     """g++ the conifer C++ with datrig's driver into ``hls_dir/datrig_csim``."""
-    gxx = shutil.which("g++")
-    if gxx is None:
-        raise ToolMissingError("g++ not found: the C-simulation needs it (apt-get install g++)")
+    gxx = require_compiler()
     exe = hls_dir / "datrig_csim"
     cmd = [
         gxx, "-O1", "-std=c++14", f"-I{ap_types_dir()}", "-Ifirmware",

@@ -24,6 +24,7 @@ from datrig.project.config import FirmwareConfig
 from datrig.project.meta import PROJECT_FILE
 from datrig.project.trees import ENSEMBLE, NORMALISATION, TREE_PROJECT, TreeProject
 from datrig.provenance import file_sha256, sidecar
+from datrig.train.predictions import load_predictions
 from datrig.train.trees import ENSEMBLE_FILE
 
 
@@ -77,14 +78,10 @@ def export_ensemble(
         }
         write_json(tmp / PROJECT_FILE, {**record, "stage": "partial"})
         project = TreeProject(tmp, record, ir, TreeProject.load_norm(tmp))
-        from datrig.emulate.trees import emulate_mantissas
-        from datrig.project.trees import compare
-        from datrig.train.predictions import load_predictions
-
-        preds = load_predictions(run_dir)
-        events = project.mantissas(preds.inputs[:n_events])
-        x = np.concatenate([events, seeded_mantissas(ir, n_events, seed)])
-        check = compare("emulator_vs_csim", project.csim_mantissas(x), emulate_mantissas(ir, x))
+        events = project.mantissas(load_predictions(run_dir).inputs[:n_events])
+        check = project.verify_mantissas(
+            np.concatenate([events, seeded_mantissas(ir, n_events, seed)])
+        )
         if not check.ok:
             raise VerificationError(
                 f"conifer's C-simulation and datrig's emulator differ on {check.n_mismatch} of "

@@ -41,6 +41,16 @@ def yosys_version() -> str | None:
     return match.group(1) if match else "unknown"
 
 
+def require_yosys() -> str:
+    """yosys's version, or a ToolMissingError saying how to get it."""
+    version = yosys_version()
+    if version is None:
+        raise ToolMissingError(
+            "yosys not found; install it (`make tools` or apt-get install yosys)"
+        )
+    return version
+
+
 def count_cells(stat_text: str) -> dict[str, int]:
     """Cell counts from the last top-level ``Number of cells`` block of yosys ``stat``."""
     blocks = stat_text.split("Number of cells:")
@@ -75,11 +85,7 @@ def synthesise(
     :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``. ``-nodsp``: the design
     is all LUTs, as da4ml builds it, and a softmax's variable products stay in LUTs too.
     ``netlist``: also write the mapped netlist there (for gate-level simulation)."""
-    version = yosys_version()
-    if version is None:
-        raise ToolMissingError(
-            "yosys not found; install it (`make tools` or apt-get install yosys)"
-        )
+    version = require_yosys()
     sources = " ".join(str(p.resolve()) for p in design.sources())
     top, stat = design.top, (design.out_dir / "stat.txt").resolve()
     # da4ml's ROMs (lookup_table.v) ask for rom_style="distributed": LUTs. yosys cannot map

@@ -8,6 +8,7 @@ mapping of ``ghdl --synth``'s netlist. ``report.{json,md}`` hold every number an
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +21,11 @@ from datrig.emulate.trees import emulate_mantissas
 from datrig.export.conifer_vhdl import VHDL_ORDER
 from datrig.export.tree_export import ensemble_is_current, export_ensemble, seeded_mantissas
 from datrig.export.tree_vhdl import SHALLOW_FILE
-from datrig.firmware.vhdl_flow import simulate, synthesise
+from datrig.firmware.vhdl_flow import VhdlRun, simulate, synthesise
 from datrig.project.config import FirmwareConfig
 from datrig.project.devices import device_for_part
 from datrig.project.trees import TreeProject, compare
+from datrig.project.verify import Comparison
 from datrig.train.predictions import load_predictions
 
 # the two RTL designs of a project: datrig's pipelined VHDL (deployed: what the budget judges)
@@ -33,6 +35,19 @@ DESIGNS = {
     "conifer": ("vhdl", VHDL_ORDER),
 }
 DEPLOYED = "pipelined"
+
+
+def simulate_designs(
+    project: TreeProject, x: np.ndarray, want: np.ndarray, work: Path
+) -> dict[str, tuple[VhdlRun, Comparison]]:
+    """Both VHDL designs of ``project`` in GHDL on input mantissas ``x``, each compared bit
+    for bit with the emulator's outputs ``want``."""
+    ir, runs = project.ir, {}
+    for name, (folder, files) in DESIGNS.items():
+        run = simulate(project.path / folder, x, ir.input_type.width, ir.output_type.width,
+                       work / name / "sim", files=files)  # fmt: skip
+        runs[name] = (run, compare(f"rtl_vs_emulator ({name} VHDL, GHDL)", run.outputs, want))
+    return runs
 
 
 def ensure_tree_project(
@@ -79,20 +94,18 @@ def measure(
     events = project.mantissas(preds.inputs[: n_events // 2])
     x = np.concatenate([events, seeded_mantissas(ir, n_events - len(events), seed)])
     say(f"GHDL: both VHDL designs on {len(x):,} events ({len(events):,} test, the rest seeded) ...")
-    want = emulate_mantissas(ir, x)
-    csim = compare("csim_vs_emulator", project.csim_mantissas(x), want)
+    csim = project.verify_mantissas(x, "csim_vs_emulator")
+    family = device_for_part(fw.part).yosys_family
     designs = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (folder, files) in DESIGNS.items():
-            run = simulate(project.path / folder, x, ir.input_type.width, ir.output_type.width,
-                           Path(tmp) / name / "sim", files=files)  # fmt: skip
-            rtl = compare(f"rtl_vs_emulator ({name}, GHDL)", run.outputs, want)
+        runs = simulate_designs(project, x, emulate_mantissas(ir, x), Path(tmp))
+        for name, (run, rtl) in runs.items():
             say(f"{name}: {rtl.n_mismatch} of {rtl.n_events:,} RTL outputs differ; latency "
                 f"{run.latency_cycles} clocks, II {run.ii}")  # fmt: skip
             resources = None
             if synth and (name == DEPLOYED or synth_conifer):
                 say(f"{name}: ghdl --synth + yosys synth_xilinx ...")
-                family = device_for_part(fw.part).yosys_family
+                folder, files = DESIGNS[name]
                 res = synthesise(project.path / folder, family, Path(tmp) / name / "synth",
                                  files=files)  # fmt: skip
                 resources = {"lut": res.lut, "ff": res.ff, "dsp": res.dsp, "bram": res.bram}
@@ -129,14 +142,7 @@ def measure(
         "resources": resources,
         "resources_source": "yosys synth_xilinx of ghdl --synth" if resources else None,
         "designs": designs,
-        "budget": {
-            "latency_ns": b.latency_ns,
-            "ii": b.ii,
-            "lut": b.lut,
-            "ff": b.ff,
-            "dsp": b.dsp,
-            "bram": b.bram,
-        },
+        "budget": dataclasses.asdict(b),
         "verification": {"rtl_vs_emulator": rtl, "csim_vs_emulator": csim.to_json()},
         "checks": checks,
         "pass": all(checks.values()),

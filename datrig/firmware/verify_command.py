@@ -76,11 +76,10 @@ def _verify_trees(args: argparse.Namespace) -> int:
 
     from datrig.emulate.trees import emulate_mantissas
     from datrig.export.tree_export import seeded_mantissas
-    from datrig.firmware.tree_flow import DESIGNS
-    from datrig.firmware.vhdl_flow import simulate
+    from datrig.firmware.tree_flow import simulate_designs
     from datrig.models.registry import MODELS, get_model_spec
     from datrig.paths import hls_project_dir, predictions_path, run_dir
-    from datrig.project.trees import TreeProject, compare
+    from datrig.project.trees import TreeProject
     from datrig.safefs import scratch_dir
 
     project = TreeProject.load(args.project or hls_project_dir(args.model))
@@ -102,14 +101,12 @@ def _verify_trees(args: argparse.Namespace) -> int:
         what.append(f"{rest:,} seeded inputs over the whole input grid (seed {args.seed})")
     x = np.concatenate(parts)
     print(f"inputs: {' + '.join(what)}", flush=True)
-    want = emulate_mantissas(ir, x)
-    checks = [compare("emulator_vs_csim (conifer C-sim)", project.csim_mantissas(x), want)]
+    checks = [project.verify_mantissas(x, "emulator_vs_csim (conifer C-sim)")]
     if args.rtl:
         with scratch_dir("verify-trees") as tmp:
-            for name, (folder, files) in DESIGNS.items():
-                run = simulate(project.path / folder, x, ir.input_type.width,
-                               ir.output_type.width, Path(tmp) / name, files=files)  # fmt: skip
-                checks.append(compare(f"rtl_vs_emulator ({name} VHDL, GHDL)", run.outputs, want))
+            runs = simulate_designs(project, x, emulate_mantissas(ir, x), Path(tmp))
+            for name, (run, rtl) in runs.items():
+                checks.append(rtl)
                 print(f"{name}: latency {run.latency_cycles} clocks, II {run.ii}", flush=True)
     for c in checks:
         first = f" (first: event {c.first_event})" if c.first_event is not None else ""

@@ -18,7 +18,7 @@ import numpy as np
 
 from datrig.errors import DatrigError, ToolMissingError
 from datrig.export.conifer_vhdl import TESTBENCH, VHDL_ORDER
-from datrig.firmware.synth import count_cells, summarise
+from datrig.firmware.synth import count_cells, require_yosys, summarise
 
 STD = "--std=08"
 
@@ -110,8 +110,7 @@ def synthesise(
     """``ghdl --synth`` to Verilog, then yosys ``synth_xilinx`` (no DSP inference: the
     design is comparators, multiplexers and adders)."""
     ghdl = require_ghdl()
-    if shutil.which("yosys") is None:
-        raise ToolMissingError("yosys not found; install it (`make tools`, apt-get install yosys)")
+    require_yosys()
     work.mkdir(parents=True, exist_ok=True)
     proc = _run(
         [ghdl, "--synth", STD, "--out=verilog", *_sources(vhdl_dir, files), "-e", "DatrigTop"],

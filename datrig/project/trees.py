@@ -24,7 +24,7 @@ import numpy as np
 
 from datrig.atomic import ArtefactKind
 from datrig.data.features import Normalisation
-from datrig.emulate.trees import emulate
+from datrig.emulate.trees import emulate, emulate_mantissas
 from datrig.errors import DatrigError, SchemaError
 from datrig.ir.trees import EnsembleIR, quantize
 from datrig.paths import resolve_inside
@@ -75,9 +75,9 @@ class TreeProject:
         try:
             meta = json.loads((path / PROJECT_FILE).read_text())
             ir = EnsembleIR.from_json(json.loads((path / ENSEMBLE).read_text()), str(path))
-            norm = Normalisation.from_dict(json.loads((path / NORMALISATION).read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise SchemaError(f"{path}: unreadable project files ({exc})") from None
+        norm = cls.load_norm(path)
         if list(norm.features) != list(ir.features):
             raise SchemaError(f"{path}: the normalisation and the ensemble list other features")
         return cls(path, meta, ir, norm)
@@ -136,10 +136,11 @@ class TreeProject:
         return (m.astype(np.float64) * self.ir.output_type.lsb)[:, None]
 
     def verify(self, inputs: np.ndarray) -> Comparison:
-        x = self.mantissas(inputs)
-        from datrig.emulate.trees import emulate_mantissas
+        return self.verify_mantissas(self.mantissas(inputs))
 
-        return compare("emulator_vs_csim", self.csim_mantissas(x), emulate_mantissas(self.ir, x))
+    def verify_mantissas(self, x: np.ndarray, name: str = "emulator_vs_csim") -> Comparison:
+        """conifer's C-simulation against the emulator on input mantissas, bit for bit."""
+        return compare(name, self.csim_mantissas(x), emulate_mantissas(self.ir, x))
 
 
 def is_tree_project(project_dir: str | os.PathLike[str]) -> bool:

@@ -7,11 +7,13 @@ Steps (one run folder, staged and swapped into place like every run):
    events spans [-1, 1), then ``ap_fixed<input_width,1>`` (saturating, round half to even)
    for all; the score grid: LSB
    ``2^-score_fractional``, integer bits from the largest reachable sum;
-2. scikit-learn's histogram gradient boosting (pinned in pyproject) grown on the quantized
-   features, so a split ``x <= t`` is the integer split ``m <= floor(t / lsb)`` exactly;
-3. ``--da ddt``: a threshold map over (condition, protected) cells fitted on the sim
-   *validation* split (:func:`datrig.da.threshold_map.fit_threshold_map`), weighted; its
-   edges and thresholds are put on the grids so that the integer map decides as the float one;
+2. the trees (:mod:`datrig.train.tree_learners`: scikit-learn's histogram boosting, or
+   hep_ml's uniform boosting for ``--da flat``) grown on the quantized features, so a split
+   ``x <= t`` is the integer split ``m <= floor(t / lsb)`` exactly;
+3. ``--da ddt``: a threshold map over (condition, protected) cells fitted on simulated events
+   (the validation split, or with ``map_events`` the training split too;
+   :func:`datrig.da.threshold_map.fit_threshold_map`), weighted; its edges and thresholds are
+   put on the grids so that the integer map decides as the float one;
 4. ``ensemble.json`` (the IR, data only), ``predictions_test.h5``, ``metrics.json`` and
    ``run.json`` last.
 
@@ -123,21 +125,22 @@ class EnsembleTrainer:
                                regression=spec.task == "regression")  # fmt: skip
         ir = quantize_ensemble(model, spec.name, spec.feature_names, t_in, s.score_fractional,
                                score_cols)  # fmt: skip
-        t_score = ir.score_type
-        info: dict[str, Any] = {"input_type": t_in.to_hls(), "score_type": t_score.to_hls()}
+        info: dict[str, Any] = {"input_type": t_in.to_hls(), "score_type": ir.score_type.to_hls()}
         if cfg.da == "ddt":
-            ir, info["threshold_map"] = self._with_map(ir, norm)
+            ir, info["threshold_map"] = self._with_map(ir, norm, train)
         ir.check(f"the ensemble of {spec.name}")
         return ir, norm, model, info
 
-    def _with_map(self, ir: EnsembleIR, norm: Any) -> tuple[EnsembleIR, dict[str, Any]]:
-        """Fit the DDT map on the sim validation split, on the firmware's own integers."""
+    def _with_map(
+        self, ir: EnsembleIR, norm: Normalisation, train: ds.EventArrays
+    ) -> tuple[EnsembleIR, dict[str, Any]]:
+        """Fit the DDT map on the sim validation split (and ``train``, the trees' own events,
+        with ``map_events``), on the firmware's own integers."""
         from datrig.emulate.trees import emulate_mantissas
 
         spec, s = self.spec, self.settings
         val = ds.load_events(spec, self.files["sim"], "val", norm)
         if s.map_events == "train+validation":  # 4x the events; the trees' bias is measured
-            train = ds.load_events(spec, self.files["sim"], "train", norm, self.cfg.n_train)
             val = ds.EventArrays.concat([train, val])
         xv = quantize(val.inputs, ir.input_type)
         score = emulate_mantissas(ir, xv).astype(np.float64)
@@ -146,7 +149,8 @@ class EnsembleTrainer:
         bkg = val.label == 0
         quantile = ISO_QUANTILE
         if self.cfg.task is not None:
-            quantile = float(self.cfg.task.get("calibration", {}).get("isolated_quantile", 0.9))
+            calibration = self.cfg.task.get("calibration", {})
+            quantile = float(calibration.get("isolated_quantile", ISO_QUANTILE))
         sig = val.label == 1
         iso_cut = weighted_quantiles(val.protected[sig], [quantile], val.weight[sig])[0]
         gap = abcd_gap(self.cfg.task)
@@ -207,7 +211,7 @@ class EnsembleTrainer:
         x, events = np.concatenate(blocks), np.concatenate(rows)
         xq = quantize(x, ir.input_type)
         out_quant = emulate(ir, xq)[:, 0]
-        out_float = self._float_output(model, x, ir, norm)
+        out_float = self._float_output(model, xq, ir)
         provenance = sidecar(stage="qat", seed=cfg.seed, inputs=self.files, model=spec.name,
                              da=cfg.da)  # fmt: skip
         if any(provenance["inputs"][k]["sha256"] != h for k, h in hashes.items()):
@@ -233,19 +237,15 @@ class EnsembleTrainer:
         self.folder.swap_in()
         return metrics
 
-    def _float_output(
-        self, model: FittedEnsemble, x: np.ndarray, ir: EnsembleIR, norm: Any
-    ) -> np.ndarray:
-        """The library's float ensemble on the grid's inputs (no leaf rounding) with the map:
-        what rounding the leaves costs is the gap to the firmware's output."""
-        xg = quantize(x, ir.input_type).astype(np.float64) * ir.input_type.lsb
-        raw = model.raw(xg[:, self._score_columns()])
+    def _float_output(self, model: FittedEnsemble, xq: np.ndarray, ir: EnsembleIR) -> np.ndarray:
+        """The library's float ensemble on the grid's inputs ``xq`` (mantissas; no leaf
+        rounding) with the map: what rounding the leaves costs is the gap to the firmware's
+        output."""
+        raw = model.raw(xq[:, self._score_columns()].astype(np.float64) * ir.input_type.lsb)
         if ir.threshold_map is not None:
             from datrig.emulate.trees import map_thresholds
 
-            raw = raw - map_thresholds(ir.threshold_map, quantize(x, ir.input_type)) * (
-                ir.output_type.lsb
-            )
+            raw = raw - map_thresholds(ir.threshold_map, xq) * ir.output_type.lsb
         return np.asarray(raw, dtype=np.float64)
 
 
