@@ -4,7 +4,8 @@ Integer arithmetic only: input mantissas are compared with threshold mantissas (
 left, as in conifer's C++ and VHDL), the reached leaves' mantissas are summed with the init
 in int64 (the IR guarantees no partial sum leaves the score type, so the order is free), and
 a threshold map subtracts its cell's mantissa. Events are processed in chunks with all trees
-at once, so 10^6 events take about a second.
+at once (the chunk shrinks as trees are added, so memory stays bounded), so 10^6 events take
+about a second.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from datrig.errors import SchemaError
 from datrig.ir.trees import EnsembleIR, ThresholdMapIR
 
-CHUNK = 1 << 15
+CHUNK_ENTRIES = 1 << 22  # events x trees per step: ~32 MB per int64 work array
 
 
 class _Stacked:
@@ -85,10 +86,10 @@ def emulate_mantissas(ir: EnsembleIR, x: np.ndarray, *, with_map: bool = True) -
     x = check_inputs(ir, x)
     stacked = _Stacked(ir)
     out = np.empty(x.shape[0], dtype=np.int64)
-    for start in range(0, x.shape[0], CHUNK):
-        block = x[start : start + CHUNK]
-        leaves = stacked.leaves(block)
-        out[start : start + CHUNK] = ir.init + stacked.value[stacked.rows, leaves].sum(axis=1)
+    chunk = max(1, CHUNK_ENTRIES // len(ir.trees))  # memory bounded whatever the tree count
+    for start in range(0, x.shape[0], chunk):
+        leaves = stacked.leaves(x[start : start + chunk])
+        out[start : start + chunk] = ir.init + stacked.value[stacked.rows, leaves].sum(axis=1)
     if with_map and ir.threshold_map is not None:
         out = out - map_thresholds(ir.threshold_map, x)
     return out

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from datrig.atomic import write_bytes, write_json
+from datrig.bounds import check_events
 from datrig.emulate.trees import emulate_mantissas
 from datrig.export.conifer_vhdl import VHDL_ORDER
 from datrig.export.tree_export import ensemble_is_current, export_ensemble, seeded_mantissas
@@ -90,6 +91,7 @@ def measure(
     deployed one (and of conifer's with ``synth_conifer``: minutes for a large ensemble),
     and the budget."""
     ir = project.ir
+    check_events(n_events, project.bytes_per_event())
     preds = load_predictions(run_dir)
     events = project.mantissas(preds.inputs[: n_events // 2])
     x = np.concatenate([events, seeded_mantissas(ir, n_events - len(events), seed)])

@@ -74,6 +74,7 @@ def _verify_trees(args: argparse.Namespace) -> int:
     designs in GHDL. Exit 1 when anything differs."""
     import numpy as np
 
+    from datrig.bounds import check_events
     from datrig.emulate.trees import emulate_mantissas
     from datrig.export.tree_export import seeded_mantissas
     from datrig.firmware.tree_flow import simulate_designs
@@ -84,6 +85,7 @@ def _verify_trees(args: argparse.Namespace) -> int:
 
     project = TreeProject.load(args.project or hls_project_dir(args.model))
     ir, n = project.ir, args.events or csim_verify.DEFAULT_EVENTS
+    check_events(n, project.bytes_per_event())  # before any array of that size exists
     parts, what = [], []
     if args.input is not None:
         parts.append(project.mantissas(project.read_inputs(args.input, n, args.split)))

@@ -30,6 +30,7 @@ SCHEMA = "datrig-tree-ensemble/1"
 MAX_NODES = 1 << 16  # per tree; far above any trigger BDT
 MAX_TREES = 4096
 MAX_MAP_BINS = 64
+MAX_PADDED_NODES = 1 << 22  # trees x widest tree: what the emulator's node tables hold
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class EnsembleIR:
         n_feat = self.n_features
         if not 0 < len(self.trees) <= MAX_TREES:
             raise SchemaError(f"{source}: {len(self.trees)} trees (1 to {MAX_TREES} allowed)")
+        widest = max(len(t.feature) for t in self.trees)
+        if len(self.trees) * widest > MAX_PADDED_NODES:
+            raise SchemaError(
+                f"{source}: {len(self.trees)} trees padded to {widest} nodes exceed "
+                f"{MAX_PADDED_NODES:,} table entries; the file is damaged or crafted"
+            )
         lo_in, hi_in = self.input_type.min_mantissa, self.input_type.max_mantissa
         for k, tree in enumerate(self.trees):
             n = tree.n_nodes

@@ -35,3 +35,15 @@ def test_crafted_ensembles_are_refused(crafted, message):
     crafted(doc)
     with pytest.raises(SchemaError, match=message):
         EnsembleIR.from_json(doc, "crafted.json")
+
+
+def test_an_ensemble_whose_padded_tables_would_not_fit_is_refused():
+    """One wide tree among many one-node trees is a small file but a huge padded table."""
+    ir, *_ = fitted_ensemble(n_trees=1)
+    doc = ir.to_json()
+    leaf = {"feature": [-1], "threshold": [0], "left": [-1], "right": [-1], "value": [0]}
+    wide = {"feature": [-1] * 2048, "threshold": [0] * 2048, "left": [-1] * 2048,
+            "right": [-1] * 2048, "value": [0] * 2048}  # fmt: skip
+    doc["trees"] = [wide] + [leaf] * 4095
+    with pytest.raises(SchemaError, match="table entries"):
+        EnsembleIR.from_json(doc, "crafted.json")

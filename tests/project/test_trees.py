@@ -56,3 +56,12 @@ def test_the_emulated_output_is_on_the_output_grid(tmp_path):
     out = project.emulate(xq[:100] * ir.input_type.lsb)
     assert out.shape == (100, 1)
     assert np.all(out / ir.output_type.lsb == np.round(out / ir.output_type.lsb))
+
+
+def test_verify_refuses_an_event_count_beyond_the_limit_in_one_line(tmp_path, capsys):
+    from datrig.cli import main
+
+    _project(tmp_path / "p")
+    code = main(["verify", "--project", str(tmp_path / "p"), "--events", "300000000"])
+    err = capsys.readouterr().err
+    assert code != 0 and "beyond datrig's limit" in err and "Traceback" not in err
