@@ -120,9 +120,8 @@ def firmware_outputs(
     checking it was made from this run's checkpoint); otherwise it is exported if stale.
     """
     if reuse_project and is_tree_run(preds.run_dir):
-        if not ensemble_is_current(project_dir, Path(preds.run_dir), config_for_run(
-            preds.model, preds.task_config, config_path
-        )):  # fmt: skip
+        fw = config_for_run(preds.model, preds.task_config, config_path)
+        if not ensemble_is_current(project_dir, Path(preds.run_dir), fw):
             raise DatrigError(
                 f"{project_dir} was not exported from {preds.run_dir}'s ensemble; re-export "
                 "it or drop --project"
