@@ -185,8 +185,13 @@ class Penalty(nn.Module):
 
     def after_training(self, model: nn.Module, validation: TrainingEvents, seed: int) -> None:
         """Last step before the run is evaluated (e.g. refit what is best fitted on events the
-        network was not trained on); ``validation``: the sim validation split, with inputs;
-        ``seed``: the run's, for any shuffling."""
+        network was not trained on); ``validation``: the sim events of :meth:`refit_splits`
+        (the validation split unless the penalty asks for more), with inputs; ``seed``: the
+        run's, for any shuffling."""
+
+    def refit_splits(self) -> tuple[str, ...]:
+        """The sim splits :meth:`after_training` is given (train rows capped as in training)."""
+        return ("val",)
 
     def main_parameters(self) -> list[nn.Parameter]:
         """Helper parameters trained by the *model's* optimizer (e.g. the frt decoder)."""

@@ -32,7 +32,11 @@ gradient-boosted ``s``: R 1.3 instead of 1 when its DDT table came from the trai
 Before it, compensation units that are off for every validation fake are revived
 (:meth:`~datrig.models.compensated.CompensatedMLP.revive_dead_compensation`): with them dead
 ``c`` could only rise (measured on one of three training seeds, R 1.5-1.7 in every pT bin;
-with the revival R 0.98-1.14 in sim and 0.99-1.03 in data).
+with the revival R 0.98-1.14 in sim and 0.99-1.03 in data). ``refit_train=1`` refits on the
+training events as well: measured (issue 33) the validation split's statistics alone move R by
+~0.1 per pT tercile, but with 4x the events the refit's shuffles still land 0.1 apart on one
+sample in three and data R at high pT stays 0.05-0.15 below sim, so it is an option, not the
+default (docs/decorrelation.md).
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ class LearnedDdtPenalty(Penalty):
         refit_lr: float = 3e-3,
         max_mmd_events: int = 512,
         refit_grid: int = 0,
+        refit_train: float = 0.0,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -121,6 +126,12 @@ class LearnedDdtPenalty(Penalty):
         # validation fakes in a refit_grid x refit_grid (condition x protected) grid, a
         # smooth target that signed weights and small samples cannot make noisy; 0: pinball
         self.refit_grid = int(refit_grid)
+        # 1: the refit also reads the training events (4x the validation split, whose
+        # statistics alone move R by ~0.1 per pT tercile); measured (docs/decorrelation.md,
+        # issue 33) sim R tighter on 4 of 6 refits but no more seeds closing: off by default
+        if refit_train not in (0, 1):
+            raise DatrigError(f"ddt: refit_train must be 0 or 1, got {refit_train:g}")
+        self.refit_train = bool(refit_train)
         self.register_buffer("fake_rate", torch.tensor(initial_fake_rate, dtype=torch.float64))
         self.register_buffer("iso_cut", torch.tensor(float("nan")))
 
@@ -159,8 +170,12 @@ class LearnedDdtPenalty(Penalty):
                 loss = loss + self.domain_weight * mmd_sq(sim, data)
         return loss
 
+    def refit_splits(self) -> tuple[str, ...]:
+        return ("train", "val") if self.refit_train else ("val",)
+
     def after_training(self, model: nn.Module, validation: TrainingEvents, seed: int) -> None:
-        """Refit the compensation and the fake rate on the validation events, ``s`` frozen."""
+        """Refit the compensation and the fake rate on the sim events of :meth:`refit_splits`,
+        ``s`` frozen."""
         if self.refit_epochs == 0:
             return
         if validation.inputs is None:

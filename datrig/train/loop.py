@@ -153,7 +153,12 @@ class Trainer:
         if type(penalty).after_training is Penalty.after_training:
             return  # nothing to do: the last epoch's checkpoint is the final one
         spec, step = self.spec, self.step
-        val = ds.load_events(spec, self.sim_path, "val", self.norm)
+        blocks = [
+            ds.load_events(spec, self.sim_path, split, self.norm,
+                           self.cfg.n_train if split == "train" else None)
+            for split in penalty.refit_splits()
+        ]  # fmt: skip
+        val = ds.EventArrays.concat(blocks)
         events = TrainingEvents(
             val.label, val.domain, val.protected, val.condition,
             inputs=ds.to_model_layout(val.inputs, spec),

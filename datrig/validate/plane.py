@@ -22,6 +22,10 @@ from datrig.errors import DatrigError
 from datrig.metrics import decorrelation as dm
 
 N_PT_TERCILES = 3
+# A calibration closes when R is 1 within these (beyond one standard error): per pT tercile in
+# sim and in data, and over all pT in data (the ABCD estimate a physicist would quote).
+TERCILE_TOLERANCE = 0.10
+ALL_PT_TOLERANCE = 0.05
 
 
 def _max_abs_dev(r: Sequence[float]) -> float:
@@ -56,10 +60,20 @@ class PlanePoint:
     def max_abs_dev_sim(self) -> float:
         return _max_abs_dev(self.r_sim)
 
+    def closes(self) -> bool:
+        """|R - 1| <= 0.10 (+1 sigma) in every pT tercile in sim and data, and the all-pT data
+        R within 0.05 (+1 sigma); an undefined R (an empty region) does not close."""
+        sim = zip(self.r_sim, self.r_sim_err, strict=True)
+        per = [*sim, *zip(self.r_data, self.r_data_err, strict=True)]
+        within = [abs(r - 1.0) <= TERCILE_TOLERANCE + e for r, e in per]
+        whole = abs(self.r_all_data - 1.0) <= ALL_PT_TOLERANCE + self.r_all_data_err
+        return all(within) and whole  # NaN compares False
+
     def to_json(self) -> dict[str, object]:
         out = asdict(self)
         out["max_abs_dev_sim"] = self.max_abs_dev_sim
         out["max_abs_dev_data"] = self.max_abs_dev_data
+        out["closes"] = self.closes()
         return out
 
 
@@ -160,8 +174,10 @@ def plot_plane(points: Sequence[PlanePoint], path: Path, title: str) -> Path:
 
 
 def seed_spread(points: Sequence[PlanePoint]) -> dict[str, str]:
-    """For methods trained with several seeds (``<da>``, ``<da>-seed<k>``): mean and standard
-    deviation of R80 and the range of R per pT tercile in both domains."""
+    """For methods trained with several seeds (``<da>``, ``<da>-seed<k>``): how many seeds close
+    (:meth:`PlanePoint.closes`), mean and standard deviation of R80 and the range of R per pT
+    tercile in both domains. A calibration that closes on one seed and not the next is not one:
+    this count is the recipe's figure, not any single run's."""
     groups: dict[str, list[PlanePoint]] = {}
     for p in points:
         if p.kind == "firmware":
@@ -176,8 +192,11 @@ def seed_spread(points: Sequence[PlanePoint]) -> dict[str, str]:
         sim, data = sim[np.isfinite(sim)], data[np.isfinite(data)]
         if not sim.size or not data.size:
             continue
+        closing = sum(p.closes() for p in group)
         out[name] = (
-            f"{len(group)} seeds: R80 {r80.mean():.2f} ± {r80.std(ddof=1):.2f} "
+            f"{closing} of {len(group)} seeds close (|R-1| <= {TERCILE_TOLERANCE} +1σ per pT "
+            f"tercile in sim and data, all-pT data within {ALL_PT_TOLERANCE} +1σ); "
+            f"R80 {r80.mean():.2f} ± {r80.std(ddof=1):.2f} "
             f"(min {r80.min():.2f}); R sim {sim.min():.2f}-{sim.max():.2f}, "
             f"R data {data.min():.2f}-{data.max():.2f}; "
             f"max abs(R-1) data {max(p.max_abs_dev_data for p in group):.3f}"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
+from datrig.errors import DatrigError
 from datrig.train.checkpoint import read_checkpoint
 from datrig.train.loop import train
 
@@ -53,3 +56,30 @@ def test_ddt_run_is_a_compensated_model_with_a_refitted_rate(tiny_config, tmp_pa
     rate = float(payload["penalty"]["module"]["fake_rate"])
     assert 0.0 < rate < 1.0
     assert metrics["quant"]["sim"]["auc"] > 0.5
+
+
+def test_the_refit_reads_the_validation_events_or_with_refit_train_also_the_training_ones(
+    tiny_config, tmp_path, monkeypatch
+):
+    """The compensation's refit sees the validation split; with ``refit_train=1`` also the
+    train split, capped as in training (docs/decorrelation.md: what that changes)."""
+    from datrig.da.ddt import LearnedDdtPenalty
+    from datrig.data.manifest import dataset_file
+    from datrig.data.reader import open_dataset
+    from datrig.data.splits import split_slice
+
+    seen = []
+    monkeypatch.setattr(
+        LearnedDdtPenalty, "after_training", lambda self, m, events, seed: seen.append(events)
+    )
+    for refit_train in (1, 0):  # 0 is the default
+        options = {"refit_epochs": 1, "refit_train": refit_train}
+        cfg = tiny_config(da="ddt", lam=1.0, epochs=1, n_train=300, penalty_options=options)
+        train(cfg, tmp_path / f"run{refit_train}", progress=False)
+    n = open_dataset(dataset_file(Path(cfg.data_dir), "photons", "sim")).n_rows
+    n_val = len(range(n)[split_slice(n, "val")])
+    assert [len(e.label) for e in seen] == [300 + n_val, n_val]
+    assert all(e.inputs is not None and len(e.inputs) == len(e.label) for e in seen)
+    assert LearnedDdtPenalty().refit_splits() == ("val",)
+    with pytest.raises(DatrigError, match="refit_train must be 0 or 1"):
+        LearnedDdtPenalty(refit_train=0.5)

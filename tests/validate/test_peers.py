@@ -8,7 +8,7 @@ import pytest
 from datrig.errors import DatrigError
 from datrig.validate import peers
 from datrig.validate.cutbased import RectangularCuts
-from datrig.validate.plane import plane_point, plane_table, seed_spread
+from datrig.validate.plane import PlanePoint, plane_point, plane_table, seed_spread
 
 FIELDS = [("pt", "f4"), ("eta", "f4"), ("iso_calo", "f4"), ("label", "i1"), ("domain", "i1"),
           ("score", "f8")]  # fmt: skip
@@ -94,4 +94,20 @@ def test_seed_spread_groups_the_seeds_of_one_method():
         for name, shift in (("ddt", 0.0), ("ddt-seed2", 0.1), ("ddt-seed3", -0.1))
     ]
     spread = seed_spread(points)
-    assert list(spread) == ["ddt"] and spread["ddt"].startswith("3 seeds: R80")
+    assert list(spread) == ["ddt"] and " of 3 seeds close " in spread["ddt"]
+    closing = sum(p.closes() for p in points)
+    assert spread["ddt"].startswith(f"{closing} of 3 seeds close")
+
+
+def _point(r_sim, r_data, r_all_data, err=0.02):
+    return PlanePoint("m", "firmware", 10.0, 10.0, list(r_sim), [err] * 3, list(r_data),
+                      [err] * 3, 1.0, err, r_all_data, err)  # fmt: skip
+
+
+def test_closure_asks_every_tercile_in_both_domains_and_the_all_pt_data_r():
+    assert _point((1.0, 1.05, 0.95), (1.11, 0.9, 1.0), 1.06).closes()  # 0.11 <= 0.1 + 0.02
+    assert not _point((1.0, 1.13, 1.0), (1.0, 1.0, 1.0), 1.0).closes()  # one sim tercile
+    assert not _point((1.0, 1.0, 1.0), (1.0, 0.87, 1.0), 1.0).closes()  # one data tercile
+    assert not _point((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), 1.08).closes()  # all-pT data R
+    assert not _point((1.0, float("nan"), 1.0), (1.0, 1.0, 1.0), 1.0).closes()
+    assert _point((1.0,) * 3, (1.0,) * 3, 1.0).to_json()["closes"] is True
