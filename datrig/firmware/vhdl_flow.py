@@ -63,6 +63,18 @@ def _run(cmd: list[str], cwd: Path, what: str, timeout: float) -> subprocess.Com
     return proc
 
 
+# GHDL's run time grows with the events simulated: conifer's VHDL of 120 depth-4 trees took
+# ~3.2 ms per event on one core (10^6 events in ~55 min, more than the fixed hour it once had);
+# the guard against a hung simulator allows 3x that, and never less than an hour
+SIMULATION_SECONDS_PER_EVENT = 0.01
+MIN_TIMEOUT = 3600.0
+
+
+def simulation_timeout(n_events: int) -> float:
+    """Seconds a GHDL simulation of ``n_events`` may take before it is called hung."""
+    return max(MIN_TIMEOUT, SIMULATION_SECONDS_PER_EVENT * n_events)
+
+
 def simulate(
     vhdl_dir: Path,
     x: np.ndarray,
@@ -70,10 +82,12 @@ def simulate(
     w_out: int,
     work: Path,
     files: tuple[str, ...] = VHDL_ORDER,
-    timeout: float = 3600.0,
+    timeout: float | None = None,
 ) -> VhdlRun:
     """GHDL simulation of DatrigTop (the design in ``files``, in order) on input mantissas
-    ``x`` (events, features) in ``work``."""
+    ``x`` (events, features) in ``work``; ``timeout`` defaults to
+    :func:`simulation_timeout` of the events."""
+    timeout = simulation_timeout(len(x)) if timeout is None else timeout
     ghdl = require_ghdl()
     work.mkdir(parents=True, exist_ok=True)
     sources = _sources(vhdl_dir, (*files, TESTBENCH))
@@ -82,7 +96,8 @@ def simulate(
     _run([ghdl, "-e", STD, "DatrigTestbench"], work, "ghdl elaboration", timeout)
     generics = [f"-gN_FEATURES={x.shape[1]}", f"-gW_IN={w_in}", f"-gW_OUT={w_out}"]
     generics.append(f"-gN_EVENTS={len(x)}")
-    _run([ghdl, "-r", STD, "DatrigTestbench", *generics], work, "ghdl simulation", timeout)
+    what = f"ghdl simulation of {len(x):,} events"
+    _run([ghdl, "-r", STD, "DatrigTestbench", *generics], work, what, timeout)
     table = np.loadtxt(work / "out.txt", dtype=np.int64, ndmin=2)
     if table.shape[0] != len(x):
         raise DatrigError(f"the VHDL gave {table.shape[0]} outputs for {len(x)} events")
