@@ -85,15 +85,16 @@ def simulate(
     timeout: float | None = None,
 ) -> VhdlRun:
     """GHDL simulation of DatrigTop (the design in ``files``, in order) on input mantissas
-    ``x`` (events, features) in ``work``; ``timeout`` defaults to
+    ``x`` (events, features) in ``work``; ``timeout`` (of the simulation run; analysis and
+    elaboration do not grow with the events and keep :data:`MIN_TIMEOUT`) defaults to
     :func:`simulation_timeout` of the events."""
     timeout = simulation_timeout(len(x)) if timeout is None else timeout
     ghdl = require_ghdl()
     work.mkdir(parents=True, exist_ok=True)
     sources = _sources(vhdl_dir, (*files, TESTBENCH))
     np.savetxt(work / "in.txt", np.asarray(x, dtype=np.int64), fmt="%d", delimiter=" ")
-    _run([ghdl, "-a", STD, *sources], work, "ghdl analysis", timeout)
-    _run([ghdl, "-e", STD, "DatrigTestbench"], work, "ghdl elaboration", timeout)
+    _run([ghdl, "-a", STD, *sources], work, "ghdl analysis", MIN_TIMEOUT)
+    _run([ghdl, "-e", STD, "DatrigTestbench"], work, "ghdl elaboration", MIN_TIMEOUT)
     generics = [f"-gN_FEATURES={x.shape[1]}", f"-gW_IN={w_in}", f"-gW_OUT={w_out}"]
     generics.append(f"-gN_EVENTS={len(x)}")
     what = f"ghdl simulation of {len(x):,} events"

@@ -147,8 +147,9 @@ class Trainer:
         self.step.epoch(epoch, penalty, optimizer, self.curves)
 
     def _after_training(self, penalty: Penalty, optimizer: torch.optim.Optimizer) -> None:
-        """The penalty's last step on the full sim validation split (e.g. the DDT refit), then
-        the final checkpoint, marked so that a resumed run does not repeat it."""
+        """The penalty's last step on the sim splits it asks for (:meth:`Penalty.refit_splits`:
+        the validation split unless it wants more; e.g. the DDT refit), then the final
+        checkpoint, marked so that a resumed run does not repeat it."""
         self.finished = True
         if type(penalty).after_training is Penalty.after_training:
             return  # nothing to do: the last epoch's checkpoint is the final one
@@ -158,11 +159,11 @@ class Trainer:
                            self.cfg.n_train if split == "train" else None)
             for split in penalty.refit_splits()
         ]  # fmt: skip
-        val = ds.EventArrays.concat(blocks)
+        sim = ds.EventArrays.concat(blocks)
         events = TrainingEvents(
-            val.label, val.domain, val.protected, val.condition,
-            inputs=ds.to_model_layout(val.inputs, spec),
-            weight=None if step.data.unit_weights else val.weight,
+            sim.label, sim.domain, sim.protected, sim.condition,
+            inputs=ds.to_model_layout(sim.inputs, spec),
+            weight=None if step.data.unit_weights else sim.weight,
         )  # fmt: skip
         penalty.after_training(step.model, events, self.cfg.seed)
         step.model.after_optimizer_step()
