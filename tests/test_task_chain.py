@@ -116,6 +116,30 @@ def test_a_task_runs_from_training_to_a_calibration_of_unlabelled_data(ntuples):
         assert len(fh["none/data/entry"]) == 20000
 
 
+def test_a_task_network_carries_its_threshold_table_into_firmware(ntuples):
+    """`--da ddt --penalty-option table_bins=4`: the closed-form DDT table, fitted on the
+    user's signed-weight events, is part of the exported firmware (emulator == C-sim on the
+    unlabelled data), and the firmware's outputs are the run's own, bit for bit."""
+    from datrig.emulate.runner import emulate
+    from datrig.ir.io import load_ir
+    from datrig.project.inputs import read_inputs
+
+    d = ntuples
+    datrig("qat", "--task", "task.yml", "--da", "ddt", "--penalty-option", "table_bins=4",
+           "--out", "runs/table", "--quiet", cwd=d)  # fmt: skip
+    datrig("export", "--run", "runs/table", "--out", "prj_table", cwd=d)
+    proc = datrig("verify", "--project", "prj_table", "--input", "data.root", cwd=d)
+    assert "0 of 20000 events differ bit for bit" in proc.stdout
+    predictions = d / "runs/table/predictions_test.h5"
+    with h5py.File(predictions) as fh:
+        run_output = fh["output_quant"][:].reshape(-1)
+    firmware = emulate(load_ir(d / "prj_table"), read_inputs(predictions)).output.reshape(-1)
+    differ = int(np.count_nonzero(firmware != run_output))
+    assert differ == 0, f"{differ} of {len(run_output)} test events differ"
+    kinds = [layer.kind for layer in load_ir(d / "prj_table").layers]
+    assert kinds[-1] == "merge"  # s - t, in the firmware
+
+
 def test_a_task_bdt_goes_to_verified_firmware(ntuples):
     """`model: {kind: bdt}`: trees grown on the user's weighted ROOT samples, the DDT map
     fitted with signed weights, conifer's C-sim and both VHDL designs equal to the emulator."""

@@ -51,8 +51,10 @@ from torch import nn
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup, TrainingEvents
 from datrig.da.functional import mmd_sq, weighted_quantile
 from datrig.da.learned_ddt import pinball, weighted_pinball
+from datrig.da.threshold_map import fit_threshold_map, population_edges
 from datrig.errors import DatrigError
-from datrig.models.latent import ModelTerms
+from datrig.models.latent import ModelTerms, plain_tensor
+from datrig.models.threshold_table import set_table
 
 MIN_CLASS_EVENTS = 16  # per batch, for the running working-point fake rate
 REFIT_BATCH = 1024
@@ -111,6 +113,7 @@ class LearnedDdtPenalty(Penalty):
         max_mmd_events: int = 512,
         refit_grid: int = 0,
         refit_train: float = 0.0,
+        table_bins: int = 0,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -132,6 +135,19 @@ class LearnedDdtPenalty(Penalty):
         if refit_train not in (0, 1):
             raise DatrigError(f"ddt: refit_train must be 0 or 1, got {refit_train:g}")
         self.refit_train = bool(refit_train)
+        # > 0: no compensation units; after training, a closed-form table_bins x table_bins
+        # threshold table (datrig.da.threshold_map) on the training and validation events
+        # becomes c, in the model and in its firmware (see the module docstring's last part)
+        if table_bins != int(table_bins) or not (table_bins == 0 or 2 <= table_bins <= 32):
+            raise DatrigError(f"ddt: table_bins must be 0 (learned c) or 2-32, got {table_bins}")
+        self.table_bins = int(table_bins)
+        if self.table_bins and (domain_weight > 0 or refit_grid):
+            raise DatrigError(
+                "ddt: table_bins fits c in closed form; drop domain_weight/refit_grid"
+            )
+        self.fits_table = bool(self.table_bins)
+        if self.fits_table:  # the score branch alone (blind to isolation) is trained
+            self.needs_compensation = False  # type: ignore[misc]
         self.register_buffer("fake_rate", torch.tensor(initial_fake_rate, dtype=torch.float64))
         self.register_buffer("iso_cut", torch.tensor(float("nan")))
 
@@ -146,6 +162,8 @@ class LearnedDdtPenalty(Penalty):
 
     def forward(self, batch: PenaltyInputs) -> torch.Tensor:
         full = batch.full
+        if self.fits_table:  # nothing to train: the table is fitted after the last epoch
+            return batch.outputs.new_zeros(())
         if full is None or full.compensation is None:
             raise DatrigError("ddt: the model has no compensation branch")
         output = full.output.detach()
@@ -171,15 +189,18 @@ class LearnedDdtPenalty(Penalty):
         return loss
 
     def refit_splits(self) -> tuple[str, ...]:
-        return ("train", "val") if self.refit_train else ("val",)
+        return ("train", "val") if self.refit_train or self.fits_table else ("val",)
 
     def after_training(self, model: nn.Module, validation: TrainingEvents, seed: int) -> None:
         """Refit the compensation and the fake rate on the sim events of :meth:`refit_splits`,
         ``s`` frozen."""
-        if self.refit_epochs == 0:
-            return
         if validation.inputs is None:
             raise DatrigError("ddt: the refit needs the validation events' inputs")
+        if self.fits_table:
+            self.fake_rate.fill_(fit_table(model, validation, self.table_bins, self.efficiency))
+            return
+        if self.refit_epochs == 0:
+            return
         model.eval()
         x = validation.inputs
         label = torch.from_numpy(np.asarray(validation.label)).long()
@@ -220,6 +241,38 @@ class LearnedDdtPenalty(Penalty):
                     p.grad.mul_(mask)
                 optimizer.step()
             schedule.step()
+
+
+def fit_table(model: nn.Module, events: TrainingEvents, bins: int, efficiency: float) -> float:
+    """Fit the model's threshold table on the simulated ``events`` (frozen network) and return
+    the fakes' pass fraction at the working point.
+
+    Cells are equal-population bins of the fakes in the *quantized* condition and protected
+    inputs (what the firmware compares); thresholds are quantiles of the quantized score.
+    Both are values of events, so they sit on the quantizer grids (see
+    :mod:`datrig.models.threshold_table`)."""
+    model.eval()
+    x = events.inputs
+    with torch.no_grad():
+        score = _terms(model, x).task.double().numpy()
+        xq = torch.cat([plain_tensor(model.input_quant(x[i : i + 8192]))
+                        for i in range(0, len(x), 8192)])  # fmt: skip
+    xq = xq.reshape(len(xq), -1).double().numpy()
+    cond_i, prot_i = model.branches.compensation_inputs
+    sim = np.asarray(events.domain) == 0
+    label = np.asarray(events.label)[sim]
+    w = None if events.weight is None else np.asarray(events.weight, np.float64)[sim]
+    cond, prot = xq[sim, cond_i], xq[sim, prot_i]
+    fakes = label == 0
+    w_f = None if w is None else w[fakes]
+    tmap = fit_threshold_map(
+        score[sim], cond, prot, label,
+        condition_edges=population_edges(cond[fakes], bins, w_f),
+        protected_edges=population_edges(prot[fakes], bins, w_f),
+        efficiency=efficiency, weights=w,
+    )  # fmt: skip
+    set_table(model, tmap.condition_edges, tmap.protected_edges, tmap.thresholds)
+    return tmap.background_pass
 
 
 def _cell_quantiles(

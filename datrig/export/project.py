@@ -30,6 +30,7 @@ from datrig.errors import DatrigError, SchemaError, VerificationError
 from datrig.export import qonnx as qx
 from datrig.export.hls import compile_project, convert, resolved_types
 from datrig.export.qonnx_check import compare_with_qonnx
+from datrig.export.threshold_graph import append_threshold_map, model_threshold_map
 from datrig.export.to_ir import network_ir_from_hls4ml
 from datrig.faults import pause_point
 from datrig.ir.io import save_ir
@@ -79,6 +80,10 @@ def export_checkpoint(
     with qx.temporary_onnx_path() as onnx_path:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             qx.brevitas_to_qonnx(loaded.model, example, onnx_path)
+        table = model_threshold_map(loaded.model)
+        if table is not None:  # the model's table block, as plain QONNX layers after s
+            graph = _clean_reference(qx.load_qonnx(onnx_path), str(checkpoint))
+            append_threshold_map(graph, table, str(checkpoint)).save(str(onnx_path))
         return export_qonnx_model(
             onnx_path,
             fw_config.model,

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from datrig.errors import DatrigError
+from datrig.models import threshold_table as tt
 from datrig.models.latent import ModelTerms, plain_tensor
 from datrig.models.mlp import QuantMLP
 from datrig.quant.config import QuantConfig
@@ -90,11 +91,22 @@ class CompensatedMLP(QuantMLP):
     """
 
     def __init__(
-        self, n_inputs: int, branches: Branches, quant: QuantConfig, output_init: float = 0.0
+        self,
+        n_inputs: int,
+        branches: Branches,
+        quant: QuantConfig,
+        output_init: float = 0.0,
+        threshold_table: bool = False,
     ) -> None:
         widths = branches.widths
         super().__init__(n_inputs, widths, quant, output_init)
         self.branches = branches
+        # the closed-form compensation (datrig.models.threshold_table): c = T[cell], no units
+        self.has_table = bool(threshold_table)
+        if self.has_table:
+            if branches.compensated:
+                raise DatrigError("a threshold table replaces the compensation units: not both")
+            tt.register_table(self)
         linears = [getattr(self, f"fc{i}") for i in range(1, len(widths) + 1)] + [self.fc_out]
         n_score = branches.score_hidden[-1]
         self.register_buffer("score_units", torch.arange(widths[-1]) < n_score, persistent=False)
@@ -112,7 +124,16 @@ class CompensatedMLP(QuantMLP):
                 module.weight.mul_(mask)
 
     def forward_terms(self, x: torch.Tensor) -> ModelTerms:
-        """Output ``s - c`` (through the output quantizer), and ``s``, ``c`` before it."""
+        """Output ``s - c`` (through the output quantizer), and ``s``, ``c`` before it; with a
+        threshold table, ``c`` is the table's threshold and the output ``s - c`` exactly."""
+        if self.has_table:
+            terms = super().forward_terms(x)
+            xq = plain_tensor(self.input_quant(x))
+            cond, prot = self.branches.compensation_inputs
+            threshold = tt.lookup(self, xq, cond, prot).to(terms.task.dtype)
+            return ModelTerms(
+                terms.task - threshold, terms.task, threshold, terms.latent, terms.score_latent
+            )
         if not self.branches.compensated:
             return super().forward_terms(x)
         z = self.encode(x)
@@ -175,6 +196,11 @@ class CompensatedMLP(QuantMLP):
             z = relu(fc(z))
         return revived
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        if self.has_table:
+            tt.resize_from_state(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def check_masks(self) -> None:
         """The masked weights are still exact zeros (an optimizer with weight decay, or a
         hand-edited state dict, would break the branch structure silently)."""
@@ -205,4 +231,7 @@ def build_id_mlp(cfg: dict[str, Any]) -> QuantMLP:
     init = cfg.get("output_init", 0.0)
     if cfg.get("compensation") is None:
         return QuantMLP(cfg["n_inputs"], tuple(cfg["hidden"]), quant, output_init=init)
-    return CompensatedMLP(cfg["n_inputs"], branches_from_config(cfg), quant, output_init=init)
+    table = bool(cfg["compensation"].get("table", False))
+    return CompensatedMLP(
+        cfg["n_inputs"], branches_from_config(cfg), quant, output_init=init, threshold_table=table
+    )

@@ -83,6 +83,8 @@ class Trainer:
             config["head"] = list(self.spec.extra.get("head", ()))
         branches = self.spec.compensation_config(compensated=penalty.needs_compensation)
         if branches is not None:
+            if getattr(penalty, "fits_table", False):
+                branches = {**branches, "table": True}
             config["compensation"] = branches
         return config
 

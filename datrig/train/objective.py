@@ -51,7 +51,10 @@ def predict(
     outs = []
 
     def run(xb: torch.Tensor) -> torch.Tensor:
-        return model.forward_terms(xb).task if task else model(xb)
+        if not hasattr(model, "forward_terms"):
+            return model(xb)
+        terms = model.forward_terms(xb)  # output: a threshold table's block included
+        return terms.task if task else terms.output
 
     with torch.no_grad():
         for i in range(0, len(x), EVAL_BATCH):

@@ -82,3 +82,64 @@ def test_refit_flattens_the_fake_pass_rate_across_isolation():
 def test_a_model_without_compensation_is_refused():
     with pytest.raises(DatrigError, match="compensation"):
         LearnedDdtPenalty.check_model("photon_id_gnn", "pt", compensated=False)
+
+
+def _train_score(model: CompensatedMLP, x: torch.Tensor, label: np.ndarray) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    y = torch.from_numpy(label).float()
+    for step in range(300):
+        idx = torch.from_numpy(np.random.default_rng(step).integers(0, len(x), 1024))
+        loss = F.binary_cross_entropy_with_logits(model.forward_terms(x[idx]).task, y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_optimizer_step()
+
+
+def test_a_closed_form_table_flattens_the_pass_rate_with_signed_weights():
+    """table_bins: no compensation units; after training, the table fitted on signed-weight
+    events (NLO-like: copies at +2 and -1 of the same event) is c, on the quantizers' grids,
+    and the fakes' pass rate is flat in isolation on events the fit never saw."""
+    from datrig.models import threshold_table as tt
+
+    torch.manual_seed(0)
+    blind = Branches((0, 1), (1, 2), (8,), ())
+    model = CompensatedMLP(3, blind, QuantConfig(), threshold_table=True)
+    x, label, _iso = _toy(30000, 1)
+    _train_score(model, x, label)
+    penalty = LearnedDdtPenalty(table_bins=4)
+    assert penalty.refit_splits() == ("train", "val") and not penalty.needs_compensation
+    xv, lv, iv = _toy(30000, 2)
+    pairs = np.random.default_rng(4).integers(0, len(lv), 4000)  # +2 / -1 copies
+    xw = torch.cat([xv, xv[pairs], xv[pairs]])
+    lw = np.concatenate([lv, lv[pairs], lv[pairs]])
+    weight = np.concatenate([np.ones(len(lv)), np.full(4000, 2.0), np.full(4000, -1.0)])
+    iw = np.concatenate([iv, iv[pairs], iv[pairs]])
+    events = TrainingEvents(lw, np.zeros_like(lw), iw, np.zeros(len(lw)), inputs=xw, weight=weight)
+    penalty.after_training(model, events, seed=3)
+    c_edges, _p_edges, table = tt.table_arrays(model)
+    assert table.shape == (4, 4)
+    with torch.no_grad():
+        grid_c = model.input_quant(torch.from_numpy(np.tile(c_edges, (3, 1)).T).float()).value
+        out_step = float(model.output_quant.act_quant.scale())
+    assert np.array_equal(grid_c[:, 1].double().numpy(), c_edges)  # input-grid values
+    assert np.array_equal(np.round(table / out_step), table / out_step)  # output-grid values
+    xt, lt, it = _toy(30000, 3)
+    with torch.no_grad():
+        out = model.forward_terms(xt).output.numpy()
+    fake = lt == 0
+    edges = np.quantile(it[fake], [0.25, 0.5, 0.75])
+    bins = np.digitize(it[fake], edges)
+    rates = np.array([np.mean(out[fake][bins == b] >= 0) for b in range(4)])
+    rate = float(penalty.fake_rate)
+    assert np.all(np.abs(rates / rate - 1) < 0.2), f"pass rates {rates} vs {rate:.3f}"
+    assert np.mean(out[lt == 1] >= 0) == pytest.approx(0.8, abs=0.04)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"table_bins": 1}, "table_bins"), ({"table_bins": 4, "domain_weight": 1.0}, "closed form")],
+)
+def test_table_options_are_checked(options, message):
+    with pytest.raises(DatrigError, match=message):
+        LearnedDdtPenalty(**options)

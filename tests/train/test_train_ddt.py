@@ -83,3 +83,29 @@ def test_the_refit_reads_the_validation_events_or_with_refit_train_also_the_trai
     assert LearnedDdtPenalty().refit_splits() == ("val",)
     with pytest.raises(DatrigError, match="refit_train must be 0 or 1"):
         LearnedDdtPenalty(refit_train=0.5)
+
+
+def test_a_table_ddt_run_has_no_compensation_units_and_a_fitted_table(tiny_config, tmp_path):
+    """``table_bins``: the score is trained alone and the table fitted after the last epoch,
+    stored in the checkpoint (the same bytes from the same seed) and in every output."""
+    import torch
+
+    from datrig.models import threshold_table as tt
+    from datrig.train.checkpoint import load_checkpoint
+
+    cfg = tiny_config(da="ddt", lam=1.0, epochs=2, penalty_options={"table_bins": 3})
+    for name in ("a", "b"):
+        train(cfg, tmp_path / name, progress=False)
+    payload = read_checkpoint(tmp_path / "a/checkpoint.pt")
+    comp = payload["model_config"]["compensation"]
+    assert comp["hidden"] == [] and comp["table"] is True and comp["inputs"] == [11, 13]
+    state, other = payload["state_dict"], read_checkpoint(tmp_path / "b/checkpoint.pt")
+    for key in tt.BUFFERS:
+        assert state[key].shape[0] >= 2 and torch.equal(state[key], other["state_dict"][key])
+    loaded = load_checkpoint(tmp_path / "a/checkpoint.pt")
+    with h5py.File(tmp_path / "a/predictions_test.h5") as fh:
+        x, saved = fh["inputs"][:], fh["output_quant"][:].reshape(-1)
+    with torch.no_grad():
+        terms = loaded.model.eval().forward_terms(torch.from_numpy(x).float())
+    assert np.array_equal(saved, terms.output.numpy().astype(np.float32))
+    assert not np.array_equal(saved, terms.task.numpy().astype(np.float32))  # T is applied
