@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_penalty_option,
         default=[],
         metavar="NAME=NUMBER",
-        help="a setting of the DA penalty, e.g. domain_weight=1 for ddt (repeatable)",
+        help="a setting of the DA penalty, e.g. table_bins=8 for ddt (repeatable)",
     )
     parser.add_argument("--weight-bits", type=positive_int, help="weight bits (over --bits)")
     parser.add_argument("--act-bits", type=positive_int, help="activation bits (over --bits)")
@@ -121,7 +121,7 @@ def _penalty_option(text: str) -> tuple[str, float]:
     except ValueError:
         number = float("nan")
     if not sep or not name.isidentifier() or not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER, e.g. domain_weight=1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER, e.g. table_bins=8")
     return name, int(number) if number.is_integer() and "." not in value else number
 
 

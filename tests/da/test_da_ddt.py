@@ -66,7 +66,7 @@ def test_refit_flattens_the_fake_pass_rate_across_isolation():
     xv, lv, iv = _toy(30000, 2)
     before = _pass_rates(model, xv, lv, iv, edges)
     assert before.max() / max(before.min(), 1e-3) > 2  # the score alone is not flat
-    penalty = LearnedDdtPenalty(refit_epochs=20, refit_lr=0.01)
+    penalty = LearnedDdtPenalty(refit_epochs=20, refit_lr=0.01, table_bins=0)
     events = TrainingEvents(lv, np.zeros_like(lv), iv, np.zeros(len(lv)), inputs=xv)
     penalty.after_training(model, events, seed=3)
     xt, lt, it = _toy(30000, 3)  # judged on events the refit never saw
@@ -138,8 +138,24 @@ def test_a_closed_form_table_flattens_the_pass_rate_with_signed_weights():
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"table_bins": 1}, "table_bins"), ({"table_bins": 4, "domain_weight": 1.0}, "closed form")],
+    [({"table_bins": 1}, "table_bins"), ({"domain_weight": 1.0}, "table_bins=0")],
 )
 def test_table_options_are_checked(options, message):
     with pytest.raises(DatrigError, match=message):
         LearnedDdtPenalty(**options)
+
+
+def test_a_small_sample_gets_fewer_table_cells_and_too_small_a_clear_error():
+    from datrig.models import threshold_table as tt
+
+    torch.manual_seed(0)
+    model = CompensatedMLP(3, Branches((0, 1), (1, 2), (8,), ()), QuantConfig(),
+                           threshold_table=True)  # fmt: skip
+    x, label, iso = _toy(1200, 5)  # ~600 fakes: 6 x 6 cells would hold ~17 each
+    events = TrainingEvents(label, np.zeros_like(label), iso, np.zeros(len(label)), inputs=x)
+    LearnedDdtPenalty(table_bins=6).after_training(model, events, seed=1)
+    rows, cols = tt.table_arrays(model)[2].shape
+    assert 2 <= rows < 6 and 2 <= cols < 6
+    few = TrainingEvents(label[:100], np.zeros(100), iso[:100], np.zeros(100), inputs=x[:100])
+    with pytest.raises(DatrigError, match="cannot fill"):
+        LearnedDdtPenalty().after_training(model, few, seed=1)

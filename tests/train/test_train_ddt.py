@@ -46,7 +46,8 @@ def test_ddt_run_never_reads_the_data_labels(tiny_data, tiny_config, tmp_path):
 
 
 def test_ddt_run_is_a_compensated_model_with_a_refitted_rate(tiny_config, tmp_path):
-    cfg = tiny_config(da="ddt", lam=1.0, epochs=2, penalty_options={"refit_epochs": 2})
+    options = {"refit_epochs": 2, "table_bins": 0}  # the learned compensation branch
+    cfg = tiny_config(da="ddt", lam=1.0, epochs=2, penalty_options=options)
     metrics = train(cfg, tmp_path, progress=False)
     payload = read_checkpoint(tmp_path / "checkpoint.pt")
     comp = payload["model_config"]["compensation"]
@@ -73,16 +74,17 @@ def test_the_refit_reads_the_validation_events_or_with_refit_train_also_the_trai
         LearnedDdtPenalty, "after_training", lambda self, m, events, seed: seen.append(events)
     )
     for refit_train in (1, 0):  # 0 is the default
-        options = {"refit_epochs": 1, "refit_train": refit_train}
+        options = {"refit_epochs": 1, "refit_train": refit_train, "table_bins": 0}
         cfg = tiny_config(da="ddt", lam=1.0, epochs=1, n_train=300, penalty_options=options)
         train(cfg, tmp_path / f"run{refit_train}", progress=False)
     n = open_dataset(dataset_file(Path(cfg.data_dir), "photons", "sim")).n_rows
     n_val = len(range(n)[split_slice(n, "val")])
     assert [len(e.label) for e in seen] == [300 + n_val, n_val]
     assert all(e.inputs is not None and len(e.inputs) == len(e.label) for e in seen)
-    assert LearnedDdtPenalty().refit_splits() == ("val",)
+    assert LearnedDdtPenalty(table_bins=0).refit_splits() == ("val",)
+    assert LearnedDdtPenalty().refit_splits() == ("train", "val")  # the default table
     with pytest.raises(DatrigError, match="refit_train must be 0 or 1"):
-        LearnedDdtPenalty(refit_train=0.5)
+        LearnedDdtPenalty(refit_train=0.5, table_bins=0)
 
 
 def test_a_table_ddt_run_has_no_compensation_units_and_a_fitted_table(tiny_config, tmp_path):
