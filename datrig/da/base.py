@@ -128,6 +128,13 @@ class Penalty(nn.Module):
         return float(lam)
 
     @classmethod
+    def has_strength(cls, options: dict[str, float] | None = None) -> bool:
+        """Whether λ changes what this penalty (with these options) trains: False for the
+        baseline and for a compensation fitted in closed form after training, so a scan does
+        not train the same model once per λ."""
+        return cls.penalises
+
+    @classmethod
     def applies_to(
         cls, condition: str | None, compensated: bool = False, output_kind: str | None = None
     ) -> bool:

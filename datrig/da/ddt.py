@@ -71,6 +71,7 @@ from datrig.models.threshold_table import set_table
 MIN_CLASS_EVENTS = 16  # per batch, for the running working-point fake rate
 REFIT_BATCH = 1024
 REFIT_DAMPING = 0.5  # q <- (1 - d) q + d q_measured between refit epochs
+DEFAULT_TABLE_BINS = 6  # per variable; 0: the learned compensation
 
 
 def fake_rate_at(
@@ -125,7 +126,7 @@ class LearnedDdtPenalty(Penalty):
         max_mmd_events: int = 512,
         refit_grid: int = 0,
         refit_train: float = 0.0,
-        table_bins: int = 6,
+        table_bins: int = DEFAULT_TABLE_BINS,
         **options: Any,
     ) -> None:
         super().__init__(**options)
@@ -163,6 +164,12 @@ class LearnedDdtPenalty(Penalty):
             self.needs_compensation = False  # type: ignore[misc]
         self.register_buffer("fake_rate", torch.tensor(initial_fake_rate, dtype=torch.float64))
         self.register_buffer("iso_cut", torch.tensor(float("nan")))
+
+    @classmethod
+    def has_strength(cls, options: dict[str, float] | None = None) -> bool:
+        """The table's score is trained by the task loss alone: λ matters only to the learned
+        compensation (``table_bins=0``)."""
+        return int((options or {}).get("table_bins", DEFAULT_TABLE_BINS)) == 0
 
     def setup(self, ctx: PenaltySetup) -> None:
         if ctx.events is None:

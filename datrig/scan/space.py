@@ -56,6 +56,8 @@ class SearchSpace:
 
     def grid(self) -> list[dict[str, Any]]:
         """Every point of a grid space (λ a list), deterministic order."""
+        from datrig.da.registry import penalty_class
+
         if isinstance(self.lam, LogUniform):
             raise SchemaError("a grid search needs lam as a list; use --search optuna")
         points = []
@@ -68,7 +70,7 @@ class SearchSpace:
             self.seeds,
             self.resource_lam,
         ):
-            if penalty == "none" and lam != self.lam[0]:
+            if not penalty_class(penalty).has_strength() and lam != self.lam[0]:
                 continue  # no strength to vary
             lam = 0.0 if penalty == "none" else lam
             points.append(trial_params(penalty, lam, wb, ab, hidden, seed, res))
@@ -116,9 +118,9 @@ def trial_key(params: dict[str, Any]) -> str:
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     # penalty x lam x bits: 40 trials; bits fixed (6, 8) or learned from them under the
-    # resource term (the shipped photon_id). The learned DDT (`ddt`, shipped) against the
-    # penalties it replaces: for ddt, lam is the strength of its photon-region domain term
-    # (its compensation fit is scale-free under Adam), 1 shipped; for disco/flat, lam 1 was
+    # resource term (the shipped photon_id). The DDT (`ddt`, shipped) against the penalties
+    # it replaces: its table is fitted after training, so one lam (the first) is trained for
+    # it (Penalty.has_strength); for disco/flat, lam 1 was
     # within a unit of `none` in R80 and non-closure, 10 degrades the classifier. 30 epochs
     # (the shipped recipe has 60) keep a trial near a minute per worker.
     "photon_id": {
