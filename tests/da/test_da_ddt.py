@@ -49,19 +49,23 @@ def _pass_rates(model, x, label, iso, edges):
     return np.array([np.mean(out[fake][bins == b] >= 0) for b in range(len(edges) + 1)])
 
 
-def test_refit_flattens_the_fake_pass_rate_across_isolation():
-    torch.manual_seed(0)
-    model = CompensatedMLP(3, Branches((0, 1), (1, 2), (8,), (8,)), QuantConfig())
-    x, label, iso = _toy(30000, 1)
+def _train_score(model: CompensatedMLP, x: torch.Tensor, label: np.ndarray) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     y = torch.from_numpy(label).float()
-    for step in range(300):  # the score branch learns x0
+    for step in range(300):
         idx = torch.from_numpy(np.random.default_rng(step).integers(0, len(x), 1024))
         loss = F.binary_cross_entropy_with_logits(model.forward_terms(x[idx]).task, y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
         model.after_optimizer_step()
+
+
+def test_refit_flattens_the_fake_pass_rate_across_isolation():
+    torch.manual_seed(0)
+    model = CompensatedMLP(3, Branches((0, 1), (1, 2), (8,), (8,)), QuantConfig())
+    x, label, iso = _toy(30000, 1)
+    _train_score(model, x, label)  # the score branch learns x0
     edges = np.quantile(iso[label == 0], [0.25, 0.5, 0.75])
     xv, lv, iv = _toy(30000, 2)
     before = _pass_rates(model, xv, lv, iv, edges)
@@ -82,18 +86,6 @@ def test_refit_flattens_the_fake_pass_rate_across_isolation():
 def test_a_model_without_compensation_is_refused():
     with pytest.raises(DatrigError, match="compensation"):
         LearnedDdtPenalty.check_model("photon_id_gnn", "pt", compensated=False)
-
-
-def _train_score(model: CompensatedMLP, x: torch.Tensor, label: np.ndarray) -> None:
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    y = torch.from_numpy(label).float()
-    for step in range(300):
-        idx = torch.from_numpy(np.random.default_rng(step).integers(0, len(x), 1024))
-        loss = F.binary_cross_entropy_with_logits(model.forward_terms(x[idx]).task, y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        model.after_optimizer_step()
 
 
 def test_a_closed_form_table_flattens_the_pass_rate_with_signed_weights():
