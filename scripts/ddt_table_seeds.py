@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--table-bins", type=int, help="ddt table_bins (default: ddt's own)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--bits", help="an integer, or auto (default: the model's)")
+    parser.add_argument("--resource-lam", type=float, help="learned bits' cost term")
     parser.add_argument("--n-eval", type=int, default=400_000, help="candidates per domain")
     parser.add_argument("--runs", type=Path, required=True, help="folder for the runs")
     parser.add_argument("--out", type=Path, required=True, help="JSON of every seed's figures")
@@ -54,9 +55,11 @@ def main() -> None:
     bits = int(args.bits) if args.bits and args.bits != "auto" else args.bits
     points = json.loads(args.out.read_text()) if args.out.is_file() else []
     for seed in args.seeds:
-        cfg = resolve_config("photon_id", "ddt", args.train, seed, epochs=args.epochs,
-                             bits=bits, penalty_options=options)  # fmt: skip
+        cfg = resolve_config("photon_id", "ddt", args.train, seed, epochs=args.epochs, bits=bits,
+                             resource_lam=args.resource_lam, penalty_options=options)  # fmt: skip
         tag = f"b{args.table_bins}-e{cfg.epochs}-bits{args.bits or 'default'}-s{seed}"
+        if args.resource_lam is not None:
+            tag += f"-res{args.resource_lam:g}"
         run = args.runs / f"{args.train.name}-{tag}"
         start = time.perf_counter()
         if not (run / "checkpoint.pt").is_file():
