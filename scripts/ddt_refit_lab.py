@@ -85,7 +85,8 @@ def main() -> None:
         cfg = resolve_config("photon_id", "ddt", args.train, seed)
         if args.epochs:
             cfg.epochs = args.epochs
-        cfg.penalty_options = {**cfg.penalty_options, "refit_epochs": 0}
+        # the learned compensation (the default ddt fits a table instead: ddt_table_seeds.py)
+        cfg.penalty_options = {**cfg.penalty_options, "refit_epochs": 0, "table_bins": 0}
         trainer = Trainer(cfg, args.out.parent / f"lab-run-{seed}", progress=False)
         penalty, optimizer = trainer.prepare()
         model = trainer.step.model
