@@ -63,7 +63,7 @@ from torch import nn
 from datrig.da.base import Penalty, PenaltyInputs, PenaltySetup, TrainingEvents
 from datrig.da.functional import mmd_sq, weighted_quantile
 from datrig.da.learned_ddt import pinball, weighted_pinball
-from datrig.da.threshold_map import MIN_CELL_BACKGROUND, fit_threshold_map, population_edges
+from datrig.da.threshold_map import MIN_CELL_BACKGROUND, fit_coarsening
 from datrig.errors import DatrigError
 from datrig.models.latent import ModelTerms, plain_tensor
 from datrig.models.threshold_table import set_table
@@ -290,16 +290,8 @@ def fit_table(model: nn.Module, events: TrainingEvents, bins: int, efficiency: f
             f"ddt: {int(fakes.sum())} simulated background events cannot fill a 2 x 2 threshold "
             f"table ({MIN_CELL_BACKGROUND} per cell); train on more events"
         )
-    w_f = None if w is None else w[fakes]
-    for n in range(bins, 1, -1):  # a small sample gets fewer cells, never a thin one
-        edges = [population_edges(v[fakes], n, w_f) for v in (cond, prot)]
-        cells = np.searchsorted(edges[0], cond[fakes], side="right") * (len(edges[1]) + 1)
-        cells += np.searchsorted(edges[1], prot[fakes], side="right")
-        counts = np.bincount(cells, minlength=(len(edges[0]) + 1) * (len(edges[1]) + 1))
-        if counts.min() >= MIN_CELL_BACKGROUND:
-            break
-    tmap = fit_threshold_map(
-        score[sim], cond, prot, label, condition_edges=edges[0], protected_edges=edges[1],
+    tmap = fit_coarsening(  # a small sample gets fewer cells, never a thin one
+        score[sim], cond, prot, label, shapes=[(n, n) for n in range(bins, 1, -1)],
         efficiency=efficiency, weights=w,
     )  # fmt: skip
     set_table(model, tmap.condition_edges, tmap.protected_edges, tmap.thresholds)

@@ -13,6 +13,7 @@ block after the score.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,3 +112,35 @@ def fit_threshold_map(
         lo, hi = (lo, rate) if eff >= efficiency else (rate, hi)
     table = thresholds(hi).reshape(empty.thresholds.shape)
     return ThresholdMap(empty.condition_edges, empty.protected_edges, table, float(hi))
+
+
+def fit_coarsening(
+    score: np.ndarray,
+    condition: np.ndarray,
+    protected: np.ndarray,
+    label: np.ndarray,
+    *,
+    shapes: Iterable[tuple[int, int]],
+    efficiency: float = 0.8,
+    weights: np.ndarray | None = None,
+    protected_extra: tuple = (),
+) -> ThresholdMap:
+    """:func:`fit_threshold_map` on the first of ``shapes`` ((condition bins, protected bins),
+    finest first; equal-population edges of the background) whose every cell holds
+    ``MIN_CELL_BACKGROUND`` background events: a small sample gets a coarser map rather than a
+    failure (the map's shape says which)."""
+    bkg = np.asarray(label) == 0
+    w_bkg = None if weights is None else np.asarray(weights, dtype=np.float64)[bkg]
+    c_bkg, p_bkg = np.asarray(condition)[bkg], np.asarray(protected)[bkg]
+    reason = "no map shape to try"
+    for n_cond, n_prot in shapes:
+        edges = {
+            "condition_edges": population_edges(c_bkg, n_cond, w_bkg),
+            "protected_edges": population_edges(p_bkg, n_prot, w_bkg, extra=protected_extra),
+        }
+        try:
+            return fit_threshold_map(score, condition, protected, label, efficiency=efficiency,
+                                     weights=weights, **edges)  # fmt: skip
+        except DatrigError as exc:  # too few background events in a cell: coarser bins
+            reason = str(exc)
+    raise DatrigError(f"no threshold map fits the events: {reason}")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from datrig.atomic import destination_lock, write_json
-from datrig.da.threshold_map import fit_threshold_map, population_edges
+from datrig.da.threshold_map import fit_coarsening
 from datrig.data.features import Normalisation
 from datrig.data.manifest import dataset_file
 from datrig.errors import DatrigError
@@ -146,7 +146,6 @@ class EnsembleTrainer:
         score = emulate_mantissas(ir, xv).astype(np.float64)
         names = spec.feature_names
         ci, pi = names.index(spec.condition), names.index(spec.protected)
-        bkg = val.label == 0
         quantile = ISO_QUANTILE
         if self.cfg.task is not None:
             calibration = self.cfg.task.get("calibration", {})
@@ -156,28 +155,17 @@ class EnsembleTrainer:
         gap = abcd_gap(self.cfg.task)
         abcd = norm.apply(_one_feature(norm, pi, [iso_cut, iso_cut + gap]))[:, pi]
         abcd_int = np.ceil(abcd / ir.input_type.lsb)  # x >= e on integers
-        tmap = None
-        for n_cond, n_prot in _coarser(s.map_condition_bins, s.map_protected_bins):
-            cond_edges = population_edges(xv[bkg, ci], n_cond, val.weight[bkg])
-            prot_edges = population_edges(
-                xv[bkg, pi], n_prot, val.weight[bkg], extra=tuple(abcd_int)
-            )
-            try:
-                tmap = fit_threshold_map(
-                    score, xv[:, ci], xv[:, pi], val.label,
-                    condition_edges=cond_edges, protected_edges=prot_edges,
-                    efficiency=s.efficiency, weights=val.weight,
-                )  # fmt: skip
-                break
-            except DatrigError as exc:  # too few background events in a cell: coarser bins
-                reason = str(exc)
-        if tmap is None:
-            raise DatrigError(f"no threshold map fits the validation events: {reason}")
+        tmap = fit_coarsening(
+            score, xv[:, ci], xv[:, pi], val.label,
+            shapes=_coarser(s.map_condition_bins, s.map_protected_bins),
+            efficiency=s.efficiency, weights=val.weight, protected_extra=tuple(abcd_int),
+        )  # fmt: skip
         table = np.ceil(tmap.thresholds).astype(np.int64)  # s >= c on integers
         bound = ir.score_bound() + int(np.abs(table).max())
         t_out = score_type(bound, s.score_fractional)
         m = ThresholdMapIR(
-            ci, pi, tuple(int(e) for e in cond_edges), tuple(int(e) for e in prot_edges),
+            ci, pi, tuple(int(e) for e in tmap.condition_edges),
+            tuple(int(e) for e in tmap.protected_edges),
             tuple(tuple(int(v) for v in row) for row in table),
         )  # fmt: skip
         mapped = EnsembleIR(ir.name, ir.features, ir.input_type, ir.score_type, t_out, ir.init,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datrig.da.threshold_map import fit_threshold_map, population_edges
+from datrig.da.threshold_map import fit_coarsening, fit_threshold_map, population_edges
 from datrig.errors import DatrigError
 
 
@@ -51,3 +51,13 @@ def test_a_cell_without_enough_background_is_named():
     with pytest.raises(DatrigError, match=r"cell .* holds"):
         fit_threshold_map(score, cond, prot, label, condition_edges=np.array([0.5]),
                           protected_edges=np.array([-0.5, 0, 0.5, 5.0]))  # fmt: skip
+
+
+def test_a_small_sample_gets_the_first_shape_whose_cells_are_full():
+    """~300 background events: 6 x 6 cells would hold ~8 each, 3 x 3 ~33 (>= 20)."""
+    score, cond, prot, label, w = _sample(600, 4)
+    shapes = [(6, 6), (3, 3), (2, 2)]
+    tmap = fit_coarsening(score, cond, prot, label, shapes=shapes, weights=w)
+    assert tmap.thresholds.shape == (3, 3)
+    with pytest.raises(DatrigError, match=r"no threshold map fits the events: .* holds"):
+        fit_coarsening(score[:60], cond[:60], prot[:60], label[:60], shapes=shapes)
