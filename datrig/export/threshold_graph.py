@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from datrig.errors import DatrigError
+from datrig.models import threshold_table as tt
+from datrig.models.threshold_table import check_table
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 PREFIX = "datrig_map"
@@ -42,13 +44,6 @@ class GraphThresholdMap:
     condition_edges: np.ndarray
     protected_edges: np.ndarray
     table: np.ndarray  # (len(condition_edges) + 1, len(protected_edges) + 1)
-
-    def apply(self, score: np.ndarray, quantized_inputs: np.ndarray) -> np.ndarray:
-        """``s - T[cell]`` in float64: what the appended graph computes."""
-        x = np.asarray(quantized_inputs, np.float64).reshape(len(quantized_inputs), -1)
-        rows = np.searchsorted(self.condition_edges, x[:, self.condition_input], side="right")
-        cols = np.searchsorted(self.protected_edges, x[:, self.protected_input], side="right")
-        return np.asarray(score, np.float64).reshape(-1) - self.table[rows, cols]
 
 
 def append_threshold_map(model: Any, tmap: GraphThresholdMap, source: str) -> Any:
@@ -73,8 +68,7 @@ def append_threshold_map(model: Any, tmap: GraphThresholdMap, source: str) -> An
     c_edges = _on_grid(tmap.condition_edges, step_in, source, "condition edges")
     p_edges = _on_grid(tmap.protected_edges, step_in, source, "protected edges")
     table = _on_grid(tmap.table, step_out, source, "thresholds")
-    if table.shape != (len(c_edges) + 1, len(p_edges) + 1):
-        raise DatrigError(f"{source}: the table's shape {table.shape} does not fit its edges")
+    check_table(c_edges, p_edges, table, source)  # the model's own check: shape, ascending
     if table.size == 1:
         raise DatrigError(f"{source}: a one-cell table is an offset: fold it into the bias")
 
@@ -147,8 +141,6 @@ def append_threshold_map(model: Any, tmap: GraphThresholdMap, source: str) -> An
 
 def model_threshold_map(model: Any) -> GraphThresholdMap | None:
     """The fitted threshold table a trained datrig model carries, or None."""
-    from datrig.models import threshold_table as tt
-
     if not getattr(model, "has_table", False) or not tt.is_fitted(model):
         return None
     condition, protected = model.branches.compensation_inputs

@@ -89,7 +89,7 @@ def check_table(c: np.ndarray, p: np.ndarray, t: np.ndarray, source: str) -> Non
     if t.shape != (len(c) + 1, len(p) + 1):
         raise DatrigError(
             f"{source}: edges of {c.shape} and {p.shape} need a table of "
-            f"({len(c) + 1}, {len(p) + 1}), got {t.shape}"
+            f"({len(c) + 1}, {len(p) + 1}), got {t.shape}: the table does not fit its edges"
         )
     if not (np.all(np.isfinite(c)) and np.all(np.isfinite(p)) and np.all(np.isfinite(t))):
         raise DatrigError(f"{source}: edges and thresholds must be finite")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from datrig.da.threshold_map import ThresholdMap
 from datrig.errors import DatrigError
 from datrig.export import qonnx as qx
 from datrig.export.threshold_graph import GraphThresholdMap, append_threshold_map
@@ -93,9 +94,11 @@ def test_the_graph_computes_score_minus_the_cells_threshold(table_project) -> No
     x = events()
     score = qx.execute_qonnx(plain, x).reshape(-1)
     got = qx.execute_qonnx(model, x).reshape(-1).astype(np.float64)
-    expected = TMAP.apply(score, quantized(x))
+    xq = quantized(x)
+    table = ThresholdMap(TMAP.condition_edges, TMAP.protected_edges, TMAP.table, 0.0)
+    expected = table.apply(score, xq[:, TMAP.condition_input], xq[:, TMAP.protected_input])
     assert np.count_nonzero(got != expected) == 0, f"{np.count_nonzero(got != expected)} differ"
-    rows = np.searchsorted(TMAP.condition_edges, quantized(x)[:, 3], side="right")
+    rows = np.searchsorted(TMAP.condition_edges, xq[:, 3], side="right")
     assert set(rows) == set(range(len(TMAP.condition_edges) + 1))  # every row is reached
 
 
@@ -134,6 +137,7 @@ def _ir(project: Path):
         ({"condition_edges": np.array([-1.5, 0.26, 0.3125, 2.0])}, "not on the quantizer grid"),
         ({"table": TMAP.table + 0.01}, "not on the quantizer grid"),
         ({"table": TMAP.table[:, :2]}, "does not fit its edges"),
+        ({"condition_edges": np.array([-1.5, 0.3125, 0.25, 2.0])}, "ascending"),
         ({"condition_input": 7}, "not one of the 5 inputs"),
         (
             {
