@@ -122,7 +122,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # it replaces: its table is fitted after training, so one lam (the first) is trained for
     # it (Penalty.has_strength); for disco/flat, lam 1 was
     # within a unit of `none` in R80 and non-closure, 10 degrades the classifier. 30 epochs
-    # (the shipped recipe has 60) keep a trial near a minute per worker.
+    # (as the shipped recipe) keep a trial near a minute per worker.
     "photon_id": {
         "penalties": ["none", "disco", "flat", "ddt"],
         "lam": [1.0, 3.0, 10.0],

@@ -51,8 +51,6 @@ def predict(
     outs = []
 
     def run(xb: torch.Tensor) -> torch.Tensor:
-        if not hasattr(model, "forward_terms"):
-            return model(xb)
         terms = model.forward_terms(xb)  # output: a threshold table's block included
         return terms.task if task else terms.output
 
