@@ -8,6 +8,7 @@ an interrupted, failed or repeated simulate never leaves a mix of two runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -62,6 +63,73 @@ def _resonance_fn(cfg: GeneratorConfig, domain: str, rng, n):
 
 
 CHUNK_FNS = {"photons": _photon_fn, "diphoton": _diphoton_fn, "resonance": _resonance_fn}
+FILE_KINDS = {name: kind for (kind, _domain), name in FILE_NAMES.items()}
+# Below this many rows in all, one process: starting workers (~1 s each) would cost more
+# than it saves.
+PARALLEL_MIN_ROWS = 200_000
+_PROGRESS = None  # a worker's queue of rows written (set by _start_worker)
+
+
+def _workers(total_rows: int) -> int:
+    """Processes to write the files with: one per core, at most one per file. Each file is
+    its own random stream, so the bytes do not depend on how many there are."""
+    if total_rows < PARALLEL_MIN_ROWS:
+        return 1
+    return max(1, min(len(FILE_NAMES), len(os.sched_getaffinity(0))))
+
+
+def _write_member(tmp: Path, name: str, spec: SampleSpec, seed: int, cfg: GeneratorConfig,
+                  progress) -> None:  # fmt: skip
+    chunk_fn = functools.partial(CHUNK_FNS[spec.kind], cfg, spec.domain)
+    n_cells = N_CELLS if spec.kind == "photons" else None
+    write_sample(tmp / name, spec, seed, cfg, chunk_fn, n_cells, progress)
+
+
+def _start_worker(queue) -> None:
+    import signal
+
+    global _PROGRESS
+    _PROGRESS = queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool
+
+
+def _worker_write(tmp: Path, name: str, spec: SampleSpec, seed: int, cfg: GeneratorConfig):
+    _write_member(tmp, name, spec, seed, cfg, _PROGRESS.put)
+
+
+def _write_members(tmp: Path, jobs, seed: int, cfg: GeneratorConfig, bar, workers: int):
+    """Write every (name, spec) of ``jobs`` into ``tmp``; yields each name once its file is
+    complete, in the order of ``jobs``. With several workers the files are written by a pool
+    of fresh processes (spawned: the parent may hold torch's threads), which is terminated
+    if anything fails or the command is interrupted, before the folder is discarded."""
+    if workers == 1:
+        for name, spec in jobs:
+            bar.set_postfix_str(name)
+            _write_member(tmp, name, spec, seed, cfg, bar.update)
+            yield name
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.SimpleQueue()
+
+    def drain() -> None:
+        while not queue.empty():
+            bar.update(queue.get())
+
+    bar.set_postfix_str(f"{workers} processes")
+    with ctx.Pool(workers, initializer=_start_worker, initargs=(queue,)) as pool:
+        pending = [
+            (name, pool.apply_async(_worker_write, (tmp, name, spec, seed, cfg)))
+            for name, spec in jobs
+        ]
+        for name, result in pending:
+            while not result.ready():
+                result.wait(0.2)
+                drain()
+            result.get()  # the worker's error, raised here
+            drain()
+            yield name
 
 
 def simulate(
@@ -107,26 +175,21 @@ def simulate(
     rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
     _check_free_space(out_dir, rows)
     total = 2 * sum(rows.values())
+    jobs = [
+        (name, SampleSpec(kind, domain, rows[kind], STREAMS[(kind, domain)]))
+        for (kind, domain), name in FILE_NAMES.items()
+    ]
     with (
         destination_lock(out_dir),
         atomic_dir(out_dir, DATASET) as tmp,
         tqdm(total=total, unit="row", desc="simulate", disable=not progress, leave=False) as bar,
     ):
         members = {}
-        for (kind, domain), name in FILE_NAMES.items():
-            n = rows[kind]
-            bar.set_postfix_str(name)
-            write_sample(
-                tmp / name,
-                SampleSpec(kind, domain, n, STREAMS[(kind, domain)]),
-                seed,
-                cfg,
-                functools.partial(CHUNK_FNS[kind], cfg, domain),
-                N_CELLS if kind == "photons" else None,
-                bar.update,
-            )
-            members[name] = {**member_record(tmp / name), "n_rows": n}
-            pause_point(f"simulate:wrote-{name}")
+        written = _write_members(tmp, jobs, seed, cfg, bar, _workers(total))
+        with contextlib.closing(written):  # stops the workers first if anything below fails
+            for name in written:
+                members[name] = {**member_record(tmp / name), "n_rows": rows[FILE_KINDS[name]]}
+                pause_point(f"simulate:wrote-{name}")
         write_json(
             tmp / MANIFEST,
             sidecar(

@@ -18,7 +18,7 @@ import torch
 from datrig.da.base import FullBatch, Penalty, PenaltyInputs
 from datrig.data.features import Normalisation
 from datrig.errors import DatrigError
-from datrig.quant.cost import ebops
+from datrig.quant.cost import QuantOutputs, QuantRecorder, ebops
 from datrig.train import dataset as ds
 from datrig.train.config import TrainConfig, lr_factor
 from datrig.train.objective import class_weights, penalised, predict, subset, task_loss
@@ -93,9 +93,10 @@ class Step:
         self.kept_message = kept_message  # what a divergence leaves behind, said when it happens
         self.ebops_ref = float(self.ebops().detach())  # the starting bit widths' cost
         self.val_outputs: np.ndarray | None = None
+        self.quantized = QuantRecorder(model) if cfg.resource_lam else None
 
-    def ebops(self) -> torch.Tensor:
-        return ebops(self.model, self.model_config.get("n_cells", 1))
+    def ebops(self, seen: QuantOutputs | None = None) -> torch.Tensor:
+        return ebops(self.model, self.model_config.get("n_cells", 1), seen)
 
     def batch(self, idx: np.ndarray, penalty: Penalty, optimizer: Any, lam: float):
         t, spec = self.data.train, self.spec
@@ -106,6 +107,7 @@ class Step:
         e_raw = torch.from_numpy(t.e_raw[idx])
         w_event = torch.from_numpy(t.weight[idx])
         terms = self.model.forward_terms(x)
+        seen = self.quantized.take() if self.quantized is not None else None
         out = terms.output
         task = task_loss(spec, terms.task, target, w) if w.sum() > 0 else out.new_zeros(())
         sel = subset(spec, label)
@@ -130,7 +132,7 @@ class Step:
         pen = penalty(pin)
         loss = task + lam * pen if lam else task
         if self.cfg.resource_lam:
-            loss = loss + self.cfg.resource_lam * self.ebops() / self.ebops_ref
+            loss = loss + self.cfg.resource_lam * self.ebops(seen) / self.ebops_ref
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training diverged: the loss became {loss.item()} (task {task.item():.4g}, "

@@ -203,3 +203,49 @@ def test_an_impossible_size_is_refused_before_any_work(tmp_path, capsys, monkeyp
     rc, err = _run(["--out", str(tmp_path / "o"), "--n", "1000"], capsys)  # ~1.3 MB
     assert rc == 2 and "needs about" in err and "KiB free" in err and "0.0 " not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path, capsys, monkeypatch):
+    """Each file is its own random stream, so a pool of processes changes nothing."""
+    args = ["--n", "1200", "--n-diphoton", "600", "--seed", "4"]
+    rc, err = _run(["--out", str(tmp_path / "one"), *args], capsys)
+    assert rc == 0, err
+    assert simulate_mod._workers(2 * (1200 + 600 + 1200)) == 1  # a small sample: no pool
+    monkeypatch.setattr(simulate_mod, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(simulate_mod.os, "sched_getaffinity", lambda _pid: {0, 1})
+    rc, err = _run(["--out", str(tmp_path / "pool"), *args], capsys)
+    assert rc == 0, err
+    for path in sorted((tmp_path / "one").iterdir()):
+        assert _sha(path) == _sha(tmp_path / "pool" / path.name), path.name
+
+
+def test_sigterm_stops_the_worker_processes_and_keeps_nothing(tmp_path):
+    """A batch kill while a pool writes: exit 143, no temporaries, no process left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "data"
+    env = {**os.environ, "DATRIG_PAUSE_AT": "simulate:wrote-photons_sim.h5"}
+    n = str(simulate_mod.PARALLEL_MIN_ROWS // 4)  # x 6 files: a pool of workers
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datrig.cli", "simulate", "--out", str(out), "--n", n,
+         "--quiet", "--seed", "1"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert "datrig-paused-at" in proc.stderr.readline()
+    children = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert children, "no worker processes were started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated; no partial output was kept" in err
+    assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children), "a worker outlived it"
