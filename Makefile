@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: setup tools test test-all bench jet-tagger verify hls validate calibrate scan lint format clean
 
 $(VENV)/.installed: pyproject.toml
+	@echo "datrig: installing the Python environment into $(VENV) (pinned; torch from its local wheel)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first and pinned: 2.13.0 is a local CPU wheel; anything else downloads gigabytes.
@@ -16,7 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-setup: $(VENV)/.installed tools
+# The venv (pip) and the RTL tools (apt) install side by side: on a fresh machine both wait on
+# downloads, and `make hls` should start within a minute or two.
+setup:
+	@bash scripts/install_tools.sh & tools=$$!; \
+	$(MAKE) -s --no-print-directory $(VENV)/.installed; status=$$?; \
+	wait $$tools; exit $$status
 
 # Open-source RTL tools for the firmware reports (best effort: reports fall back to a
 # labelled analytic estimate and the RTL tests skip when these are absent).

@@ -21,11 +21,12 @@ import torch
 
 from datrig.data.manifest import dataset_file
 from datrig.data.reader import read_rows
+from datrig.quant.config import QuantConfig
 from datrig.runtime import configure_torch
 from datrig.train import dataset as ds
 from datrig.train.checkpoint import load_checkpoint
 from datrig.train.loop import train
-from datrig.train.runs import resolve_config
+from datrig.train.runs import resolve_config, resolve_quant
 from datrig.validate.plane import plane_point
 
 
@@ -37,6 +38,15 @@ def outputs(model: torch.nn.Module, x: torch.Tensor, batch: int = 65536) -> np.n
     return torch.cat(parts).numpy()
 
 
+def fixed_bits(args: argparse.Namespace) -> dict[str, dict[str, int]]:
+    """Per-layer overrides; a ReLU's ``act`` goes to the linear layer it follows (fc<i>)."""
+    out: dict[str, dict[str, int]] = {}
+    for name, bits in json.loads(args.fixed_bits).items():
+        layer = name.replace("relu", "fc")
+        out.setdefault(layer, {}).update(bits)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", type=Path, required=True, help="training dataset folder")
@@ -44,8 +54,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
     parser.add_argument("--table-bins", type=int, help="ddt table_bins (default: ddt's own)")
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
     parser.add_argument("--bits", help="an integer, or auto (default: the model's)")
     parser.add_argument("--resource-lam", type=float, help="learned bits' cost term")
+    parser.add_argument(
+        "--fixed-bits",
+        help='fixed per-layer widths as JSON, e.g. {"fc1": {"weight": 4}, "relu1": {"act": 4}}',
+    )
     parser.add_argument("--n-eval", type=int, default=400_000, help="candidates per domain")
     parser.add_argument("--runs", type=Path, required=True, help="folder for the runs")
     parser.add_argument("--out", type=Path, required=True, help="JSON of every seed's figures")
@@ -55,11 +71,24 @@ def main() -> None:
     bits = int(args.bits) if args.bits and args.bits != "auto" else args.bits
     points = json.loads(args.out.read_text()) if args.out.is_file() else []
     for seed in args.seeds:
+        quant = None
+        if args.fixed_bits:
+            quant = QuantConfig(
+                **{**resolve_quant("photon_id", 8).to_dict(), "overrides": fixed_bits(args)}
+            )
         cfg = resolve_config("photon_id", "ddt", args.train, seed, epochs=args.epochs, bits=bits,
-                             resource_lam=args.resource_lam, penalty_options=options)  # fmt: skip
+                             resource_lam=args.resource_lam, penalty_options=options,
+                             quant=quant, batch_size=args.batch_size, lr=args.lr)  # fmt: skip
         tag = f"b{args.table_bins}-e{cfg.epochs}-bits{args.bits or 'default'}-s{seed}"
+        if args.fixed_bits:
+            tag += "-fixed" + "".join(
+                f"{k}{''.join(str(b) for b in v.values())}"
+                for k, v in sorted(fixed_bits(args).items())
+            )
         if args.resource_lam is not None:
             tag += f"-res{args.resource_lam:g}"
+        if args.batch_size is not None or args.lr is not None:
+            tag += f"-bs{cfg.batch_size}-lr{cfg.lr:g}"
         run = args.runs / f"{args.train.name}-{tag}"
         start = time.perf_counter()
         if not (run / "checkpoint.pt").is_file():

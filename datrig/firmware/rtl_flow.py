@@ -9,6 +9,8 @@ number to da4ml's own cost model, and the report says which.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +100,23 @@ def rtl_measurements(
             "checked (no place and route)"
         )
         model_src = Source("da4ml", da_version, DA_RTL, ESTIMATE_TOOL)
-        n_sim = _simulate_into(meas, design, x, expected, model_src, run_sim, sim_tool)
-        _synthesise_into(meas, design, fw, run_synth, model_src)
+        skip = _synthesis_skipped(design, fw, run_synth)
+        # yosys and the RTL simulation are separate programs: side by side on two cores (the
+        # results are recorded in a fixed order, so the report's bytes do not depend on it)
+        cancel = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            synthesis = None
+            if skip is None:
+                synthesis = pool.submit(
+                    synth.synthesise, design, family=fw.device.yosys_family, cancel=cancel
+                )
+            try:
+                n_sim = _simulate_into(meas, design, x, expected, model_src, run_sim, sim_tool)
+            except BaseException:
+                cancel.set()  # a failed or interrupted simulation does not wait for yosys
+                raise
+            _record_synthesis(meas, design, synthesis.result() if synthesis else None, skip,
+                              model_src)  # fmt: skip
         write_json(
             tmp / RTL.marker,
             {
@@ -197,22 +214,26 @@ def yosys_lut_limit(fw: FirmwareConfig) -> float:
     return max(MAX_YOSYS_LUT, YOSYS_BUDGET_MARGIN * fw.budget.lut)
 
 
-def _synthesise_into(
-    meas: Measurements, design: Any, fw: FirmwareConfig, run: bool, fallback: Source
-) -> None:
-    reason = None
+def _synthesis_skipped(design: Any, fw: FirmwareConfig, run: bool) -> str | None:
+    """Why yosys is not run on ``design``, or None when it is."""
     estimated_lut = design.traced.estimated_lut
     if not run:
-        reason = "yosys synthesis skipped (--no-synth)"
-    elif synth.yosys_version() is None:
-        reason = "yosys not found"
-    elif estimated_lut > yosys_lut_limit(fw):
-        reason = (
+        return "yosys synthesis skipped (--no-synth)"
+    if synth.yosys_version() is None:
+        return "yosys not found"
+    if estimated_lut > yosys_lut_limit(fw):
+        return (
             f"yosys synthesis skipped: ~{estimated_lut:,.0f} LUT by da4ml's model exceeds "
             f"{yosys_lut_limit(fw):,.0f} (yosys would take tens of minutes on this design)"
         )
-    if reason is None:
-        res = synth.synthesise(design, family=fw.device.yosys_family)
+    return None
+
+
+def _record_synthesis(
+    meas: Measurements, design: Any, res: Any, reason: str | None, fallback: Source
+) -> None:
+    """The measured resources of ``res``, or da4ml's model with ``reason`` said."""
+    if res is not None:
         src = Source("yosys synth_xilinx", res.version, DA_RTL, MEASURED_SYNTH)
         for name, value in (
             ("lut", res.lut),

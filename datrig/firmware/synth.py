@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,12 +80,19 @@ def summarise(cells: dict[str, int]) -> tuple[int, int, int, int, int]:
 
 
 def synthesise(
-    design: RTLDesign, *, family: str, timeout_s: float = 1800.0, netlist: Path | None = None
+    design: RTLDesign,
+    *,
+    family: str,
+    timeout_s: float = 1800.0,
+    netlist: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> SynthesisResult:
     """Run ``synth_xilinx -flatten -nodsp -family <family>`` (the device's yosys family, see
     :mod:`datrig.project.devices`); the log is ``<out_dir>/yosys.log``. ``-nodsp``: the design
     is all LUTs, as da4ml builds it, and a softmax's variable products stay in LUTs too.
-    ``netlist``: also write the mapped netlist there (for gate-level simulation)."""
+    ``netlist``: also write the mapped netlist there (for gate-level simulation). ``cancel``:
+    set from another thread, yosys is stopped within 0.2 s (a report that failed or was
+    interrupted elsewhere does not wait for it)."""
     version = require_yosys()
     sources = " ".join(str(p.resolve()) for p in design.sources())
     top, stat = design.top, (design.out_dir / "stat.txt").resolve()
@@ -104,21 +112,29 @@ def synthesise(
         script += f"; write_verilog -noattr {Path(netlist).resolve()}"
     start = time.perf_counter()
     log = design.out_dir / "yosys.log"
-    try:
-        proc = subprocess.run(
-            ["yosys", "-q", "-l", str(log.resolve()), "-p", script],
-            cwd=design.out_dir / "src" / "memfiles" if design.has_tables else design.out_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise DatrigError(
-            f"yosys synthesis exceeded {timeout_s:.0f} s; rerun with --no-synth"
-        ) from None
+    with subprocess.Popen(
+        ["yosys", "-q", "-l", str(log.resolve()), "-p", script],
+        cwd=design.out_dir / "src" / "memfiles" if design.has_tables else design.out_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                cancelled = cancel is not None and cancel.is_set()
+                if cancelled or time.perf_counter() - start > timeout_s:
+                    proc.kill()
+                    proc.communicate()
+                    if cancelled:
+                        raise DatrigError("yosys synthesis cancelled") from None
+                    raise DatrigError(
+                        f"yosys synthesis exceeded {timeout_s:.0f} s; rerun with --no-synth"
+                    ) from None
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        tail = (stderr or stdout).strip().splitlines()[-3:]
         raise DatrigError(f"yosys synthesis failed ({' | '.join(tail)}); see {log}")
     cells = count_cells((design.out_dir / "stat.txt").read_text())
     lut, ff, dsp, bram, carry = summarise(cells)

@@ -112,16 +112,17 @@ class CompensatedMLP(QuantMLP):
         self.register_buffer("score_units", torch.arange(widths[-1]) < n_score, persistent=False)
         for layer, mask in zip(linears, branches.masks(n_inputs), strict=True):
             layer.register_buffer("datrig_mask", mask, persistent=False)
+        # a plain tuple, not submodules: walking self.modules() after every optimizer step
+        # (Brevitas nests dozens per layer) was 7 % of a photon_id training step
+        self._masked_layers = tuple(linears)
         self.after_optimizer_step()
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
         """Keep the masked weights at exactly zero (Adam moves every entry it has a gradient
         for; a gradient hook would not survive Brevitas re-creating parameters on load)."""
-        for module in self.modules():
-            mask = getattr(module, "datrig_mask", None)
-            if mask is not None:
-                module.weight.mul_(mask)
+        for module in self._masked_layers:
+            module.weight.mul_(module.datrig_mask)
 
     def forward_terms(self, x: torch.Tensor) -> ModelTerms:
         """Output ``s - c`` (through the output quantizer), and ``s``, ``c`` before it; with a

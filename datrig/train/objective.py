@@ -47,22 +47,38 @@ def predict(
 ) -> np.ndarray:
     """Network output (N,) in eval mode, quantized or with quantization disabled; ``task``: the
     branch the task loss trains instead (the score branch of a compensated photon ID)."""
-    model.eval()
-    outs = []
+    output, task_branch = predict_branches(model, x, spec, float_twin)
+    return task_branch if task else output
 
-    def run(xb: torch.Tensor) -> torch.Tensor:
+
+def predict_branches(
+    model: torch.nn.Module, x: np.ndarray, spec: ModelSpec, float_twin: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(output, task branch) of :func:`predict` from one pass over ``x`` (the validation loss
+    and the collapse check of every epoch need both)."""
+    model.eval()
+    outs: list[torch.Tensor] = []
+    tasks: list[torch.Tensor] = []
+
+    def run(xb: torch.Tensor) -> None:
         terms = model.forward_terms(xb)  # output: a threshold table's block included
-        return terms.task if task else terms.output
+        outs.append(terms.output.reshape(-1))
+        tasks.append(terms.task.reshape(-1))
 
     with torch.no_grad():
         for i in range(0, len(x), EVAL_BATCH):
             xb = ds.to_model_layout(x[i : i + EVAL_BATCH], spec)
             if float_twin:
                 with float_mode(model):
-                    outs.append(run(xb).reshape(-1))
+                    run(xb)
             else:
-                outs.append(run(xb).reshape(-1))
-    return torch.cat(outs).numpy().astype(np.float32) if outs else np.zeros(0, np.float32)
+                run(xb)
+    if not outs:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    return (
+        torch.cat(outs).numpy().astype(np.float32),
+        torch.cat(tasks).numpy().astype(np.float32),
+    )
 
 
 def class_weights(

@@ -21,7 +21,13 @@ from datrig.errors import DatrigError
 from datrig.quant.cost import QuantOutputs, QuantRecorder, ebops
 from datrig.train import dataset as ds
 from datrig.train.config import TrainConfig, lr_factor
-from datrig.train.objective import class_weights, penalised, predict, subset, task_loss
+from datrig.train.objective import (
+    class_weights,
+    penalised,
+    predict_branches,
+    subset,
+    task_loss,
+)
 
 
 class TrainingDiverged(DatrigError):
@@ -149,8 +155,7 @@ class Step:
         """Validation task loss (of the branch the task trains); keeps the outputs for the
         collapse check of the last epoch."""
         val, spec = self.data.val, self.spec
-        self.val_outputs = predict(self.model, val.inputs, spec, float_twin=False)
-        task = predict(self.model, val.inputs, spec, float_twin=False, task=True)
+        self.val_outputs, task = predict_branches(self.model, val.inputs, spec, float_twin=False)
         out, w = torch.from_numpy(task), torch.from_numpy(self.data.val_weights)
         return float(task_loss(spec, out, torch.from_numpy(val.target), w))
 

@@ -152,6 +152,26 @@ def test_yosys_synthesis_counts_cells(tmp_path):
     assert 0 < res.ff <= design.reg_bits + design.output_width
 
 
+@pytest.mark.tools
+@pytest.mark.skipif(not HAS_YOSYS, reason="yosys not installed")
+def test_a_cancelled_synthesis_stops_yosys_at_once(tmp_path):
+    """The report runs yosys beside the RTL simulation; when the simulation fails or is
+    interrupted, yosys is stopped instead of waited for."""
+    import threading
+    import time
+
+    from datrig.errors import DatrigError
+
+    ir = small_mlp([16, 64, 32, 1], seed=5)  # yosys takes seconds on it
+    design = rtl.write_verilog(rtl.trace_network(ir), tmp_path / "rtl", clock_period_ns=5.0)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.perf_counter()
+    with pytest.raises(DatrigError, match="cancelled"):
+        synth.synthesise(design, family="xcup", cancel=cancel)
+    assert time.perf_counter() - start < 3.0
+
+
 def test_count_cells_reads_yosys_stat():
     text = """
 === mlp ===
