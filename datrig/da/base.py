@@ -153,10 +153,16 @@ class Penalty(nn.Module):
         return cls.applies_to(spec.condition, bool(spec.compensation_hidden), spec.output_kind)
 
     @classmethod
-    def needs_data_domain(cls, spec: Any) -> bool:
-        """Whether training reads the unlabelled data-domain events: the penalty uses them, or
-        it protects the domain label itself (never for the no-penalty baseline)."""
-        return cls.penalises and (cls.uses_domain_events or spec.protected == "domain")
+    def needs_data_domain(cls, spec: Any, options: dict[str, float] | None = None) -> bool:
+        """Whether training reads the unlabelled data-domain events: the penalty with these
+        ``options`` uses them, or it protects the domain label itself (never for the
+        no-penalty baseline). Events nobody reads would only dilute every batch."""
+        return cls.penalises and (cls.reads_domain_events(options) or spec.protected == "domain")
+
+    @classmethod
+    def reads_domain_events(cls, options: dict[str, float] | None = None) -> bool:
+        """Whether the penalty's loss reads data-domain events with ``options``."""
+        return cls.uses_domain_events
 
     @classmethod
     def check_model(cls, model: str, condition: str | None, compensated: bool = False) -> None:

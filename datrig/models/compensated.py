@@ -129,9 +129,12 @@ class CompensatedMLP(QuantMLP):
         threshold table, ``c`` is the table's threshold and the output ``s - c`` exactly."""
         if self.has_table:
             terms = super().forward_terms(x)
-            xq = plain_tensor(self.input_quant(x))
-            cond, prot = self.branches.compensation_inputs
-            threshold = tt.lookup(self, xq, cond, prot).to(terms.task.dtype)
+            if tt.is_identity(self):  # unfitted: every training step, no lookup to pay for
+                threshold = torch.zeros_like(terms.task)
+            else:
+                xq = plain_tensor(self.input_quant(x))
+                cond, prot = self.branches.compensation_inputs
+                threshold = tt.lookup(self, xq, cond, prot).to(terms.task.dtype)
             return ModelTerms(
                 terms.task - threshold, terms.task, threshold, terms.latent, terms.score_latent
             )

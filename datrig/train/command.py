@@ -186,7 +186,12 @@ def prepare_task(args: argparse.Namespace) -> Path:
             f"{'a condition' if penalty.needs_condition else 'another kind of output'}); "
             "choose another --da"
         )
-    if spec.trees is None and penalty.needs_data_domain(spec) and "data" not in task.sources:
+    options = penalty_options(args.da, getattr(args, "penalty_options", []))
+    if (
+        spec.trees is None
+        and penalty.needs_data_domain(spec, options)
+        and "data" not in task.sources
+    ):
         raise DatrigError(
             f"penalty {args.da!r} needs unlabelled data events, but task {task.name} has no "
             "data source (sources: data:); add one or choose another --da"

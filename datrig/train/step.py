@@ -58,7 +58,7 @@ def load_training_data(
     """Sim training events, plus the unlabelled data events when the penalty reads them
     (labels and targets hidden), and the sim validation split."""
     blocks = [ds.load_events(spec, sim_path, "train", norm, cfg.n_train)]
-    uses_data_domain = penalty.needs_data_domain(spec)
+    uses_data_domain = penalty.needs_data_domain(spec, cfg.penalty_options)
     if uses_data_domain and data_path is None:
         raise DatrigError(
             f"penalty {cfg.da!r} needs unlabelled data events (for the domain), but the task "

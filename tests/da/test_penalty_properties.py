@@ -22,3 +22,8 @@ def test_which_penalties_read_the_data_domain():
     assert PENALTIES["disco"].needs_data_domain(domain)
     assert not PENALTIES["disco"].needs_data_domain(iso)
     assert PENALTIES["frt"].needs_data_domain(iso)  # its latent alignment uses data events
+    # ddt reads data events only for its domain term (learned compensation): the table's
+    # score trains on the simulated events alone, not on batches half full of weight-0 data
+    assert not PENALTIES["ddt"].needs_data_domain(iso)
+    assert not PENALTIES["ddt"].needs_data_domain(iso, {"table_bins": 0})
+    assert PENALTIES["ddt"].needs_data_domain(iso, {"table_bins": 0, "domain_weight": 1.0})
