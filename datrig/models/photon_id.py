@@ -53,7 +53,7 @@ PHOTON_ID = ModelSpec(
     shipped_da="ddt",
     # learned bit widths under a firmware-cost term of 0.1 (measured on the two-branch network
     # of issue 17: at 0.03 it landed anywhere from 4 to 13 bits per layer between runs); with
-    # the table: 25 ns, 6,570 LUT (seed 1); the trade-off against fixed 8 bits is in the README
+    # the table: 25 ns, 5,664 LUT (seed 1); the trade-off against fixed 8 bits is in the README
     default_bits="auto",
     default_resource_lam=0.1,
     # truncating hidden activations: one adder level less per ReLU in the firmware, what keeps
