@@ -56,3 +56,32 @@ def test_qat_epoch(benchmark, bench_data, da):
     benchmark.pedantic(one_epoch, rounds=5, warmup_rounds=1)
     assert np.isfinite(trainer.curves["train_task"][-1])
     median_seconds(benchmark, f"qat_epoch.{da}", "s/epoch")
+
+
+compare("forward + EBOPs of a step, recorded / fresh", "ebops_step.recorded", "ebops_step.fresh")
+
+
+@pytest.mark.parametrize("source", ["fresh", "recorded"])
+def test_forward_and_ebops_of_a_step(benchmark, source):
+    """A learned-bit photon_id-sized MLP's forward pass plus its resource term, with the bit
+    widths and quantized weights asked of Brevitas again (fresh) or read from the forward
+    pass itself (datrig.quant.cost.QuantRecorder, what training does)."""
+    import torch
+
+    from datrig.models.mlp import QuantMLP
+    from datrig.quant.config import QuantConfig
+    from datrig.quant.cost import QuantRecorder, ebops
+
+    torch.manual_seed(1)
+    model = QuantMLP(16, (32, 16), QuantConfig(learned_bits=True)).train()
+    x = torch.randn(size(1024, 128), 16)
+    recorder = QuantRecorder(model) if source == "recorded" else None
+
+    def step():
+        model(x)
+        seen = recorder.take() if recorder is not None else None
+        return ebops(model, 1, seen)
+
+    cost = benchmark.pedantic(step, rounds=30, warmup_rounds=2)
+    assert float(cost) > 0
+    median_seconds(benchmark, f"ebops_step.{source}", "s/step")
