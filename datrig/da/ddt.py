@@ -102,7 +102,6 @@ class LearnedDdtPenalty(Penalty):
     plot_color = "tab:brown"
     needs_condition = True
     needs_compensation = True
-    uses_domain_events = True
     # photon_id (float study, 300k candidates per domain, judged on 1M): the DDT of the score
     # branch alone reaches R80 9.3-10.1 at R 0.94-1.06 (sim), 0.90-0.92 (data); with the
     # domain term at weight 1, data R 0.93-1.0 at the same rejection; weight 10 costs ~8 %.

@@ -129,7 +129,7 @@ class CompensatedMLP(QuantMLP):
         threshold table, ``c`` is the table's threshold and the output ``s - c`` exactly."""
         if self.has_table:
             terms = super().forward_terms(x)
-            if tt.is_identity(self):  # unfitted: every training step, no lookup to pay for
+            if not tt.is_fitted(self):  # every training step: no lookup to pay for
                 threshold = torch.zeros_like(terms.task)
             else:
                 xq = plain_tensor(self.input_quant(x))

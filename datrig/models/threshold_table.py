@@ -52,15 +52,11 @@ def table_arrays(module: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return tuple(getattr(module, name).detach().cpu().numpy().copy() for name in BUFFERS)
 
 
-def is_identity(module: nn.Module) -> bool:
-    """No edges and a zero threshold: every lookup is 0 (an unfitted table)."""
-    c_edges, p_edges, table = (getattr(module, name) for name in BUFFERS)
-    return c_edges.numel() == 0 and p_edges.numel() == 0 and not bool(table.any())
-
-
 def is_fitted(module: nn.Module) -> bool:
-    c, p, t = table_arrays(module)
-    return bool(len(c) or len(p) or np.any(t != 0))
+    """Any edge or a non-zero threshold; unfitted, every lookup is 0 (read from the buffers
+    themselves: the training step asks on every batch)."""
+    c_edges, p_edges, table = (getattr(module, name) for name in BUFFERS)
+    return bool(c_edges.numel() or p_edges.numel() or table.any())
 
 
 def lookup(

@@ -63,7 +63,6 @@ def _resonance_fn(cfg: GeneratorConfig, domain: str, rng, n):
 
 
 CHUNK_FNS = {"photons": _photon_fn, "diphoton": _diphoton_fn, "resonance": _resonance_fn}
-FILE_KINDS = {name: kind for (kind, _domain), name in FILE_NAMES.items()}
 # Below this many rows in all, one process: starting workers (~1 s each) would cost more
 # than it saves.
 PARALLEL_MIN_ROWS = 200_000
@@ -184,11 +183,11 @@ def simulate(
         atomic_dir(out_dir, DATASET) as tmp,
         tqdm(total=total, unit="row", desc="simulate", disable=not progress, leave=False) as bar,
     ):
-        members = {}
+        members, specs = {}, dict(jobs)
         written = _write_members(tmp, jobs, seed, cfg, bar, _workers(total))
         with contextlib.closing(written):  # stops the workers first if anything below fails
             for name in written:
-                members[name] = {**member_record(tmp / name), "n_rows": rows[FILE_KINDS[name]]}
+                members[name] = {**member_record(tmp / name), "n_rows": specs[name].n_rows}
                 pause_point(f"simulate:wrote-{name}")
         write_json(
             tmp / MANIFEST,
