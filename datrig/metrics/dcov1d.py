@@ -97,4 +97,3 @@ def distance_correlation_1d(x: np.ndarray, y: np.ndarray) -> float:
         return 0.0
     xy = _dcov_sq(_cross_sum(x, y), a, b)
     return float(np.sqrt(max(xy, 0.0) / np.sqrt(xx * yy)))
-
