@@ -1,8 +1,8 @@
 """Validation throughput at the issue's scale (100k test events per domain).
 
-Rows: dCor (datrig's numpy merge sort, and dcor's numba one once compiled) on 100k fakes, one working point on 200k events, the
-cut-based tuning, and the whole photon_id evaluation of one output column (`make test`: 10x
-to 20x fewer events).
+Rows: dCor on 100k fakes (datrig's numpy merge sort; dcor's numba one, compiled), one working
+point on 200k events, the cut-based tuning, and the whole photon_id evaluation of one output
+column (`make test`: 10x to 20x fewer events).
 """
 
 from __future__ import annotations
