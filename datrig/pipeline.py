@@ -101,7 +101,13 @@ def run(args: argparse.Namespace) -> int:
         if args.da is None:
             args.da = get_model_spec(args.model).shipped_da
         fw = config_for_model(args.model, args.config)  # fail on a bad config before any work
-        data_dir = args.data or ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed)
+        if args.data is None:
+            from datrig.train.command import toy_samples
+
+            kinds = toy_samples(args.model, args.da)
+            data_dir = ensure_default_data(DEFAULT_DATA_DIR, seed=args.seed, kinds=kinds)
+        else:
+            data_dir = args.data
     _say("data", f"{data_dir}")
     run_path = ensure_run(args, Path(data_dir))
     project = hls_project_dir(args.model)

@@ -111,6 +111,8 @@ class Penalty(nn.Module):
     needs_condition: ClassVar[bool] = False  # acts at fixed values of ModelSpec.condition
     needs_compensation: ClassVar[bool] = False  # fits a compensated model's compensation branch
     penalises: ClassVar[bool] = True  # False only for the no-penalty baseline
+    # toy samples it reads beside the model's own (datrig.sim.default; peak: "resonance")
+    toy_samples: ClassVar[tuple[str, ...]] = ()
     plot_color: ClassVar[str | None] = None  # its colour in every report plot (matplotlib)
     # the model outputs it can train ("logit", "energy_correction"); None: any
     output_kinds: ClassVar[tuple[str, ...] | None] = None

@@ -83,6 +83,7 @@ class PeakPenalty(Penalty):
 
     name = "peak"
     plot_color = "tab:pink"
+    toy_samples = ("resonance",)
     output_kinds = ("energy_correction",)
     # lam scan on the default data (photon_energy, 3 seeds): see README, "DA that helps the
     # scale"

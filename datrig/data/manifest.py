@@ -78,9 +78,10 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
     manifest = read_manifest(data_dir)
     if manifest is not None and name not in manifest["files"] and not path.exists():
         raise SchemaError(
-            f"{data_dir} has no {kind} sample: it was simulated by an older datrig; re-run "
-            f"`datrig simulate --out {data_dir}` (with the same seed, sizes and config its other "
-            "files come out byte-identical)"
+            f"{data_dir} has no {kind} sample (simulated for a model that reads only "
+            f"{_held_samples(manifest)}, or by an older datrig); run `datrig simulate --out "
+            f"{data_dir}` (with the same seed, sizes and config its files come out "
+            "byte-identical)"
         )
     if not path.is_file():
         raise SchemaError(
@@ -92,6 +93,11 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
         _check_member(str(path), name, stat.st_ino, stat.st_size, stat.st_mtime_ns, _key(manifest))
     _check_name(path, kind, domain)
     return path
+
+
+def _held_samples(manifest: dict[str, Any]) -> str:
+    names = {name: kind for (kind, _), name in FILE_NAMES.items()}
+    return ", ".join(sorted({names.get(n, n) for n in manifest["files"]})) or "nothing"
 
 
 def _check_name(path: Path, kind: str, domain: str) -> None:

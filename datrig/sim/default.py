@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from datrig.data.task import TaskConfig
@@ -14,6 +15,7 @@ DEFAULT_N_PHOTONS = 500_000  # per domain: the test split holds 100k candidates 
 DEFAULT_N_DIPHOTON = 500_000  # per domain
 # resonance events per domain (two photons each): the scale per |eta| bin to ~1e-4
 DEFAULT_N_RESONANCE = 100_000
+SAMPLES = ("photons", "diphoton", "resonance")  # the toy's samples, in the files' order
 
 
 def resonance_events(n_photons: int) -> int:
@@ -49,12 +51,17 @@ def ensure_default_data(
     n_diphoton: int = DEFAULT_N_DIPHOTON,
     progress: bool = True,
     n_resonance: int | None = None,
+    kinds: Collection[str] = SAMPLES,
 ) -> Path:
-    """Return ``data_dir`` holding the six default files, simulating them if missing or stale
-    (another seed, size, config or generator version). Re-simulating writes byte-identical
-    files for the members that were current (same seed, sizes and config). ``n_resonance``
-    (events): :data:`DEFAULT_N_RESONANCE` with the default photons, else half of
-    ``n_photons``, as ``datrig simulate`` does."""
+    """Return ``data_dir`` holding the default files of the samples ``kinds`` (both domains),
+    simulating them if missing or stale (another seed, size, config or generator version).
+
+    A command asks only for the samples it reads (``make hls MODEL=photon_id``: the photons,
+    10 s instead of 24): the folder is still one artefact, rewritten as a whole with the
+    samples asked for and those it already held current, which come out byte-identical
+    (each file is its own random stream). ``n_resonance`` (events):
+    :data:`DEFAULT_N_RESONANCE` with the default photons, else half of ``n_photons``, as
+    ``datrig simulate`` does."""
     from datrig.data.manifest import FILE_NAMES
     from datrig.sim.config import GeneratorConfig
     from datrig.sim.simulate import simulate
@@ -64,20 +71,23 @@ def ensure_default_data(
     if n_resonance is None:
         n_resonance = resonance_events(n_photons)
     rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
-    stale = [
-        name
+    current = {
+        name: _is_current(data_dir, kind, domain, seed, rows[kind], cfg.stored_config(kind))
         for (kind, domain), name in FILE_NAMES.items()
-        if not _is_current(data_dir, kind, domain, seed, rows[kind], cfg.stored_config(kind))
-    ]
+    }
+    stale = [name for (kind, _), name in FILE_NAMES.items() if kind in kinds and not current[name]]
     if stale:
+        incomplete = {kind for (kind, _), name in FILE_NAMES.items() if not current[name]}
+        held = set(SAMPLES) - incomplete
         print(
             f"datrig: simulating default data into {data_dir} ({', '.join(stale)} missing or "
             f"stale; seed {seed})",
             file=sys.stderr,
         )
         simulate(
-            data_dir, n_photons, n_diphoton, seed, cfg, progress=progress, n_resonance=n_resonance
-        )
+            data_dir, n_photons, n_diphoton, seed, cfg, progress=progress,
+            n_resonance=n_resonance, kinds=sorted(set(kinds) | held, key=SAMPLES.index),
+        )  # fmt: skip
     return data_dir
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from datrig.argtypes import MAX_SEED
@@ -139,11 +140,13 @@ def simulate(
     cfg: GeneratorConfig | None = None,
     progress: bool = True,
     n_resonance: int | None = None,
+    kinds: Collection[str] | None = None,
 ) -> dict[str, Path]:
     """Simulate both domains of the three samples into ``out_dir``; returns name -> path.
 
     ``n_resonance`` counts resonance *events* (two photon rows each); None: as many photons as
-    the photon sample. ``out_dir`` must be
+    the photon sample. ``kinds``: only these samples (None: all three); each file is its own
+    random stream, so a member comes out byte-identical either way. ``out_dir`` must be
     missing, empty or an earlier datrig dataset (which is replaced as a whole, only once the
     new one is complete).
     """
@@ -170,13 +173,18 @@ def simulate(
             f"config key chunk_rows must be even (the resonance sample is written in photon "
             f"pairs), got {cfg.chunk_rows}"
         )
+    unknown = sorted(set(kinds or ()) - set(CHUNK_FNS))
+    if unknown or (kinds is not None and not kinds):
+        raise DatrigError(f"samples to simulate: any of {', '.join(CHUNK_FNS)}, got {unknown}")
     out_dir = Path(out_dir)
     rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
+    rows = {kind: n for kind, n in rows.items() if kinds is None or kind in kinds}
     _check_free_space(out_dir, rows)
     total = 2 * sum(rows.values())
     jobs = [
         (name, SampleSpec(kind, domain, rows[kind], STREAMS[(kind, domain)]))
         for (kind, domain), name in FILE_NAMES.items()
+        if kind in rows
     ]
     with (
         destination_lock(out_dir),
@@ -203,4 +211,4 @@ def simulate(
             ),
         )
         pause_point("simulate:before-swap")
-    return {name: out_dir / name for name in FILE_NAMES.values()}
+    return {name: out_dir / name for name, _ in jobs}

@@ -162,6 +162,15 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def toy_samples(model: str, da: str) -> tuple[str, ...]:
+    """The default data's samples training ``model`` with penalty ``da`` reads: the model's
+    own and those the penalty reads beside it (so ``make hls`` simulates nothing else)."""
+    from datrig.da.registry import penalty_class
+    from datrig.models.registry import get_model_spec
+
+    return (get_model_spec(model).kind, *penalty_class(da).toy_samples)
+
+
 def prepare_task(args: argparse.Namespace) -> Path:
     """For ``--task``: load and check it, read its samples into a task dataset (once), and set
     the run's model name, default penalty and task record on ``args``."""
@@ -250,7 +259,9 @@ def run(args: argparse.Namespace) -> int:
         if data_dir is None:
             from datrig.sim.default import ensure_default_data
 
-            data_dir = ensure_default_data(DEFAULT_DATA_DIR)  # fixed data seed: cached once
+            data_dir = ensure_default_data(  # fixed data seed: cached once
+                DEFAULT_DATA_DIR, kinds=toy_samples(args.model, args.da)
+            )
     cfg = build_config(args, Path(data_dir))
     out = args.out or run_dir(cfg.model, cfg.da)
     metrics = train(cfg, out, resume=args.resume, progress=not args.quiet, force=args.force)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datrig.data.reader import open_dataset
 from datrig.sim.default import ensure_default_data
 
@@ -28,3 +30,37 @@ def test_damaged_file_is_resimulated(tmp_path, capsys):
     ensure_default_data(d, seed=1, n_photons=200, n_diphoton=100, progress=False)
     assert "diphoton_data.h5" in capsys.readouterr().err
     assert open_dataset(d / "diphoton_data.h5").n_rows == 100
+
+
+def test_only_the_samples_asked_for_then_the_rest_beside_them_byte_identical(tmp_path, capsys):
+    from datrig.data.manifest import dataset_file, read_manifest
+    from datrig.errors import SchemaError
+    from datrig.provenance import file_sha256
+
+    full = ensure_default_data(tmp_path / "full", seed=4, n_photons=300, n_diphoton=100,
+                               progress=False)  # fmt: skip
+    d = tmp_path / "default"
+    ensure_default_data(d, seed=4, n_photons=300, n_diphoton=100, progress=False,
+                        kinds=("photons",))  # fmt: skip
+    assert sorted(p.name for p in d.glob("*.h5")) == ["photons_data.h5", "photons_sim.h5"]
+    assert sorted(read_manifest(d)["files"]) == ["photons_data.h5", "photons_sim.h5"]
+    with pytest.raises(SchemaError, match=r"has no resonance sample .* reads only photons"):
+        dataset_file(d, "resonance", "sim")
+    capsys.readouterr()
+    ensure_default_data(d, seed=4, n_photons=300, n_diphoton=100, progress=False,
+                        kinds=("photons",))  # fmt: skip
+    assert "simulating" not in capsys.readouterr().err  # what was asked for is current
+
+    ensure_default_data(d, seed=4, n_photons=300, n_diphoton=100, progress=False,
+                        kinds=("diphoton",))  # fmt: skip
+    err = capsys.readouterr().err
+    assert "diphoton_sim.h5" in err and "photons_sim.h5" not in err
+    names = ["photons_sim.h5", "photons_data.h5", "diphoton_sim.h5", "diphoton_data.h5"]
+    assert sorted(p.name for p in d.glob("*.h5")) == sorted(names)  # the photons kept
+    for name in names:
+        assert file_sha256(d / name) == file_sha256(full / name), name
+
+    ensure_default_data(d, seed=4, n_photons=300, n_diphoton=100, progress=False)
+    assert len(list(d.glob("*.h5"))) == 6
+    for name in read_manifest(full)["files"]:
+        assert file_sha256(d / name) == file_sha256(full / name), name

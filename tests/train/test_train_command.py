@@ -206,3 +206,11 @@ def test_penalty_options_reach_the_config_and_unknown_ones_are_refused(tiny_data
     assert "Traceback" not in err and not out.exists()
     with pytest.raises(SystemExit):
         parser.parse_args(["--model", "photon_id", "--penalty-option", "domain_weight"])
+
+
+def test_default_data_samples_are_the_models_and_its_penaltys():
+    from datrig.train.command import toy_samples
+
+    assert toy_samples("photon_id", "ddt") == ("photons",)
+    assert toy_samples("diphoton", "disco") == ("diphoton",)
+    assert toy_samples("photon_energy", "peak") == ("photons", "resonance")
