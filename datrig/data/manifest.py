@@ -78,8 +78,8 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
     manifest = read_manifest(data_dir)
     if manifest is not None and name not in manifest["files"] and not path.exists():
         raise SchemaError(
-            f"{data_dir} has no {kind} sample (simulated for a model that reads only "
-            f"{_held_samples(manifest)}, or by an older datrig); run `datrig simulate --out "
+            f"{data_dir} has no {kind} sample, only {_held_samples(manifest)} (simulated for a "
+            f"command that read no other, or by an older datrig); run `datrig simulate --out "
             f"{data_dir}` (with the same seed, sizes and config its files come out "
             "byte-identical)"
         )
@@ -97,7 +97,7 @@ def dataset_file(data_dir: str | os.PathLike[str], kind: str, domain: str) -> Pa
 
 def _held_samples(manifest: dict[str, Any]) -> str:
     names = {name: kind for (kind, _), name in FILE_NAMES.items()}
-    return ", ".join(sorted({names.get(n, n) for n in manifest["files"]})) or "nothing"
+    return " + ".join(sorted({names.get(n, n) for n in manifest["files"]})) or "nothing"
 
 
 def _check_name(path: Path, kind: str, domain: str) -> None:

@@ -95,7 +95,7 @@ def test_bad_input_is_one_line(energy_case, tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert any(
-        "has no resonance sample (simulated for a model that reads only diphoton, photons" in line
+        "has no resonance sample, only diphoton + photons" in line
         for line in err
     )
     assert not (tmp_path / "o").exists()

@@ -94,7 +94,7 @@ def test_a_dataset_without_resonance_files_is_one_clear_line(tmp_path):
         del manifest["files"][f"resonance_{domain}.h5"]
         (tmp_path / "d" / f"resonance_{domain}.h5").unlink()
     (tmp_path / "d" / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(SchemaError, match="no resonance sample: it was simulated by an older"):
+    with pytest.raises(SchemaError, match=r"no resonance sample, only diphoton \+ photons .*older"):
         dataset_file(tmp_path / "d", "resonance", "data")
 
 
