@@ -94,10 +94,7 @@ def test_bad_input_is_one_line(energy_case, tmp_path, capsys):
             str(tmp_path / "o")]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert any(
-        "has no resonance sample, only diphoton + photons" in line
-        for line in err
-    )
+    assert any("has no resonance sample, only diphoton + photons" in line for line in err)
     assert not (tmp_path / "o").exists()
     other = tmp_path / "id_run"
     shutil.copytree(run, other)
