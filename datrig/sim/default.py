@@ -58,11 +58,11 @@ def ensure_default_data(
 
     A command asks only for the samples it reads (``make hls MODEL=photon_id``: the photons,
     10 s instead of 24): the folder is still one artefact, rewritten as a whole with the
-    samples asked for and those it already held current, which come out byte-identical
-    (each file is its own random stream). ``n_resonance`` (events):
-    :data:`DEFAULT_N_RESONANCE` with the default photons, else half of ``n_photons``, as
-    ``datrig simulate`` does."""
-    from datrig.data.manifest import FILE_NAMES
+    samples asked for and those it already held current, carried over by a hard link (each
+    file is its own random stream, so simulating them again would write the same bytes).
+    ``n_resonance`` (events): :data:`DEFAULT_N_RESONANCE` with the default photons, else half
+    of ``n_photons``, as ``datrig simulate`` does."""
+    from datrig.data.manifest import FILE_NAMES, read_manifest
     from datrig.sim.config import GeneratorConfig
     from datrig.sim.simulate import simulate
 
@@ -79,6 +79,12 @@ def ensure_default_data(
     if stale:
         incomplete = {kind for (kind, _), name in FILE_NAMES.items() if not current[name]}
         held = set(SAMPLES) - incomplete
+        manifest = read_manifest(data_dir) if held else None
+        reuse = {  # the current members the folder keeps: carried over, not simulated again
+            name: manifest["files"][name]["sha256"]
+            for (kind, _), name in FILE_NAMES.items()
+            if kind in held and manifest and name in manifest["files"]
+        }
         print(
             f"datrig: simulating default data into {data_dir} ({', '.join(stale)} missing or "
             f"stale; seed {seed})",
@@ -87,6 +93,7 @@ def ensure_default_data(
         simulate(
             data_dir, n_photons, n_diphoton, seed, cfg, progress=progress,
             n_resonance=n_resonance, kinds=sorted(set(kinds) | held, key=SAMPLES.index),
+            reuse=reuse,
         )  # fmt: skip
     return data_dir
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from datrig.argtypes import MAX_SEED
@@ -132,6 +132,22 @@ def _write_members(tmp: Path, jobs, seed: int, cfg: GeneratorConfig, bar, worker
             yield name
 
 
+def _carry(src: Path, dst: Path, sha256: str) -> dict:
+    """Hard-link an earlier dataset's member into the new folder (both on one filesystem:
+    the new folder is made beside the old), and check it is still the file the caller
+    checked: a folder replaced meanwhile by another seed's is not mixed into this one."""
+    if src.is_symlink() or not src.is_file():
+        raise DatrigError(f"{src} is not a regular file; cannot carry it into the new dataset")
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError as exc:
+        raise DatrigError(f"cannot link {src} into the new dataset: {exc.strerror}") from None
+    record = member_record(dst)
+    if record["sha256"] != sha256:
+        raise DatrigError(f"{src} changed while the dataset was being rewritten; run again")
+    return record
+
+
 def simulate(
     out_dir: Path,
     n_photons: int,
@@ -141,12 +157,16 @@ def simulate(
     progress: bool = True,
     n_resonance: int | None = None,
     kinds: Collection[str] | None = None,
+    reuse: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Simulate both domains of the three samples into ``out_dir``; returns name -> path.
 
     ``n_resonance`` counts resonance *events* (two photon rows each); None: as many photons as
     the photon sample. ``kinds``: only these samples (None: all three); each file is its own
-    random stream, so a member comes out byte-identical either way. ``out_dir`` must be
+    random stream, so a member comes out byte-identical either way. ``reuse``: name -> sha256
+    of ``out_dir``'s members that the caller checked current for these arguments (seed, sizes,
+    config, generator version); they are hard-linked into the new folder instead of simulated
+    again, which would write the same bytes. ``out_dir`` must be
     missing, empty or an earlier datrig dataset (which is replaced as a whole, only once the
     new one is complete).
     """
@@ -180,19 +200,26 @@ def simulate(
     rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
     rows = {kind: n for kind, n in rows.items() if kinds is None or kind in kinds}
     _check_free_space(out_dir, rows)
-    total = 2 * sum(rows.values())
     jobs = [
         (name, SampleSpec(kind, domain, rows[kind], STREAMS[(kind, domain)]))
         for (kind, domain), name in FILE_NAMES.items()
         if kind in rows
     ]
+    reuse = {name: sha for name, sha in (reuse or {}).items() if name in dict(jobs)}
+    to_write = [(name, spec) for name, spec in jobs if name not in reuse]
+    total = sum(spec.n_rows for _, spec in to_write)
     with (
         destination_lock(out_dir),
         atomic_dir(out_dir, DATASET) as tmp,
         tqdm(total=total, unit="row", desc="simulate", disable=not progress, leave=False) as bar,
     ):
         members, specs = {}, dict(jobs)
-        written = _write_members(tmp, jobs, seed, cfg, bar, _workers(total))
+        for name, sha in reuse.items():
+            members[name] = {
+                **_carry(out_dir / name, tmp / name, sha),
+                "n_rows": specs[name].n_rows,
+            }
+        written = _write_members(tmp, to_write, seed, cfg, bar, _workers(total))
         with contextlib.closing(written):  # stops the workers first if anything below fails
             for name in written:
                 members[name] = {**member_record(tmp / name), "n_rows": specs[name].n_rows}
@@ -207,7 +234,7 @@ def simulate(
                 n_diphoton=n_diphoton,
                 n_resonance=n_resonance,
                 config=cfg.to_dict(),
-                files=members,
+                files={name: members[name] for name, _ in jobs},
             ),
         )
         pause_point("simulate:before-swap")

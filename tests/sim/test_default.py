@@ -51,8 +51,10 @@ def test_only_the_samples_asked_for_then_the_rest_beside_them_byte_identical(tmp
                         kinds=("photons",))  # fmt: skip
     assert "simulating" not in capsys.readouterr().err  # what was asked for is current
 
+    inode = (d / "photons_sim.h5").stat().st_ino
     ensure_default_data(d, seed=4, n_photons=300, n_diphoton=100, progress=False,
                         kinds=("diphoton",))  # fmt: skip
+    assert (d / "photons_sim.h5").stat().st_ino == inode  # carried over, not simulated again
     err = capsys.readouterr().err
     assert "diphoton_sim.h5" in err and "photons_sim.h5" not in err
     names = ["photons_sim.h5", "photons_data.h5", "diphoton_sim.h5", "diphoton_data.h5"]
@@ -64,3 +66,18 @@ def test_only_the_samples_asked_for_then_the_rest_beside_them_byte_identical(tmp
     assert len(list(d.glob("*.h5"))) == 6
     for name in read_manifest(full)["files"]:
         assert file_sha256(d / name) == file_sha256(full / name), name
+    assert (d / "simulate.json").read_bytes() == (full / "simulate.json").read_bytes()
+
+
+def test_a_member_that_changed_meanwhile_is_not_carried(tmp_path):
+    from datrig.errors import DatrigError
+    from datrig.sim.simulate import simulate
+
+    d = ensure_default_data(tmp_path / "d", seed=5, n_photons=200, n_diphoton=100,
+                            progress=False, kinds=("photons",))  # fmt: skip
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    with pytest.raises(DatrigError, match="changed while the dataset was being rewritten"):
+        simulate(d, 200, 100, 5, progress=False, kinds=("photons", "diphoton"),
+                 reuse={"photons_sim.h5": "0" * 64})  # fmt: skip
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # nothing replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # no temporary folder left
