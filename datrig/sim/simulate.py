@@ -35,11 +35,12 @@ MAX_ROWS = 1_000_000_000  # per file; HDF5 chunking and the readers are sized we
 BYTES_PER_ROW = {"photons": 600, "diphoton": 50, "resonance": 90}
 
 
-def _check_free_space(out_dir: Path, rows: dict[str, int]) -> None:
-    """Refuse upfront a dataset that cannot fit on the destination's filesystem."""
+def _check_free_space(out_dir: Path, specs: list[SampleSpec]) -> None:
+    """Refuse upfront a dataset whose files to write cannot fit on the destination's
+    filesystem (members carried over by a hard link take no space)."""
     import shutil
 
-    need = 2 * sum(n * BYTES_PER_ROW[kind] for kind, n in rows.items())
+    need = sum(spec.n_rows * BYTES_PER_ROW[spec.kind] for spec in specs)
     existing = Path(os.path.abspath(out_dir))
     while not existing.exists():
         existing = existing.parent
@@ -199,7 +200,6 @@ def simulate(
     out_dir = Path(out_dir)
     rows = {"photons": n_photons, "diphoton": n_diphoton, "resonance": 2 * n_resonance}
     rows = {kind: n for kind, n in rows.items() if kinds is None or kind in kinds}
-    _check_free_space(out_dir, rows)
     jobs = [
         (name, SampleSpec(kind, domain, rows[kind], STREAMS[(kind, domain)]))
         for (kind, domain), name in FILE_NAMES.items()
@@ -207,6 +207,7 @@ def simulate(
     ]
     reuse = {name: sha for name, sha in (reuse or {}).items() if name in dict(jobs)}
     to_write = [(name, spec) for name, spec in jobs if name not in reuse]
+    _check_free_space(out_dir, [spec for _, spec in to_write])
     total = sum(spec.n_rows for _, spec in to_write)
     with (
         destination_lock(out_dir),
@@ -234,7 +235,7 @@ def simulate(
                 n_diphoton=n_diphoton,
                 n_resonance=n_resonance,
                 config=cfg.to_dict(),
-                files={name: members[name] for name, _ in jobs},
+                files=members,  # written with sorted keys: the same bytes in any order
             ),
         )
         pause_point("simulate:before-swap")
