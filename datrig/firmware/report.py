@@ -102,8 +102,24 @@ def check_budgets(meas: Measurements, fw: FirmwareConfig, *, model: str) -> Repo
         passed = None if value is None or budget is None else bool(value <= budget)
         fraction = device.fraction(name, value) if name in RESOURCES and value is not None else None
         quantities.append(Quantity(name, value, unit, budget, passed, source, fraction))
-    return Report(
-        model, clock, fw.part, quantities, list(meas.notes), dict(meas.extra), dict(meas.timings)
+    notes = list(meas.notes)
+    latency = next(q for q in quantities if q.name == "latency_cycles")
+    if latency.passed is False and meas.extra.get("adder_levels_path"):
+        notes.append(_depth_note(latency, meas.extra))
+    return Report(model, clock, fw.part, quantities, notes, dict(meas.extra), dict(meas.timings))
+
+
+def _depth_note(latency: Quantity, extra: dict) -> str:
+    """Why a distributed-arithmetic pipeline is over its latency budget, and where: the
+    layers of the deepest path and the adder levels each adds."""
+    path = ", ".join(f"{name} +{levels:g}" for name, levels in extra["adder_levels_path"])
+    return (
+        f"latency {latency.value:g} clocks against {latency.budget:g}: the logic is "
+        f"{extra['adder_levels']:g} adder levels deep, at most "
+        f"{extra['adder_levels_per_stage']:g} per pipeline stage; the deepest path: {path}. "
+        "A constant-matrix multiply is about log2 of its widest column's terms (non-zero "
+        "weights x their signed digits) deep: fewer or narrower weights there (with --bits "
+        "auto a larger --resource-lam, or another training --seed) or a longer clock shorten it"
     )
 
 

@@ -47,6 +47,14 @@ class TracedNetwork:
     output_type: FixedType
     output_shape: tuple[int, ...]
     trace_seconds: float
+    # the deepest path from the input to the output, as (layer name, adder levels it adds),
+    # in da4ml's delay model (one unit per carry-chain adder): what sets the pipeline depth
+    critical_path: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def adder_levels(self) -> float:
+        """Adder levels from the input to the deepest output bit (combinational)."""
+        return sum(levels for _, levels in self.critical_path)
 
     @property
     def estimated_lut(self) -> float:
@@ -312,6 +320,7 @@ def trace_network(
         out = values[ir.outputs[0]]
         comb = comb_trace(symbols, out)
     last = ir.layer(ir.outputs[0])
+    path = _critical_path(ir, {name: _deepest(value) for name, value in values.items()})
     return TracedNetwork(
         name=ir.name,
         comb=comb,
@@ -320,7 +329,29 @@ def trace_network(
         output_type=last.result_t,
         output_shape=tuple(last.shape),
         trace_seconds=time.perf_counter() - start,
+        critical_path=path,
     )
+
+
+def _deepest(value: Any) -> float:
+    """The largest da4ml latency among a traced layer's output variables (0 for constants)."""
+    latency = getattr(value, "latency", None)
+    return float(np.max(latency)) if latency is not None and np.size(latency) else 0.0
+
+
+def _critical_path(ir: NetworkIR, depth: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    """Walk back from the output through each layer's deepest input; keep the layers that add
+    adder levels, with how many (input first)."""
+    path = []
+    layer = ir.layer(ir.outputs[0])
+    while True:
+        before = max((depth[name] for name in layer.inputs), default=0.0)
+        if depth[layer.name] > before:
+            path.append((layer.name, depth[layer.name] - before))
+        if not layer.inputs:
+            break
+        layer = ir.layer(max(layer.inputs, key=lambda name: depth[name]))
+    return tuple(reversed(path))
 
 
 def interpret(traced: TracedNetwork, input_mantissas: np.ndarray) -> np.ndarray:

@@ -94,6 +94,8 @@ def rtl_measurements(
         meas.extra["pipeline_stages"] = design.n_stages
         meas.extra["adder_levels_per_stage"] = design.latency_cutoff
         meas.extra["adder_depth_slack"] = fw.adder_depth_slack
+        meas.extra["adder_levels"] = traced.adder_levels
+        meas.extra["adder_levels_path"] = [[name, lv] for name, lv in traced.critical_path]
         meas.notes.append(
             f"RTL pipelined to <= {design.latency_cutoff:g} adder levels per stage for a "
             f"{fw.clock_period_ns:g} ns clock (da4ml delay model); timing closure is not "

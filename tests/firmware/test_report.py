@@ -226,3 +226,29 @@ def test_the_report_picks_iverilog_only_for_a_few_events_of_a_small_design(monke
     with pytest.raises(ToolMissingError, match="verilator not found"):
         rtl_flow.choose_simulator("verilator", 10, 10)
     assert cosim.TOOLS == ("auto", "verilator", "iverilog")
+
+
+def test_a_pipeline_over_its_latency_budget_says_which_layers_make_it_deep(tmp_path):
+    opts = ReportOptions(synth=False, seed=3, n_events=200)
+    rep = build_report(target(tmp_path, latency_ns=5), options=opts)  # one clock: too few
+    assert rep.get("latency_cycles").passed is False
+    path = rep.details["adder_levels_path"]
+    names = [name for name, _ in path]
+    assert names[0] == "fc0" and names[-1] == "fc1"  # a ReLU may add a level or none
+    assert rep.details["adder_levels"] == sum(levels for _, levels in path)
+    (note,) = [n for n in rep.notes if n.startswith("latency ")]
+    cycles = rep.get("latency_cycles").value
+    assert f"latency {cycles:g} clocks against 1: the logic is" in note
+    assert ", ".join(f"{n} +{lv:g}" for n, lv in path) in note
+
+
+def test_no_depth_note_within_the_latency_budget():
+    meas = Measurements()
+    meas.set("latency_cycles", 5, SRC)
+    meas.extra.update(adder_levels=19.0, adder_levels_per_stage=5.0,
+                      adder_levels_path=[["fc1", 5.0], ["fc2", 14.0]])  # fmt: skip
+    assert not [n for n in check_budgets(meas, config(latency_ns=25), model="m").notes]
+    meas.set("latency_cycles", 6, SRC)
+    (note,) = check_budgets(meas, config(latency_ns=25), model="m").notes
+    assert note.startswith("latency 6 clocks against 5: the logic is 19 adder levels deep")
+    assert "at most 5 per pipeline stage; the deepest path: fc1 +5, fc2 +14." in note

@@ -199,3 +199,48 @@ def test_used_fractional_bits_of_weight_values():
     assert _used_fractional_bits(np.array([[64, 0], [64, 64]]), 11) == 5
     assert _used_fractional_bits(np.array([3, -5]), 4) == 4
     assert _used_fractional_bits(np.array([0, 0]), 7) == 7
+
+
+def _dense(name, weight):
+    return LayerIR(
+        name,
+        "dense",
+        ["x"],
+        FixedType(12, 6),
+        (weight.shape[1],),
+        types={"accum_t": FixedType(24, 12)},
+        tensors={"weight": weight, "bias": np.zeros(weight.shape[1], dtype=np.int64)},
+        tensor_types={"weight": FixedType(8, 1), "bias": FixedType(10, 3)},
+    )
+
+
+def two_branches(deep):
+    """x -> two dense branches -> their difference. Branch ``deep`` sums 16 seven-bit weights
+    per output; the other passes one input through, so its adder tree is no tree at all."""
+    wide = np.random.default_rng(7).integers(-127, 128, (16, 2))
+    single = np.zeros((16, 2), dtype=np.int64)
+    single[0, :] = 1
+    weights = {"a": wide if deep == "a" else single, "b": wide if deep == "b" else single}
+    layers = [LayerIR("x", "input", [], FixedType(8, 4), (16,))]
+    layers += [_dense(f"{br}_fc", weights[br]) for br in ("a", "b")]
+    diff = LayerIR("diff", "merge", ["a_fc", "b_fc"], FixedType(16, 8), (2,), {"op": "subtract"})
+    return NetworkIR("branches", [*layers, diff], ["diff"])
+
+
+@pytest.mark.parametrize("deep", ["a", "b"])
+def test_the_critical_path_follows_the_deeper_branch(deep):
+    """The layers that set the pipeline depth, and their adder levels, sum to da4ml's own
+    latency of the output; the shallow branch is not on the path."""
+    traced = rtl.trace_network(two_branches(deep), depth_slack=0)
+    names = [name for name, _ in traced.critical_path]
+    assert names == [f"{deep}_fc", "diff"]
+    assert all(levels > 0 for _, levels in traced.critical_path)
+    assert traced.adder_levels == max(traced.comb.out_latency)
+    assert dict(traced.critical_path)[f"{deep}_fc"] >= 4  # a tree over >= 16 terms
+
+
+def test_the_critical_path_of_an_mlp_runs_through_every_layer():
+    ir = small_mlp([13, 32, 16, 1], seed=3)
+    traced = rtl.trace_network(ir, depth_slack=0)
+    assert [n for n, _ in traced.critical_path] == ["fc0", "relu0", "fc1", "relu1", "fc2"]
+    assert traced.adder_levels == max(traced.comb.out_latency)
