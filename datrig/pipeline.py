@@ -33,7 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", type=Path, help="dataset directory (default: simulate, cached)")
     parser.add_argument("--config", type=Path, help="firmware YAML (firmware_configs/<model>.yml)")
-    parser.add_argument("--epochs", type=positive_int, help="QAT epochs (model default)")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="QAT epochs (default: the model's; photon_id trains 10,560 updates, i.e. 60 "
+        "epochs of 180k candidates and more of a smaller sample)",
+    )
     parser.add_argument(
         "--n-train", type=positive_int, help="QAT train events per domain (model default)"
     )

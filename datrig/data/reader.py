@@ -359,6 +359,12 @@ def _rows(info: DatasetInfo, split: str | None, n_max: int | None) -> slice:
     return rows
 
 
+def split_rows(path: str | os.PathLike[str], split: str | None, n_max: int | None = None) -> int:
+    """Rows of ``split`` of a dataset file that a reader limited to ``n_max`` would read."""
+    rows = _rows(open_dataset(path), split, n_max)
+    return rows.stop - rows.start
+
+
 def read_columns(
     path: str | os.PathLike[str],
     fields: Sequence[str],

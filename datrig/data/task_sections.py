@@ -45,6 +45,9 @@ class ModelSection:
     penalty: str | None = None  # None: ddt with protected and condition, else none
     lam: float | None = None
     epochs: int = 30
+    # training length in updates instead (over the simulated training candidates; overrides
+    # epochs): as many epochs as give this many, so a smaller sample is optimised as far
+    updates: int | None = None
     batch_size: int = 1024
     lr: float = 3e-3
     n_train: int | None = None  # None: every training candidate
@@ -211,6 +214,9 @@ def parse_section(cls: type, raw: Any, name: str, bad) -> Any:
             }[key]
             if value not in allowed:
                 raise bad(f"{where} must be one of {', '.join(allowed)}")
+        elif key == "updates":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(f"{where} must be a positive integer, got {short(value)}")
         elif key == "gap" or key in ("lam", "resource_lam", "n_train"):
             if value is not None and not _number(value):
                 raise bad(f"{where} must be a number")

@@ -43,9 +43,11 @@ PHOTON_ID = ModelSpec(
     # also carried the unlabelled data events at weight 0 (measured: 2048 simulated candidates
     # per update, 88 updates per epoch, cost ~0.2 of R80 over 13 seeds)
     default_batch_size=1024,
-    # 60 epochs: every seed closes at 30 too, but on 300k and 150k samples the 30-epoch score
-    # has R80 8.8-9.3 where 60 epochs gives 9.4-9.6 (the same seeds; docs/decorrelation.md)
-    default_epochs=60,
+    # 10,560 updates, i.e. 60 epochs of 180k candidates (the 300k and default samples), 120
+    # of the 90k of a 150k sample: every seed closes at 30 epochs too, but the 30-epoch score
+    # has R80 8.8-9.3 where 60 gives 9.4-9.6, and a 150k sample's 60 epochs (half the updates)
+    # left R80 0.1-0.5 lower than its 120 (the same seeds; docs/decorrelation.md)
+    default_updates=60 * 176,
     default_lr_schedule="cosine",
     default_n_train=180_000,  # the train split of a 300k-candidate sample
     # the designed decorrelation: a score blind to isolation minus a closed-form 6 x 6 table of

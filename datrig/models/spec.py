@@ -51,6 +51,10 @@ class ModelSpec:
     shipped_da: str = "disco"  # the penalty `make hls` deploys for this model
     condition: str | None = None
     default_epochs: int = 20
+    # when set, the default training length is this many updates over the simulated training
+    # candidates instead of ``default_epochs``: a smaller sample gets more epochs, so it is
+    # optimised as far as a larger one (``datrig.train.runs.default_epochs``)
+    default_updates: int | None = None
     default_batch_size: int = 1024
     default_n_train: int = 150_000
     default_lr: float = 3e-3

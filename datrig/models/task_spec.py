@@ -54,6 +54,7 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
         shipped_da=m.penalty or shipped,
         condition=task.condition,
         default_epochs=m.epochs,
+        default_updates=m.updates,
         default_batch_size=m.batch_size,
         default_n_train=m.n_train,  # type: ignore[arg-type]
         default_lr=m.lr,

@@ -71,7 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden", type=_widths, help="hidden widths, e.g. 32,16 (default: the model's)"
     )
-    parser.add_argument("--epochs", type=positive_int, default=None, help="epochs (model default)")
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="epochs (default: the model's; photon_id trains 10,560 updates, i.e. 60 "
+        "epochs of 180k candidates and more of a smaller sample)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=None, help="events per batch")
     parser.add_argument(
         "--lr", type=learning_rate, default=None, help="Adam learning rate (0 < lr <= 1e6)"

@@ -8,11 +8,13 @@ A run folder is current when it is a complete run (:data:`datrig.train.lifecycle
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 from datrig.da.registry import penalty_class
 from datrig.models.registry import resolve_spec
+from datrig.models.spec import ModelSpec
 from datrig.quant.config import QuantConfig
 from datrig.train.config import TrainConfig
 from datrig.train.lifecycle import RUN
@@ -41,6 +43,22 @@ def resolve_quant(
     return QuantConfig(
         **{**quant.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
     )
+
+
+def default_epochs(
+    spec: ModelSpec, data_dir: str | Path, batch_size: int, n_train: int | None
+) -> int:
+    """The model's training length on this dataset: ``default_epochs``, or with
+    ``default_updates`` as many epochs as give that many updates over the simulated training
+    candidates read (the last epoch completed)."""
+    if spec.default_updates is None:
+        return spec.default_epochs
+    from datrig.data.manifest import dataset_file
+    from datrig.data.reader import split_rows
+
+    rows = split_rows(dataset_file(data_dir, spec.kind, "sim"), "train", n_train)
+    per_epoch = max(math.ceil(rows / batch_size), 1)
+    return max(math.ceil(spec.default_updates / per_epoch), 1)
 
 
 def resolve_config(
@@ -72,16 +90,20 @@ def resolve_config(
         lam = float(task_lam)  # the task's strength is that of its own penalty
     if resource_lam is None:
         resource_lam = spec.default_resource_lam if quant.learned_bits else 0.0
+    batch_size = spec.default_batch_size if batch_size is None else batch_size
+    n_train = spec.default_n_train if n_train is None else n_train
+    if epochs is None:
+        epochs = default_epochs(spec, data_dir, batch_size, n_train)
     return TrainConfig(
         model=spec.name,
         da=da,
         lam=penalty_class(da).lam_for(spec.name) if lam is None else lam,
-        epochs=spec.default_epochs if epochs is None else epochs,
-        batch_size=spec.default_batch_size if batch_size is None else batch_size,
+        epochs=epochs,
+        batch_size=batch_size,
         lr=spec.default_lr if lr is None else lr,
         lr_schedule=spec.default_lr_schedule,
         seed=seed,
-        n_train=spec.default_n_train if n_train is None else n_train,
+        n_train=n_train,
         n_test=n_test,
         data_dir=str(data_dir),
         quant=quant.to_dict(),

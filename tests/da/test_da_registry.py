@@ -64,7 +64,9 @@ def test_a_new_penalty_is_trained_and_validated_without_touching_other_files(
     from datrig.sim.simulate import simulate
 
     monkeypatch.setitem(PENALTIES, "meanshift", MeanShiftPenalty)
-    quick = dataclasses.replace(registry.MODELS["photon_id"], default_epochs=3)
+    quick = dataclasses.replace(
+        registry.MODELS["photon_id"], default_epochs=3, default_updates=None
+    )
     monkeypatch.setitem(registry.MODELS, "photon_id", quick)  # the mechanics, not the physics
     simulate(tmp_path / "data", 1500, 100, seed=4, progress=False)
     monkeypatch.chdir(tmp_path)

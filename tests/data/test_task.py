@@ -113,6 +113,7 @@ BAD_TASKS = {
     "code in a label": (TASK.replace("truth_match == 5", "__import__('os')"), "not allowed"),
     "no label": (TASK.replace("label: truth_match == 5\n", ""), "needs a label"),
     "bad model": (TASK + "model: {hidden: [8.5]}\n", "model.hidden"),
+    "bad updates": (TASK + "model: {updates: 0}\n", "model.updates must be a positive integer"),
 }
 
 
