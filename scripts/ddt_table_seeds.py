@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--bits", help="an integer, or auto (default: the model's)")
     parser.add_argument("--resource-lam", type=float, help="learned bits' cost term")
+    parser.add_argument("--hidden", help="hidden widths, e.g. 64 or 32,16 (default: the model's)")
     parser.add_argument(
         "--fixed-bits",
         help='fixed per-layer widths as JSON, e.g. {"fc1": {"weight": 4}, "relu1": {"act": 4}}',
@@ -70,6 +71,7 @@ def main() -> None:
     options = {} if args.table_bins is None else {"table_bins": args.table_bins}
     bits = int(args.bits) if args.bits and args.bits != "auto" else args.bits
     points = json.loads(args.out.read_text()) if args.out.is_file() else []
+    hidden = tuple(int(w) for w in args.hidden.split(",")) if args.hidden else None
     for seed in args.seeds:
         quant = None
         if args.fixed_bits:
@@ -78,7 +80,8 @@ def main() -> None:
             )
         cfg = resolve_config("photon_id", "ddt", args.train, seed, epochs=args.epochs, bits=bits,
                              resource_lam=args.resource_lam, penalty_options=options,
-                             quant=quant, batch_size=args.batch_size, lr=args.lr)  # fmt: skip
+                             quant=quant, batch_size=args.batch_size, lr=args.lr,
+                             hidden=hidden)  # fmt: skip
         tag = f"b{args.table_bins}-e{cfg.epochs}-bits{args.bits or 'default'}-s{seed}"
         if args.fixed_bits:
             tag += "-fixed" + "".join(
@@ -87,6 +90,8 @@ def main() -> None:
             )
         if args.resource_lam is not None:
             tag += f"-res{args.resource_lam:g}"
+        if hidden is not None:
+            tag += "-h" + "x".join(map(str, hidden))
         if args.batch_size is not None or args.lr is not None:
             tag += f"-bs{cfg.batch_size}-lr{cfg.lr:g}"
         run = args.runs / f"{args.train.name}-{tag}"
