@@ -32,6 +32,9 @@ class InputDef:
     offset: float | None = None
 
 
+TASK_EPOCHS = 30  # a task's training length when its model section gives none
+
+
 @dataclass(frozen=True)
 class ModelSection:
     """How the task's network (or tree ensemble) is trained (unset: datrig's defaults)."""
@@ -44,9 +47,9 @@ class ModelSection:
     bits: int | str = 8
     penalty: str | None = None  # None: ddt with protected and condition, else none
     lam: float | None = None
-    epochs: int = 30
-    # training length in updates instead (over the simulated training candidates; overrides
-    # epochs): as many epochs as give this many, so a smaller sample is optimised as far
+    epochs: int | None = None  # None: TASK_EPOCHS, unless updates is given
+    # the training length in updates instead (over the simulated training candidates): as
+    # many epochs as give this many, so a smaller sample is optimised as far as a larger one
     updates: int | None = None
     batch_size: int = 1024
     lr: float = 3e-3
@@ -214,7 +217,7 @@ def parse_section(cls: type, raw: Any, name: str, bad) -> Any:
             }[key]
             if value not in allowed:
                 raise bad(f"{where} must be one of {', '.join(allowed)}")
-        elif key == "updates":
+        elif key in ("epochs", "updates"):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(f"{where} must be a positive integer, got {short(value)}")
         elif key == "gap" or key in ("lam", "resource_lam", "n_train"):
@@ -235,4 +238,6 @@ def parse_section(cls: type, raw: Any, name: str, bad) -> Any:
                 raise bad(f"calibration.{key} must be a fraction between 0 and 1")
     if isinstance(section, ModelSection) and section.n_train is not None and section.n_train < 10:
         raise bad("model.n_train must be at least 10")
+    if isinstance(section, ModelSection) and None not in (section.epochs, section.updates):
+        raise bad("model: give the training length as epochs or as updates, not both")
     return section

@@ -46,7 +46,7 @@ PHOTON_ID = ModelSpec(
     # 10,560 updates, i.e. 60 epochs of 180k candidates (the 300k and default samples), 120
     # of the 90k of a 150k sample: every seed closes at 30 epochs too, but the 30-epoch score
     # has R80 8.8-9.3 where 60 gives 9.4-9.6, and a 150k sample's 60 epochs (half the updates)
-    # left R80 0.1-0.5 lower than its 120 (the same seeds; docs/decorrelation.md)
+    # left R80 0.08-0.91 lower than its 120, 0.41 on average (six seeds; docs/decorrelation.md)
     default_updates=60 * 176,
     default_lr_schedule="cosine",
     default_n_train=180_000,  # the train split of a 300k-candidate sample

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datrig.data.features import Feature
 from datrig.data.task import TaskConfig
+from datrig.data.task_sections import TASK_EPOCHS
 from datrig.models.compensated import build_id_mlp
 from datrig.models.mlp import build_mlp
 from datrig.models.spec import ModelSpec
@@ -53,7 +54,7 @@ def spec_for_task(task: TaskConfig) -> ModelSpec:
         hidden=tuple(m.hidden),
         shipped_da=m.penalty or shipped,
         condition=task.condition,
-        default_epochs=m.epochs,
+        default_epochs=TASK_EPOCHS if m.epochs is None else m.epochs,
         default_updates=m.updates,
         default_batch_size=m.batch_size,
         default_n_train=m.n_train,  # type: ignore[arg-type]

@@ -114,6 +114,7 @@ BAD_TASKS = {
     "no label": (TASK.replace("label: truth_match == 5\n", ""), "needs a label"),
     "bad model": (TASK + "model: {hidden: [8.5]}\n", "model.hidden"),
     "bad updates": (TASK + "model: {updates: 0}\n", "model.updates must be a positive integer"),
+    "both lengths": (TASK + "model: {updates: 9, epochs: 2}\n", "as epochs or as updates, not"),
 }
 
 
