@@ -197,6 +197,13 @@ def test_the_shared_nanoaod_collection_trains_with_a_comparison_label(tmp_path):
     assert len(rows) == 79 and int(rows["label"].sum()) == 3
     assert rows["index"].max() >= 1  # several photons in one event
     assert np.count_nonzero((rows["label"] == 1)[: fh_split(out)[0]]) >= 1  # one trains
+    # a length in updates resolves from the task dataset's own training split
+    from datrig.train.runs import resolve_config
+
+    doc = task.to_json()
+    doc["model"] = {**doc["model"], "updates": 10}
+    per_epoch = -(-fh_split(out)[0] // 16)
+    assert resolve_config(task.name, "none", out, 1, task=doc).epochs == -(-10 // per_epoch)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def datrig(*argv: str) -> None:
